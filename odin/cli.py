@@ -1,0 +1,266 @@
+"""The ``odin`` command line.
+
+Fast commands (``--help``, ``validate``, ``schema``, ``gate``) import neither Prefect nor the
+Azure SDKs: they answer in well under a second. Commands that run things start (or reuse) the
+local Prefect server first, so every run is recorded and visible in the UI afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from odin.errors import EXIT_USAGE, InputInvalid, OdinError, UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, no usage dump
+        self.exit(EXIT_USAGE, f"odin: error: {message} (see `odin --help`)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="odin", description="Cloud migrations and DR drills as code, on Prefect 3.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("validate", help="check a plan file; exit 0, or 2 with one line per problem")
+    p.add_argument("plan")
+
+    sub.add_parser("schema", help="print the plan files' JSON Schema (for editors)")
+
+    p = sub.add_parser("gate", help="judge a current window against a baseline; print the decision as JSON")
+    p.add_argument("--baseline", required=True, help="baseline snapshot JSON file")
+    p.add_argument("--current", required=True, help="current snapshot JSON file")
+    p.add_argument("--policy", help="policy YAML/JSON file (defaults apply otherwise)")
+
+    p = sub.add_parser("plan", help="dry run: show what each step would change, change nothing")
+    p.add_argument("plan")
+
+    p = sub.add_parser("migrate", help="run a migration plan (all phases, or one with --phase)")
+    p.add_argument("plan")
+    p.add_argument("--phase", choices=["t-1w", "t0", "t+1h", "t+24h"], help="run one phase only")
+    p.add_argument("--time-scale", type=float, default=1.0, metavar="N", help="run the clock N times faster")
+    p.add_argument("--force", action="store_true", help="run T-0 outside the plan's change window")
+    p.add_argument("--wait", action="store_true", help="queue behind a run holding the environment lock")
+    p.add_argument("--quiet", action="store_true", help="no live progress, only the summary")
+
+    p = sub.add_parser("decide", help="end a hold: proceed or roll back, with a reason and your name")
+    p.add_argument("run", help="flow run id printed when the hold started")
+    p.add_argument("action", choices=["proceed", "rollback"])
+    p.add_argument("--reason", required=True)
+    p.add_argument("--by", required=True)
+
+    p = sub.add_parser("server", help="the local Prefect server that records runs")
+    p.add_argument("action", choices=["status", "start", "stop"])
+
+    p = sub.add_parser("demo", help="run the demo migration against the built-in blue/green service")
+    p.add_argument("--clean", action="store_true", help="green stays healthy: the migration completes")
+    p.add_argument("--time-scale", type=float, default=20000.0, metavar="N")
+    p.add_argument("--port", type=int, default=8710, help="the demo router's port (the plan uses it)")
+
+    p = sub.add_parser("demo-target", help="serve the blue/green demo service until interrupted")
+    p.add_argument("--port", type=int, default=8710)
+    p.add_argument("--seed", type=int, default=7)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 0
+    try:
+        return int(COMMANDS[args.command](args) or 0)
+    except OdinError as exc:
+        for line in exc.lines():
+            print(f"odin: error: {line}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("odin: interrupted", file=sys.stderr)
+        return 130
+
+
+# ------------------------------------------------------------------ fast commands
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from odin.plan import load_plan
+
+    plan = load_plan(args.plan)
+    steps = sum(len(plan.phases.steps(p)) for p in ("t-1w", "t0", "t+1h", "t+24h"))
+    print(f"{args.plan}: ok ({plan.name}, environment {plan.environment}, {steps} steps, {len(plan.smoke)} smoke journeys)")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from odin.plan import Plan
+
+    schema = Plan.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "odin-drills migration plan"
+    print(json.dumps(schema, indent=2))
+    return 0
+
+
+def _read_structured(path: str, what: str) -> Any:
+    import yaml
+
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputInvalid(f"{path}: cannot read {what} ({exc.strerror or exc.__class__.__name__})") from None
+    try:
+        return json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise InputInvalid(f"{path}: {what} is not valid {'JSON' if file.suffix == '.json' else 'YAML'}: {exc}") from None
+
+
+def _validated(model: Any, data: Any, path: str, what: str) -> Any:
+    from pydantic import ValidationError
+
+    from odin.plan.loader import describe_errors
+
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        lines = describe_errors(exc, path)
+        err = InputInvalid(lines[0])
+        err.lines = lambda: lines  # type: ignore[method-assign]
+        raise err from None
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    from steps.policy import Policy
+    from steps.snapshot import Snapshot
+
+    baseline = _validated(Snapshot, _read_structured(args.baseline, "baseline snapshot"), args.baseline, "baseline")
+    current = _validated(Snapshot, _read_structured(args.current, "current snapshot"), args.current, "current")
+    policy = Policy()
+    if args.policy:
+        data = _read_structured(args.policy, "policy")
+        if isinstance(data, dict) and "policy" in data and len(data) == 1:
+            data = data["policy"]
+        policy = _validated(Policy, data or {}, args.policy, "policy")
+    if baseline.requests == 0:
+        raise InputInvalid(f"{args.baseline}: requests: a baseline with no requests cannot be judged against")
+    from steps.gates import evaluate
+
+    decision = evaluate(baseline, current, policy)
+    print(json.dumps(decision.model_dump(mode="json"), indent=2))
+    return 0
+
+
+# ------------------------------------------------------------------ commands that run things
+
+def _use_server() -> str:
+    from odin import server
+
+    url = server.ensure()
+    server.use(url)
+    return url
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from odin.plan import load_plan
+    from odin.plan.models import PHASES
+    from steps.actions import describe_action
+
+    plan = load_plan(args.plan)
+    print(f"plan {plan.name} on environment {plan.environment} (dry run: nothing is changed)")
+    for phase in PHASES:
+        steps = plan.phases.steps(phase)
+        builtin = {"t-1w": "capture baseline, run smoke journeys, check every undo",
+                   "t0": "take the environment lock, then each step followed by smoke + gate",
+                   "t+1h": "smoke journeys + gate over the validation window",
+                   "t+24h": "gate over the final window; complete or roll back"}[phase]
+        print(f"{phase}: {builtin}")
+        for step in steps:
+            undo = "" if not step.changes_world else (
+                f"  [undo: {step.undo_reason}]" if step.undo == "none" else f"  [undo: {describe_action(step.undo)}]")
+            print(f"  - {step.label}: {describe_action(step)}{undo}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from odin.plan import load_plan
+
+    load_plan(args.plan)  # fail fast, before any server starts
+    if args.time_scale <= 0:
+        raise UsageError("--time-scale must be positive")
+    url = _use_server()
+    from odin.progress import print_entry
+    import flows.migration as migration_flow
+
+    if not args.quiet:
+        print(f"odin: recording in Prefect at {url.removesuffix('/api')}", file=sys.stderr)
+        migration_flow.LISTENERS.append(print_entry)
+    summary = migration_flow.migration(
+        plan_file=str(args.plan), phase=args.phase, time_scale=args.time_scale, force=args.force, wait=args.wait
+    )
+    print(f"{summary.outcome}: report {summary.report}")
+    return summary.exit_code
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    _use_server()
+    from flows.human import decide
+
+    try:
+        decide(args.run, args.action, args.reason, args.by)
+    except Exception as exc:
+        raise UsageError(f"run {args.run}: cannot decide ({exc})") from None
+    print(f"run {args.run}: {args.action} by {args.by}")
+    return 0
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    from odin import server
+
+    if args.action == "stop":
+        print("stopped" if server.stop() else "not running")
+        return 0
+    if args.action == "start":
+        url = server.ensure()
+        print(f"running at {url.removesuffix('/api')} (UI), API {url}")
+        return 0
+    state, info = server.status()
+    if state == "external":
+        import os
+
+        print(f"external: PREFECT_API_URL={os.environ['PREFECT_API_URL']}")
+    elif info and state != "stopped":
+        print(f"{state}: {info.url.removesuffix('/api')} (pid {info.pid}, log {info.log})")
+    else:
+        print("stopped")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from odin.demo import run_demo
+
+    return run_demo(clean=args.clean, time_scale=args.time_scale, port=args.port)
+
+
+def cmd_demo_target(args: argparse.Namespace) -> int:
+    from sandbox.bluegreen import serve
+
+    serve(port=args.port, seed=args.seed)
+    return 0
+
+
+COMMANDS = {
+    "validate": cmd_validate,
+    "schema": cmd_schema,
+    "gate": cmd_gate,
+    "plan": cmd_plan,
+    "migrate": cmd_migrate,
+    "decide": cmd_decide,
+    "server": cmd_server,
+    "demo": cmd_demo,
+    "demo-target": cmd_demo_target,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""The journal: an append-only record of everything a run did, and the truth reports are made from.
+
+One JSON object per line (``journal.jsonl``), written and flushed as it happens, so a crash leaves
+a journal a re-run can continue from and undo can read: which world-changing steps completed, and
+what their undo is. Entries are redacted on the way in.
+
+Entry kinds (``kind``) and their ``data``:
+  run_started      plan, migration, phases, time_scale, mode
+  phase_started    phase           phase_finished  phase, outcome
+  step_started     step, step_kind, changes_world
+  step_finished    step, status (ok|failed|noop|skipped), detail, undo (the undo spec or null),
+                   undo_reason, output
+  smoke            phase, step, report (per-journey results), critical_failed, noncritical_failed
+  baseline         snapshot (the captured baseline)
+  gate             phase, step, window (n), decision (the full Decision: metrics, reasons), snapshot
+  decision         action (proceed|rollback|hold|watch|...), reason, by (odin or a person)
+  hold_started     deadline, default   human_input  action, reason, by, at
+  undo_started     step   undo_finished  step, status, attempts, detail
+  rollback_finished  healthy (bool), detail
+  lock             action (acquired|released|refused), environment
+  notify           url (redacted), status
+  note             message
+  run_finished     outcome (completed|rolled_back_healthy|rolled_back_degraded|failed), exit_code
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from steps.redact import redact
+
+Listener = Callable[["Entry"], None]
+
+
+class Entry(BaseModel):
+    seq: int
+    time: datetime
+    wall: datetime
+    kind: str
+    phase: str | None = None
+    step: str | None = None
+    data: dict[str, Any] = {}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    return value
+
+
+class Journal:
+    """Append-only JSONL journal. Thread-safe; listeners see each entry as it is written."""
+
+    def __init__(self, path: Path, clock: Any) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._listeners: list[Listener] = []
+        self._seq = sum(1 for _ in self._lines())
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def append(self, kind: str, *, phase: str | None = None, step: str | None = None, **data: Any) -> Entry:
+        with self._lock:
+            self._seq += 1
+            entry = Entry(
+                seq=self._seq,
+                time=self.clock.now(),
+                wall=datetime.now(timezone.utc),
+                kind=kind,
+                phase=phase,
+                step=step,
+                data=redact(_jsonable(data)),
+            )
+            line = entry.model_dump_json()
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        for listener in list(self._listeners):
+            try:
+                listener(entry)
+            except Exception:  # a broken console must never stop a rollback
+                pass
+        return entry
+
+    def _lines(self) -> Iterator[str]:
+        if not self.path.exists():
+            return iter(())
+        return (line for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip())
+
+    def entries(self, kind: str | None = None) -> list[Entry]:
+        out = [Entry.model_validate(json.loads(line)) for line in self._lines()]
+        return [e for e in out if kind is None or e.kind == kind]
+
+
+def read_journal(path: Path) -> list[Entry]:
+    """Entries of a journal file, for reports and for resuming in another process."""
+    file = Path(path)
+    if not file.exists():
+        return []
+    return [Entry.model_validate(json.loads(l)) for l in file.read_text(encoding="utf-8").splitlines() if l.strip()]
