@@ -37,20 +37,22 @@ def expand_variables(value: Any, environ: dict[str, str] | None = None, where: s
 
 
 def _location(loc: tuple[Any, ...]) -> str:
-    """``('phases', 't0', 1, 'http', 'url')`` -> ``phases.t0[1].url`` (drop union tags)."""
+    """``('phases', 't0', 1, 'http', 'url')`` -> ``phases.t0[1].url`` (drop union tags and type names)."""
     from odin.plan.steps import STEP_KINDS
 
+    tags = set(STEP_KINDS) | {"sandbox", "azure", "local"}
+    type_names = {"time", "datetime", "str", "int", "float", "list[str]", "literal['none']"}
     out = ""
+    previous: Any = None
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in STEP_KINDS or str(part).startswith("function-") or part in (
-            "SandboxTarget", "AzureTarget", "LocalTarget", "sandbox", "azure", "local",
-            "time", "datetime", "str", "literal['none']",
-        ):
-            continue
+        elif (part in tags and (isinstance(previous, int) or previous in ("target", "undo", "metrics"))) \
+                or part in type_names or str(part).startswith(("function-", "tagged-union")):
+            pass
         else:
             out += ("." if out else "") + str(part)
+        previous = part
     return out
 
 

@@ -1,0 +1,154 @@
+"""A bad plan gets one line per problem naming the file and field, exit 2, and nothing runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, run_odin
+
+GOOD = {
+    "name": "shop-move",
+    "environment": "staging",
+    "service": {"name": "shop", "endpoints": {"router": "http://127.0.0.1:9/"}},
+    "metrics": {"kind": "synthetic_probe", "url": "http://127.0.0.1:9/api", "rate_per_second": 50},
+    "smoke": [{"name": "home", "url": "http://127.0.0.1:9/health", "assert": [{"jsonpath": "$.status", "equals": "ok"}]}],
+    "phases": {
+        "t0": [
+            {"name": "shift", "kind": "http", "method": "PUT", "url": "http://127.0.0.1:9/w", "json": {"a": 1},
+             "undo": {"kind": "http", "method": "PUT", "url": "http://127.0.0.1:9/w", "json": {"a": 0}}},
+        ]
+    },
+}
+
+
+def write(tmp_path: Path, data: object, name: str = "plan.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data) if not isinstance(data, str) else data)
+    return path
+
+
+def bad(tmp_path: Path, mutate) -> list[str]:
+    data = json.loads(json.dumps(GOOD))
+    mutate(data)
+    path = write(tmp_path, data)
+    result = run_odin(["validate", str(path)])
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert all(line.startswith(f"odin: error: {path}: ") for line in lines), lines
+    return lines
+
+
+def test_a_good_plan_validates(tmp_path: Path) -> None:
+    result = run_odin(["validate", str(write(tmp_path, GOOD))])
+    assert result.returncode == 0, result.stderr
+    assert "ok (shop-move, environment staging, 1 steps" in result.stdout
+
+
+def test_the_demo_plan_validates() -> None:
+    result = run_odin(["validate", str(ROOT / "drills" / "migration-demo.yaml")])
+    assert result.returncode == 0, result.stderr
+
+
+def test_missing_field_is_named(tmp_path: Path) -> None:
+    lines = bad(tmp_path, lambda d: d.pop("environment"))
+    assert lines == [f"odin: error: {tmp_path / 'plan.yaml'}: environment: required field is missing"]
+
+
+def test_unknown_step_kind_is_named(tmp_path: Path) -> None:
+    lines = bad(tmp_path, lambda d: d["phases"]["t0"].append({"kind": "teleport"}))
+    assert len(lines) == 1 and "phases.t0[1]: unknown kind 'teleport'" in lines[0]
+
+
+def test_world_changing_step_without_undo_is_refused(tmp_path: Path) -> None:
+    lines = bad(tmp_path, lambda d: d["phases"]["t0"][0].pop("undo"))
+    assert len(lines) == 1 and "phases.t0[0]: world-changing http step needs 'undo:'" in lines[0]
+
+
+def test_undo_none_needs_a_reason(tmp_path: Path) -> None:
+    def mutate(d):
+        d["phases"]["t0"][0]["undo"] = "none"
+    lines = bad(tmp_path, mutate)
+    assert "'undo: none' needs 'undo_reason:'" in lines[0]
+
+    data = json.loads(json.dumps(GOOD))
+    data["phases"]["t0"][0]["undo"] = "none"
+    data["phases"]["t0"][0]["undo_reason"] = "DNS TTL makes it moot"
+    assert run_odin(["validate", str(write(tmp_path, data, "ok.yaml"))]).returncode == 0
+
+
+def test_bad_url_is_named(tmp_path: Path) -> None:
+    lines = bad(tmp_path, lambda d: d["smoke"][0].update(url="not a url"))
+    assert len(lines) == 1 and "smoke[0].url:" in lines[0]
+
+
+def test_wrong_type_is_named(tmp_path: Path) -> None:
+    lines = bad(tmp_path, lambda d: d["metrics"].update(rate_per_second="fast"))
+    assert "metrics.rate_per_second:" in lines[0]
+
+
+def test_several_problems_one_line_each(tmp_path: Path) -> None:
+    def mutate(d):
+        d.pop("service")
+        d["phases"]["t0"].append({"kind": "wait", "duration": "soon"})
+        d["policy"] = {"confidence": 2}
+    lines = bad(tmp_path, mutate)
+    joined = "\n".join(lines)
+    assert len(lines) == 3, lines
+    assert "service: required field is missing" in joined
+    assert "phases.t0[1].duration: 'soon' is not a duration" in joined
+    assert "policy.confidence:" in joined
+
+
+def test_unknown_field_is_flagged(tmp_path: Path) -> None:
+    lines = bad(tmp_path, lambda d: d.update(enviroment="typo"))
+    assert "enviroment: unknown field" in lines[0]
+
+
+def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: x\nphases: [\n")
+    result = run_odin(["validate", str(path)])
+    assert result.returncode == 2 and "invalid YAML at line" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_odin(["validate", str(tmp_path / "nope.yaml")])
+    assert result.returncode == 2 and "no such plan file" in result.stderr
+
+
+def test_unset_variable_without_default_is_named(tmp_path: Path) -> None:
+    data = json.loads(json.dumps(GOOD))
+    data["metrics"]["url"] = "${ODIN_TEST_SURELY_UNSET}/api"
+    result = run_odin(["validate", str(write(tmp_path, data))])
+    assert result.returncode == 2 and "metrics.url: environment variable ODIN_TEST_SURELY_UNSET is not set" in result.stderr
+
+
+def test_migrate_with_bad_plan_runs_nothing(tmp_path: Path) -> None:
+    """Validation happens before any server starts or anything is recorded."""
+    data = json.loads(json.dumps(GOOD))
+    data["phases"]["t0"][0].pop("undo")
+    home = tmp_path / "home"
+    env = {"ODIN_HOME": str(home), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    result = run_odin(["migrate", str(write(tmp_path, data))], env=env)
+    assert result.returncode == 2
+    assert not (home / "server.json").exists() and not (home / "migrations").exists()
+
+
+def test_schema_is_json_schema_with_step_kinds() -> None:
+    result = run_odin(["schema"])
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    text = json.dumps(schema)
+    for kind in ("http", "command", "wait", "smoke", "gate", "approval", "notify"):
+        assert f'"const": "{kind}"' in text
+    assert "environment" in schema["required"]
+
+
+@pytest.mark.parametrize("flag", [["migrate"], ["migrate", "x.yaml", "--phase", "t+2h"], ["decide"]])
+def test_bad_flags_exit_2_with_one_line(flag: list[str]) -> None:
+    result = run_odin(flag)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
