@@ -26,6 +26,7 @@ from odin.errors import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_ROLLED_BACK_HEALTHY,
+    EXIT_USAGE,
     OutsideChangeWindow,
     StateMissing,
     UsageError,
@@ -44,8 +45,9 @@ from steps.probes import SyntheticProbeSource, run_journeys
 from steps.report import render_markdown
 from steps.rollback import undo_completed
 
-Outcome = Literal["completed", "rolled_back_healthy", "rolled_back_degraded", "failed"]
+Outcome = Literal["completed", "rolled_back_healthy", "rolled_back_degraded", "failed", "refused"]
 EXIT_CODES: dict[str, int] = {
+    "refused": EXIT_USAGE,
     "completed": EXIT_OK,
     "rolled_back_healthy": EXIT_ROLLED_BACK_HEALTHY,
     "rolled_back_degraded": EXIT_FAILED,
@@ -178,7 +180,7 @@ def _human(run: MigrationRun, *, phase: str, step: str | None, kind: str, deadli
     """Hold for a person; keep watching so an escalation can override; apply ``default`` at the deadline."""
     flow_run_id = str(runtime_flow_run.id)
     deadline_at = run.clock.now() + timedelta(seconds=deadline)
-    run.journal.append("hold_started", phase=phase, step=step, kind=kind, reason=reason, default=default,
+    run.journal.append("hold_started", phase=phase, step=step, hold=kind, reason=reason, default=default,
                        deadline=deadline_at, flow_run_id=flow_run_id,
                        decide=f"odin decide {flow_run_id} proceed|rollback --reason '...' --by NAME")
 
@@ -272,8 +274,7 @@ def run_step(run: MigrationRun, step: Any, phase: str) -> None:
     outcome = execute(run, step, phase, label)
     if not outcome.succeeded:
         roll_back(run, phase=phase, reason=f"step {label} failed: {outcome.detail}")
-    if step.changes_world:
-        smoke(run, phase, label)
+    if step.changes_world:  # the judge runs the smoke journeys with every window
         act_on(run, gate(run, phase, run.plan.policy.windows.step, label), phase=phase, step=label)
 
 
@@ -340,10 +341,14 @@ def open_migration(plan: Plan, phase: str | None) -> tuple[str, Path]:
 def migration(plan_file: str, phase: str | None = None, time_scale: float = 1.0, force: bool = False,
               wait: bool = False) -> RunSummary:
     """Run a migration plan: all four phases waiting on the clock between them, or one phase."""
-    plan = load_plan(plan_file)
-    if phase is not None and phase not in PHASES:
-        raise UsageError(f"--phase must be one of {', '.join(PHASES)}")
-    migration_id, folder = open_migration(plan, phase)
+    try:
+        plan = load_plan(plan_file)
+        if phase is not None and phase not in PHASES:
+            raise UsageError(f"--phase must be one of {', '.join(PHASES)}")
+        migration_id, folder = open_migration(plan, phase)
+    except UsageError as exc:
+        return RunSummary(migration="", outcome="refused", exit_code=EXIT_USAGE, report="", journal="",
+                          detail="\n".join(exc.lines()))
     clock = ScaledClock(time_scale)
     journal = Journal(folder / "journal.jsonl", clock)
     logger = get_run_logger()
@@ -362,13 +367,11 @@ def migration(plan_file: str, phase: str | None = None, time_scale: float = 1.0,
         _run_phases(run, phases, t0_at)
     except RolledBack as exc:
         outcome = exc.outcome
-    except UsageError:
-        journal.append("run_finished", outcome="failed", exit_code=2, detail="usage error")
-        run.close()
-        raise
-    except Exception as exc:  # anything unexpected: journal it, then fail loudly
+    except UsageError as exc:  # refused before changing anything (window, lock, missing state)
+        outcome, detail = "refused", "\n".join(exc.lines())
+    except Exception as exc:  # anything unexpected: journal it, report it, exit 4
         outcome, detail = "failed", f"{exc.__class__.__name__}: {exc}"
-        journal.append("note", message=f"run failed: {detail}")
+        logger.exception("migration failed")
     finally:
         run.close()
     journal.append("run_finished", outcome=outcome, exit_code=EXIT_CODES[outcome], detail=detail)

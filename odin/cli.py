@@ -199,6 +199,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     summary = migration_flow.migration(
         plan_file=str(args.plan), phase=args.phase, time_scale=args.time_scale, force=args.force, wait=args.wait
     )
+    if summary.outcome == "refused":
+        for line in summary.detail.splitlines():
+            print(f"odin: error: {line}", file=sys.stderr)
+        return summary.exit_code
     print(f"{summary.outcome}: report {summary.report}")
     return summary.exit_code
 

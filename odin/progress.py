@@ -30,7 +30,7 @@ def print_entry(entry: Any) -> None:
     elif entry.kind == "decision" and d.get("action") != "proceed":
         text = f"  decision: {d.get('action')} — {d.get('reason')}"
     elif entry.kind == "hold_started":
-        text = f"  HOLD ({d.get('kind')}): {d.get('reason')}\n    decide by {d.get('deadline')} (default {d.get('default')}): {d.get('decide')}"
+        text = f"  HOLD ({d.get('hold')}): {d.get('reason')}\n    decide by {d.get('deadline')} (default {d.get('default')}): {d.get('decide')}"
     elif entry.kind == "human_input":
         text = f"  decided: {d.get('action')} by {d.get('by')} — {d.get('reason')}"
     elif entry.kind == "undo_finished":

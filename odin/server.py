@@ -180,8 +180,18 @@ def stop(timeout: float = 15.0) -> bool:
     return True
 
 
+QUIET_CONSOLE = {
+    # Run logs still go to the API (the UI shows them); the terminal shows odin's own progress.
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL": "WARNING",
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL": "WARNING",
+}
+
+
 def use(url: str) -> None:
     """Point this process's Prefect client at ``url`` before prefect is imported."""
     os.environ["PREFECT_API_URL"] = url
+    for key, value in QUIET_CONSOLE.items():
+        os.environ.setdefault(key, value)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_HOME", str(prefect_home()))

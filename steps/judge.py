@@ -125,7 +125,9 @@ class Judge:
             if extensions <= windows.max_extensions:
                 self.journal.append(
                     "note", phase=phase, step=step,
-                    message=f"{verdict} after the window: collecting one more interval ({extensions}/{windows.max_extensions})",
+                    message=(f"rollback in {consecutive} of {self.policy.confirm_windows} windows: confirming over one more interval"
+                             if verdict == "rollback" else
+                             f"{verdict} after the window: collecting one more interval ({extensions}/{windows.max_extensions})"),
                 )
                 continue
             reason = f"still {verdict} after {extensions - 1} extra windows: " + "; ".join(decision.reasons)

@@ -11,6 +11,7 @@ OUTCOME_TEXT = {
     "rolled_back_healthy": "Rolled back, healthy: every undo ran and the service is back within baseline.",
     "rolled_back_degraded": "Rolled back, still degraded: check the undo and re-check sections.",
     "failed": "Failed: see the timeline.",
+    "refused": "Refused before changing anything: see the last note.",
 }
 
 
@@ -92,7 +93,7 @@ def render_markdown(entries: list[Entry]) -> str:
         for e in decisions:
             what = {
                 "decision": e.data.get("action"), "human_input": e.data.get("action"),
-                "hold_started": f"hold ({e.data.get('kind')}, default {e.data.get('default')})",
+                "hold_started": f"hold ({e.data.get('hold')}, default {e.data.get('default')})",
                 "rollback_started": "rollback started",
                 "rollback_finished": "rolled back, " + ("healthy" if e.data.get("healthy") else "still degraded"),
             }[e.kind]

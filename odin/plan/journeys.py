@@ -50,6 +50,11 @@ class SmokeJourney(BaseModel):
     latency_budget_ms: float | None = Field(default=None, gt=0)
     timeout: Duration = 10.0
     critical: bool = True
+    retries: int = Field(
+        default=2, ge=0, le=10,
+        description="extra attempts before the journey counts as failed: one dropped request is noise, not a broken journey",
+    )
+    retry_delay: Duration = 0.2
 
     @model_validator(mode="after")
     def _one_body(self) -> "SmokeJourney":

@@ -1,0 +1,219 @@
+"""The migration runbook end to end: real CLI, real Prefect server, real HTTP to the demo service.
+
+Phases run in separate processes (as they would days apart), so these tests also prove that the
+baseline and the T-0 journal survive a process restart.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ODIN, ROOT, run_odin
+
+FAST = 60000.0  # a week of plan time in 10 s
+
+
+@pytest.fixture
+def shop() -> Iterator[object]:
+    from sandbox.bluegreen import BlueGreenDemo
+
+    # 5 % background errors: enough for the power rule to clear a 2x breach in ~1 s of traffic.
+    demo = BlueGreenDemo(seed=11, port=0, error_rate=0.05)
+    with demo:
+        yield demo
+
+
+def write_plan(tmp_path: Path, url: str, *, name: str = "shop-move", environment: str | None = None,
+               policy: dict | None = None, t0: list | None = None, change_window: dict | None = None) -> Path:
+    weights = f"{url}/_admin/weights"
+
+    def shift(step: str, to: dict, back: dict) -> dict:
+        return {"name": step, "kind": "http", "method": "PUT", "url": weights, "json": to,
+                "undo": {"kind": "http", "method": "PUT", "url": weights, "json": back}}
+
+    plan = {
+        "name": name,
+        "environment": environment or name,
+        "service": {"name": "shop", "endpoints": {"router": url}},
+        "metrics": {"kind": "synthetic_probe", "url": f"{url}/api/orders/1", "rate_per_second": 400,
+                    "min_window_wall_seconds": 1.5},
+        "smoke": [{"name": "health", "url": f"{url}/health", "assert": [{"jsonpath": "$.status", "equals": "ok"}]}],
+        "policy": {"windows": {"baseline": "24h", "step": "5m", "interval": "5m", "validation": "1h", "final": "23h"},
+                   **(policy or {})},
+        "phases": {"t0": t0 if t0 is not None else [
+            shift("shift-10", {"blue": 90, "green": 10}, {"blue": 100, "green": 0}),
+            shift("shift-50", {"blue": 50, "green": 50}, {"blue": 90, "green": 10}),
+            shift("shift-100", {"blue": 0, "green": 100}, {"blue": 50, "green": 50}),
+        ]},
+    }
+    if change_window:
+        plan["change_window"] = change_window
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(plan, sort_keys=False))
+    return path
+
+
+def migrate(plan: Path, env: dict, *args: str, scale: float = FAST, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return run_odin(["migrate", str(plan), "--time-scale", str(scale), *args], env=env, timeout=timeout)
+
+
+def journal(env: dict, plan_name: str) -> list[dict]:
+    root = Path(env["ODIN_HOME"]) / "migrations" / plan_name
+    current = (root / "current").read_text().strip()
+    lines = (root / current / "journal.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def kinds(entries: list[dict], kind: str) -> list[dict]:
+    return [e for e in entries if e["kind"] == kind]
+
+
+def test_clean_migration_completes(tmp_path: Path, odin_env: dict, shop) -> None:
+    plan = write_plan(tmp_path, shop.router_url)
+    result = migrate(plan, odin_env, scale=200000)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert shop.weights() == {"blue": 0, "green": 100}
+    entries = journal(odin_env, "shop-move")
+    phases = [e["phase"] for e in kinds(entries, "phase_finished")]
+    assert phases == ["t-1w", "t0", "t+1h", "t+24h"]
+    assert kinds(entries, "run_finished")[-1]["data"]["outcome"] == "completed"
+    gates = kinds(entries, "gate")
+    assert gates and all(g["data"]["decision"]["decision"] in ("proceed", "watch", "inconclusive") for g in gates)
+    # plan time advanced by (at least) the week between T-1w and T+24h
+    first, last = entries[0]["time"], entries[-1]["time"]
+    from datetime import datetime
+    assert (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds() >= 8 * 86400
+    report = Path(result.stdout.strip().split("report ")[-1])
+    text = report.read_text()
+    assert "Outcome: Completed" in text and "## Gate evaluations" in text and "## Baseline" in text
+
+
+def test_error_breach_at_t_plus_1h_rolls_back_to_blue(tmp_path: Path, odin_env: dict, shop) -> None:
+    plan = write_plan(tmp_path, shop.router_url)
+    assert migrate(plan, odin_env, "--phase", "t-1w").returncode == 0
+    baseline_file = Path(odin_env["ODIN_HOME"]) / "migrations" / "shop-move"
+    baseline_file = baseline_file / (baseline_file / "current").read_text().strip() / "baseline.json"
+    baseline = json.loads(baseline_file.read_text())["snapshot"]
+    r = migrate(plan, odin_env, "--phase", "t0")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert shop.weights() == {"blue": 0, "green": 100}
+
+    shop.add_fault("green", error_rate=0.25)  # ~6x the 5 % baseline
+    result = migrate(plan, odin_env, "--phase", "t+1h")
+    assert result.returncode == 3, result.stderr[-3000:]
+    assert shop.weights() == {"blue": 100, "green": 0}
+
+    entries = journal(odin_env, "shop-move")
+    gates = [g for g in kinds(entries, "gate") if g["phase"] == "t+1h"]
+    assert gates[0]["data"]["decision"]["metrics"]["error_rate"]["baseline"] == pytest.approx(
+        baseline["errors"] / baseline["requests"])  # the baseline from another process, days earlier
+    rollback_gates = [g for g in gates if g["data"]["decision"]["decision"] in ("rollback", "rollback_now")]
+    assert len(rollback_gates) >= 2  # confirmed over two windows
+    undone = [e["step"] for e in kinds(entries, "undo_finished")]
+    assert undone == ["shift-100", "shift-50", "shift-10"]
+    assert all(e["data"]["status"] == "ok" for e in kinds(entries, "undo_finished"))
+    assert kinds(entries, "rollback_finished")[-1]["data"]["healthy"] is True
+
+
+def _start_t_plus_1h(plan: Path, env: dict, scale: float) -> subprocess.Popen[str]:
+    return subprocess.Popen([*ODIN, "migrate", str(plan), "--phase", "t+1h", "--time-scale", str(scale)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL)
+
+
+def _wait_for(env: dict, plan: str, kind: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = kinds(journal(env, plan), kind)
+        if found:
+            return found[-1]
+        time.sleep(0.3)
+    raise AssertionError(f"no {kind} entry within {timeout} s")
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.kill()
+    process.communicate(timeout=30)
+
+
+def test_latency_rise_holds_and_a_person_proceeds(tmp_path: Path, odin_env: dict, shop) -> None:
+    plan = write_plan(tmp_path, shop.router_url, policy={"deadlines": {"hold": "1000h"}})
+    assert migrate(plan, odin_env, "--phase", "t-1w").returncode == 0
+    assert migrate(plan, odin_env, "--phase", "t0").returncode == 0
+    base_p95 = json.loads(next(iter(
+        (Path(odin_env["ODIN_HOME"]) / "migrations" / "shop-move").glob("*/baseline.json"))).read_text())["snapshot"]["latency_ms"]["p95"]
+    shop.add_fault("green", latency_ms=round(base_p95 * 0.7))  # p95 about 1.6-1.7x
+    process = _start_t_plus_1h(plan, odin_env, FAST)
+    try:
+        hold = _wait_for(odin_env, "shop-move", "hold_started")
+        decision = hold["data"]["decision"] if "decision" in hold["data"] else None
+        assert decision is None and hold["data"]["default"] == "rollback"
+        decided = run_odin(["decide", hold["data"]["flow_run_id"], "proceed", "--reason", "latency accepted for now",
+                            "--by", "alice"], env=odin_env)
+        assert decided.returncode == 0, decided.stderr
+        out, err = process.communicate(timeout=120)
+    finally:
+        _stop(process)
+    assert process.returncode == 0, err[-3000:]
+    entries = journal(odin_env, "shop-move")
+    held = [g for g in kinds(entries, "gate") if g["data"]["decision"]["decision"] == "hold"]
+    assert held and held[0]["data"]["decision"]["metrics"]["latency_p95_ms"]["ratio"] > 1.5
+    human = kinds(entries, "human_input")[-1]["data"]
+    assert (human["action"], human["by"], human["reason"]) == ("proceed", "alice", "latency accepted for now")
+    assert shop.weights() == {"blue": 0, "green": 100}
+
+
+def test_hold_deadline_applies_the_default(tmp_path: Path, odin_env: dict, shop) -> None:
+    plan = write_plan(tmp_path, shop.router_url, policy={"deadlines": {"hold": "4h"}, "on_hold_timeout": "rollback"})
+    assert migrate(plan, odin_env, "--phase", "t-1w").returncode == 0
+    assert migrate(plan, odin_env, "--phase", "t0").returncode == 0
+    base_p95 = json.loads(next(iter(
+        (Path(odin_env["ODIN_HOME"]) / "migrations" / "shop-move").glob("*/baseline.json"))).read_text())["snapshot"]["latency_ms"]["p95"]
+    shop.add_fault("green", latency_ms=round(base_p95 * 0.7))
+    result = migrate(plan, odin_env, "--phase", "t+1h", scale=3600)  # 4 h of plan time = 4 s
+    assert result.returncode == 3, result.stderr[-3000:]
+    human = kinds(journal(odin_env, "shop-move"), "human_input")[-1]["data"]
+    assert human["action"] == "rollback" and human["by"] == "odin (deadline)"
+    assert shop.weights() == {"blue": 100, "green": 0}
+
+
+def test_second_run_on_a_locked_environment_refuses(tmp_path: Path, odin_env: dict, shop) -> None:
+    slow = [{"name": "soak", "kind": "wait", "duration": "10h"}]
+    first_plan = write_plan(tmp_path, shop.router_url, name="first", environment="shared-env", t0=slow)
+    second_plan = write_plan(tmp_path, shop.router_url, name="second", environment="shared-env", t0=slow)
+    for plan in (first_plan, second_plan):
+        assert migrate(plan, odin_env, "--phase", "t-1w").returncode == 0
+    first = subprocess.Popen([*ODIN, "migrate", str(first_plan), "--phase", "t0", "--time-scale", "3600"],
+                             cwd=ROOT, env=odin_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(odin_env, "first", "lock")
+        second = migrate(second_plan, odin_env, "--phase", "t0", scale=3600)
+        assert second.returncode == 2
+        assert "environment 'shared-env' is locked by another run" in second.stderr
+        assert "--wait" in second.stderr and "Traceback" not in second.stderr
+        out, err = first.communicate(timeout=120)
+        assert first.returncode == 0, err[-3000:]
+    finally:
+        _stop(first)
+    # once released, the environment is free again
+    again = migrate(second_plan, odin_env, "--phase", "t0", scale=360000)
+    assert again.returncode == 0, again.stderr[-3000:]
+
+
+def test_t0_outside_the_change_window_refuses_unless_forced(tmp_path: Path, odin_env: dict, shop) -> None:
+    window = {"start": "2020-01-01T00:00:00Z", "end": "2020-01-02T00:00:00Z"}
+    plan = write_plan(tmp_path, shop.router_url, change_window=window)
+    assert migrate(plan, odin_env, "--phase", "t-1w").returncode == 0
+    refused = migrate(plan, odin_env, "--phase", "t0")
+    assert refused.returncode == 2 and "outside the change window" in refused.stderr and "--force" in refused.stderr
+    assert shop.weights() == {"blue": 100, "green": 0}  # nothing changed
+    forced = migrate(plan, odin_env, "--phase", "t0", "--force")
+    assert forced.returncode == 0, forced.stderr[-3000:]
