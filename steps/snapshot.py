@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class LatencyPercentiles(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     p50: float = Field(ge=0)
     p95: float = Field(ge=0)
@@ -23,7 +23,7 @@ class LatencyPercentiles(BaseModel):
 class LatencyHistogram(BaseModel):
     """A Prometheus-style cumulative histogram: ``counts[i]`` requests took at most ``le_ms[i]``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     le_ms: list[float]
     counts: list[int]
@@ -42,7 +42,7 @@ class LatencyHistogram(BaseModel):
 class Signals(BaseModel):
     """Facts beyond rates and latencies. Absent means benign."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     outage: bool = False
     data_loss: bool = False
@@ -60,7 +60,7 @@ class Signals(BaseModel):
 class Snapshot(BaseModel):
     """One window of traffic. ``requests`` counts all requests, errors included."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     requests: int = Field(ge=0)
     errors: int = Field(ge=0)
