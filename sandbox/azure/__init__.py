@@ -1,0 +1,34 @@
+"""A local Azure for region-failover drills, which the real azure-mgmt SDK clients talk to.
+
+::
+
+    from azure.mgmt.sql import SqlManagementClient
+    from sandbox.azure import AzureSandbox, SandboxCredential
+    with AzureSandbox(seed=1, replication_lag_seconds=2.0) as sb:
+        info = sb.info()            # arm_url, ca_cert, subscription_id, frontdoor_url, admin_url,
+                                    # regions, resources (ARM ids)
+        sql = SqlManagementClient(SandboxCredential(), info["subscription_id"],
+                                  base_url=info["arm_url"], connection_verify=info["ca_cert"])
+        sb.faults.add({"kind": "region_outage", "region": "eastus"})
+        sb.operations(); sb.writes(); sb.reset()
+
+The tour, one module per job:
+
+- ``world``       the estate and its rules (failover group, storage, Front Door, writes)
+- ``replication`` the lagging primary→secondary stream behind every RPO
+- ``operations``  long-running operations and the log of ARM mutations
+- ``faults``      injected faults (pydantic at the boundary) and their injection times
+- ``arm_app``     ARM's REST surface over HTTPS; ``arm_shapes`` renders the resources
+- ``edge``        the Front Door reverse proxy and its health probes
+- ``region_app``  the demo service in each region; ``admin_app`` the control panel
+- ``tls``, ``server``, ``clock``, ``topology``, ``credential``: plumbing
+- ``sandbox``     ``AzureSandbox`` and ``serve()`` (``python -m sandbox.azure``)
+"""
+
+from .credential import SandboxCredential
+from .faults import FaultRegistry, InvalidFault, parse_fault
+from .sandbox import AzureSandbox, serve
+from .topology import REGIONS, Topology
+
+__all__ = ["AzureSandbox", "FaultRegistry", "InvalidFault", "REGIONS", "SandboxCredential", "Topology",
+           "parse_fault", "serve"]

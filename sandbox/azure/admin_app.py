@@ -1,0 +1,84 @@
+"""The sandbox's control panel over HTTP (plain, on 127.0.0.1): faults in, ground truth out.
+
+::
+
+    GET    /health            {"status": "ok"}
+    GET    /info              the same dict as AzureSandbox.info()
+    GET    /faults            active faults, each with injected_at (?include=cleared: history too)
+    POST   /faults            inject one fault (JSON body, see faults.py) → 201 the fault; 400 if invalid
+    DELETE /faults            clear all active faults → {"cleared": N}
+    DELETE /faults/{id}       clear one → 204, 404 if not active
+    GET    /operations        every ARM mutation: time, resource_id, operation, result, …
+    GET    /writes            every acknowledged write and whether the current primary holds it
+    GET    /state             who is primary where, replication backlog, edge health
+    POST   /reset             back to the initial world (faults, data, operations cleared)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .faults import FaultRegistry, InvalidFault
+
+
+class AdminApi:
+    """Starlette routes over the sandbox's in-process API."""
+
+    def __init__(self, *, faults: FaultRegistry, info: Callable[[], dict[str, Any]],
+                 operations: Callable[[], list[dict[str, Any]]], writes: Callable[[], list[dict[str, Any]]],
+                 state: Callable[[], dict[str, Any]], reset: Callable[[], None]) -> None:
+        self.faults = faults
+        self._info, self._operations, self._writes = info, operations, writes
+        self._state, self._reset = state, reset
+        self.app = Starlette(routes=[
+            Route("/health", lambda r: JSONResponse({"status": "ok"}), methods=["GET"]),
+            Route("/info", lambda r: JSONResponse(self._info()), methods=["GET"]),
+            Route("/faults", self.list_faults, methods=["GET"]),
+            Route("/faults", self.add_fault, methods=["POST"]),
+            Route("/faults", self.clear_faults, methods=["DELETE"]),
+            Route("/faults/{fault_id}", self.remove_fault, methods=["DELETE"]),
+            Route("/operations", lambda r: JSONResponse(self._operations()), methods=["GET"]),
+            Route("/writes", lambda r: JSONResponse(self._writes()), methods=["GET"]),
+            Route("/state", lambda r: JSONResponse(self._state()), methods=["GET"]),
+            Route("/reset", self.reset, methods=["POST"]),
+        ])
+
+    async def list_faults(self, request: Request) -> Response:
+        include = request.query_params.get("include", "") == "cleared"
+        return JSONResponse(self.faults.list(include_cleared=include))
+
+    async def add_fault(self, request: Request) -> Response:
+        raw = await request.body()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return _bad_request("the fault must be a JSON object, e.g. "
+                                '{"kind": "region_outage", "region": "eastus"}')
+        try:
+            return JSONResponse(self.faults.add(body), status_code=201)
+        except InvalidFault as exc:
+            return _bad_request(str(exc))
+
+    async def clear_faults(self, request: Request) -> Response:
+        return JSONResponse({"cleared": self.faults.clear()})
+
+    async def remove_fault(self, request: Request) -> Response:
+        if self.faults.remove(request.path_params["fault_id"]):
+            return Response(status_code=204)
+        return JSONResponse({"error": {"code": "NotFound", "message": "no such active fault"}},
+                            status_code=404)
+
+    async def reset(self, request: Request) -> Response:
+        self._reset()
+        return JSONResponse({"reset": True})
+
+
+def _bad_request(message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": "InvalidFault", "message": message}}, status_code=400)

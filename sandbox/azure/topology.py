@@ -1,0 +1,90 @@
+"""The names and ARM ids of everything the sandbox simulates, in one place.
+
+Two regions, a SQL failover group across them, a geo-redundant storage account and a Front Door
+profile. Names are fixed (a runbook written against the sandbox reads like one written against
+a real subscription); the subscription id comes from the seed so two sandboxes never look like
+the same tenant.
+
+Ids follow what Azure itself returns: SQL and Storage use the camel-case segments of the
+request paths (``resourceGroups``); Front Door answers with lower-case segments
+(``resourcegroups``, ``origingroups``, ``afdendpoints``), as in the published examples. ARM
+treats ids case-insensitively, and so must code that compares them.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+
+REGIONS: tuple[str, str] = ("eastus", "westus")
+"""Sandbox regions, in their ARM (canonical) spelling."""
+
+DISPLAY_NAMES: dict[str, str] = {"eastus": "East US", "westus": "West US"}
+"""The SQL resource provider reports locations by display name, as its examples show."""
+
+
+def seeded_uuid(seed: object, purpose: str) -> str:
+    """A version-4-shaped UUID that is the same for the same seed and purpose."""
+    return str(uuid.UUID(int=random.Random(f"{seed}/{purpose}").getrandbits(128), version=4))
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Resource names of one sandbox world and the ARM ids built from them."""
+
+    subscription_id: str
+    resource_group: str = "rg-odin-drills"
+    primary_region: str = "eastus"
+    secondary_region: str = "westus"
+    sql_servers: dict[str, str] = field(
+        default_factory=lambda: {"eastus": "odin-sql-eastus", "westus": "odin-sql-westus"})
+    failover_group: str = "odin-fg"
+    database: str = "orders"
+    storage_account: str = "odindrillsdata"
+    frontdoor_profile: str = "odin-frontdoor"
+    frontdoor_endpoint: str = "odin-edge"
+    frontdoor_route: str = "default-route"
+    origin_group: str = "app-origins"
+    origins: dict[str, str] = field(
+        default_factory=lambda: {"eastus": "app-eastus", "westus": "app-westus"})
+
+    @classmethod
+    def from_seed(cls, seed: object) -> Topology:
+        return cls(subscription_id=seeded_uuid(seed, "subscription"))
+
+    # --- ids -------------------------------------------------------------------------------
+    @property
+    def resource_group_id(self) -> str:
+        return f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+
+    def sql_server_id(self, server: str) -> str:
+        return f"{self.resource_group_id}/providers/Microsoft.Sql/servers/{server}"
+
+    def failover_group_id(self, server: str, failover_group: str) -> str:
+        return f"{self.sql_server_id(server)}/failoverGroups/{failover_group}"
+
+    def database_id(self, server: str, database: str) -> str:
+        return f"{self.sql_server_id(server)}/databases/{database}"
+
+    def replication_link_id(self, server: str, database: str, link: str) -> str:
+        return f"{self.database_id(server, database)}/replicationLinks/{link}"
+
+    def storage_account_id(self, account: str) -> str:
+        return f"{self.resource_group_id}/providers/Microsoft.Storage/storageAccounts/{account}"
+
+    def cdn_profile_id(self, profile: str) -> str:
+        return (f"/subscriptions/{self.subscription_id}/resourcegroups/{self.resource_group}"
+                f"/providers/Microsoft.Cdn/profiles/{profile}")
+
+    def origin_group_id(self, profile: str, origin_group: str) -> str:
+        return f"{self.cdn_profile_id(profile)}/origingroups/{origin_group}"
+
+    def origin_id(self, profile: str, origin_group: str, origin: str) -> str:
+        return f"{self.origin_group_id(profile, origin_group)}/origins/{origin}"
+
+    def endpoint_id(self, profile: str, endpoint: str) -> str:
+        return f"{self.cdn_profile_id(profile)}/afdendpoints/{endpoint}"
+
+    def route_id(self, profile: str, endpoint: str, route: str) -> str:
+        return f"{self.endpoint_id(profile, endpoint)}/routes/{route}"

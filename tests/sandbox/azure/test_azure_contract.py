@@ -1,0 +1,367 @@
+"""Contract tests: the sandbox answers in the shapes of Microsoft's published REST examples.
+
+Every ``.json`` file under ``shared/azure-rest-examples/`` (the folder beside the repository
+checkout) has a contract below: the same operation is sent to the sandbox over raw HTTPS, and
+each of the example's documented responses is compared with the sandbox's — status code, the
+set of top-level keys and of ``properties`` keys, and the JSON type of each of those values
+(``null`` in an example says nothing about the type). Both bodies are also deserialized with the
+SDK's model classes and their typed attributes compared, recursively. Values are not compared.
+
+Nothing is skipped silently: a missing folder fails, an example without a contract fails, a
+contract without an example fails, and the few documented differences (``ALLOWANCES``) must
+each still be needed.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from azure.mgmt.cdn import models as cdn_models
+from azure.mgmt.sql import models as sql_models
+from azure.mgmt.storage import models as storage_models
+
+from sandbox.azure import AzureSandbox
+
+from conftest import FAST
+
+EXAMPLES = Path(__file__).resolve().parents[3] / ".." / "shared" / "azure-rest-examples"
+NOT_EXAMPLES = {"README.md"}
+
+ALLOWANCES: dict[str, dict[str, Any]] = {
+    "storage/StorageAccountGetProperties.json": {
+        "missing": {"properties.geoReplicationStats"},
+        "why": "the upstream example shows geoReplicationStats on a GET without $expand; ARM (and the "
+               "sandbox) return it only with $expand=geoReplicationStats, whose two examples match exactly",
+    },
+    "cdn/AFDOriginGroups_Get.json": {
+        "missing": {"properties.authentication"},
+        "why": "authentication appears only on an origin group that has one configured; the sandbox's "
+               "has none until a PATCH sets it (the AFDOriginGroups_Update contract has no allowance)",
+    },
+    "sql/ReplicationLinkListByDatabase.json": {
+        "extra": {"properties.partnerDatabaseId"},
+        "why": "the same ReplicationLink model's Get example carries partnerDatabaseId; the sandbox "
+               "returns it in lists as well",
+    },
+    "sql/ReplicationLinkListByServer.json": {
+        "extra": {"properties.partnerDatabaseId"},
+        "why": "as for ReplicationLinkListByDatabase.json",
+    },
+}
+
+EAST, WEST, FG, DB = "odin-sql-eastus", "odin-sql-westus", "odin-fg", "orders"
+ACCOUNT, PROFILE, GROUP, ORIGIN = "odindrillsdata", "odin-frontdoor", "app-origins", "app-eastus"
+
+
+# --- talking to the sandbox over raw HTTPS ---------------------------------------------------
+class RawArm:
+    """ARM over httpx: the sandbox's JSON exactly as it is on the wire."""
+
+    def __init__(self, sandbox: AzureSandbox) -> None:
+        self.sandbox = sandbox
+        info = sandbox.info()
+        self.rg_path = f"/subscriptions/{info['subscription_id']}/resourceGroups/{info['resource_group']}"
+        self.client = httpx.Client(base_url=info["arm_url"], timeout=10,
+                                   verify=ssl.create_default_context(cafile=info["ca_cert"]),
+                                   headers={"Authorization": "Bearer contract-test"})
+
+    def call(self, method: str, path: str, body: Any = None, **query: str) -> httpx.Response:
+        url = path if path.startswith("https://") else self.rg_path + path
+        params = {"api-version": "2023-08-01", **query} if "api-version=" not in url else None
+        return self.client.request(method, url, params=params, json=body)
+
+    def finish(self, initial: httpx.Response) -> httpx.Response:
+        """Follow a long-running operation the way ARMPolling does; return the final response."""
+        assert initial.status_code in (200, 201, 202), initial.text
+        monitor = initial.headers.get("azure-asyncoperation")
+        location = initial.headers.get("location")
+        deadline = time.monotonic() + 10
+        if monitor:
+            while (status := self.client.get(monitor).json()["status"]) == "InProgress":
+                assert time.monotonic() < deadline, "operation did not finish"
+                time.sleep(0.02)
+            assert status == "Succeeded", status
+            if initial.request.method in ("PUT", "PATCH"):
+                return self.client.get(initial.request.url)
+            assert location, "a POST with Azure-AsyncOperation needs a Location for its result"
+        assert location
+        while (final := self.client.get(location)).status_code == 202:
+            assert time.monotonic() < deadline, "operation did not finish"
+            time.sleep(0.02)
+        return final
+
+
+@dataclass
+class Observation:
+    """The sandbox's answer to compare with the example's response for ``status``."""
+
+    status: str
+    response: httpx.Response
+    model: type | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+Contract = Callable[[RawArm, dict[str, Any]], list[Observation]]
+
+
+def _fd(path: str = "") -> str:
+    return f"/providers/Microsoft.Cdn/profiles/{PROFILE}{path}"
+
+
+def _sql(path: str = "") -> str:
+    return f"/providers/Microsoft.Sql/servers/{path}"
+
+
+def _storage(path: str = "") -> str:
+    return f"/providers/Microsoft.Storage/storageAccounts/{ACCOUNT}{path}"
+
+
+def _link_name(arm: RawArm) -> str:
+    return arm.call("GET", _sql(f"{EAST}/databases/{DB}/replicationLinks")).json()["value"][0]["name"]
+
+
+def _sql_post(action: str) -> Contract:
+    def contract(arm: RawArm, example: dict[str, Any]) -> list[Observation]:
+        accepted = arm.call("POST", _sql(f"{WEST}/failoverGroups/{FG}/{action}"))
+        return [Observation("202", accepted), Observation("200", arm.finish(accepted), sql_models.FailoverGroup)]
+    return contract
+
+
+def _fg_put(arm: RawArm, example: dict[str, Any]) -> list[Observation]:
+    body = example["parameters"]["parameters"]
+    body["properties"]["partnerServers"] = [{"id": arm.rg_path + _sql(WEST)}]
+    body["properties"]["databases"] = [arm.rg_path + _sql(f"{EAST}/databases/{DB}")]
+    accepted = arm.call("PUT", _sql(f"{EAST}/failoverGroups/{FG}"), body)
+    final = arm.finish(accepted)
+    return [Observation("202", accepted), Observation("200", final, sql_models.FailoverGroup),
+            Observation("201", final, sql_models.FailoverGroup)]
+
+
+def _storage_failover(planned: bool) -> Contract:
+    def contract(arm: RawArm, example: dict[str, Any]) -> list[Observation]:
+        accepted = arm.call("POST", _storage("/failover"), **({"failoverType": "Planned"} if planned else {}))
+        return [Observation("202", accepted), Observation("200", arm.finish(accepted))]
+    return contract
+
+
+def _geo_stats_without_failover(arm: RawArm, example: dict[str, Any]) -> list[Observation]:
+    arm.sandbox.faults.add({"kind": "region_outage", "region": "westus"})  # canFailover: false
+    response = arm.call("GET", _storage(), **{"$expand": "geoReplicationStats"})
+    assert response.json()["properties"]["geoReplicationStats"]["canFailover"] is False
+    return [Observation("200", response, storage_models.StorageAccount)]
+
+
+def _patch(path: str, model: type, keep_values: bool) -> Contract:
+    def contract(arm: RawArm, example: dict[str, Any]) -> list[Observation]:
+        body_key = next(k for k in example["parameters"] if k.endswith("UpdateProperties"))
+        body = example["parameters"][body_key]
+        if not keep_values:  # same keys, the sandbox's own values (it only proxies to 127.0.0.1)
+            current = arm.call("GET", path).json()["properties"]
+            body = {"properties": {k: current[k] for k in body["properties"]}}
+        accepted = arm.call("PATCH", path, body)
+        return [Observation("202", accepted, model), Observation("200", arm.finish(accepted), model)]
+    return contract
+
+
+def _get(path: str, model: type | None, **query: str) -> Contract:
+    return lambda arm, example: [Observation("200", arm.call("GET", path, **query), model)]
+
+
+CONTRACTS: dict[str, Contract] = {
+    "sql/FailoverGroupGet.json": _get(_sql(f"{EAST}/failoverGroups/{FG}"), sql_models.FailoverGroup),
+    "sql/FailoverGroupList.json": _get(_sql(f"{EAST}/failoverGroups"), sql_models.FailoverGroup),
+    "sql/FailoverGroupCreateOrUpdate.json": _fg_put,
+    "sql/FailoverGroupFailover.json": _sql_post("failover"),
+    "sql/FailoverGroupForceFailoverAllowDataLoss.json": _sql_post("forceFailoverAllowDataLoss"),
+    "sql/FailoverGroupTryPlannedBeforeForcedFailover.json": _sql_post("tryPlannedBeforeForcedFailover"),
+    "sql/ReplicationLinkGet.json": lambda arm, ex: [Observation("200", arm.call(
+        "GET", _sql(f"{EAST}/databases/{DB}/replicationLinks/{_link_name(arm)}")), sql_models.ReplicationLink)],
+    "sql/ReplicationLinkListByDatabase.json": _get(_sql(f"{EAST}/databases/{DB}/replicationLinks"),
+                                                   sql_models.ReplicationLink),
+    "sql/ReplicationLinkListByServer.json": _get(_sql(f"{EAST}/replicationLinks"), sql_models.ReplicationLink),
+    "storage/StorageAccountGetProperties.json": _get(_storage(), storage_models.StorageAccount),
+    "storage/StorageAccountGetPropertiesGeoReplicationStatscanFailoverTrue.json": _get(
+        _storage(), storage_models.StorageAccount, **{"$expand": "geoReplicationStats"}),
+    "storage/StorageAccountGetPropertiesGeoReplicationStatscanFailoverFalse.json": _geo_stats_without_failover,
+    "storage/StorageAccountFailover.json": _storage_failover(planned=False),
+    "storage/StorageAccountFailoverPlanned.json": _storage_failover(planned=True),
+    "cdn/Profiles_Get.json": _get(_fd(), cdn_models.Profile),
+    "cdn/AFDEndpoints_Get.json": _get(_fd("/afdEndpoints/odin-edge"), cdn_models.AFDEndpoint),
+    "cdn/Routes_Get.json": _get(_fd("/afdEndpoints/odin-edge/routes/default-route"), cdn_models.Route),
+    "cdn/AFDOriginGroups_Get.json": _get(_fd(f"/originGroups/{GROUP}"), cdn_models.AFDOriginGroup),
+    "cdn/AFDOriginGroups_Update.json": _patch(_fd(f"/originGroups/{GROUP}"), cdn_models.AFDOriginGroup,
+                                              keep_values=True),
+    "cdn/AFDOrigins_Get.json": _get(_fd(f"/originGroups/{GROUP}/origins/{ORIGIN}"), cdn_models.AFDOrigin),
+    "cdn/AFDOrigins_ListByOriginGroup.json": _get(_fd(f"/originGroups/{GROUP}/origins"), cdn_models.AFDOrigin),
+    "cdn/AFDOrigins_Update.json": _patch(_fd(f"/originGroups/{GROUP}/origins/{ORIGIN}"), cdn_models.AFDOrigin,
+                                         keep_values=False),
+}
+
+
+# --- comparing shapes ---------------------------------------------------------------------------
+def json_kind(value: Any) -> str | None:
+    return None if value is None else type(value).__name__
+
+
+def compare_level(example: dict, ours: dict, where: str, problems: list[str], seen: set[str]) -> None:
+    """Same keys, same JSON types (``null`` in the example matches anything)."""
+    for key in sorted(set(example) | set(ours)):
+        name = f"{where}{key}"
+        if key not in ours:
+            seen.add(f"missing:{name}")
+            continue
+        if key not in example:
+            seen.add(f"extra:{name}")
+            continue
+        kinds = json_kind(example[key]), json_kind(ours[key])
+        if kinds[0] is not None and kinds[0] != kinds[1]:
+            problems.append(f"{name}: example has {kinds[0]}, sandbox has {kinds[1]}")
+
+
+def compare_resource(example: dict, ours: dict, problems: list[str], seen: set[str]) -> None:
+    compare_level(example, ours, "", problems, seen)
+    if isinstance(example.get("properties"), dict) and isinstance(ours.get("properties"), dict):
+        compare_level(example["properties"], ours["properties"], "properties.", problems, seen)
+
+
+def sdk_shape(model: Any) -> dict[str, Any]:
+    """The SDK's typed view of a deserialized body: rest name → type (or nested shape)."""
+    shape: dict[str, Any] = {}
+    for attr, rest_field in model._attr_to_rest_field.items():  # the SDK's own attribute map
+        rest = rest_field._rest_name
+        if rest not in model:
+            continue
+        value = getattr(model, attr)
+        if hasattr(value, "_attr_to_rest_field"):
+            shape[rest] = sdk_shape(value)
+        elif value is None:
+            shape[rest] = None
+        elif isinstance(value, str):
+            shape[rest] = "str"  # enum members and plain strings alike
+        elif isinstance(value, datetime):
+            shape[rest] = "datetime"
+        else:
+            shape[rest] = type(value).__name__
+    return shape
+
+
+def compare_sdk(example: Any, ours: Any, where: str, problems: list[str]) -> None:
+    if isinstance(example, dict) and isinstance(ours, dict):
+        for key in set(example) & set(ours):
+            compare_sdk(example[key], ours[key], f"{where}{key}.", problems)
+    elif example is not None and example != ours:
+        problems.append(f"SDK model {where.rstrip('.')}: example deserializes to {example}, sandbox to {ours}")
+
+
+def items(body: Any) -> list[dict]:
+    return body["value"] if isinstance(body, dict) and set(body) == {"value"} else [body]
+
+
+def location_template(url: str) -> tuple[str, tuple[str, ...]]:
+    """A monitor URL's path with ids blanked, and its query keys."""
+    parts = urlsplit(url)
+    segments = parts.path.strip("/").split("/")
+    blank_after = {"subscriptions", "resourcegroups", "locations", "failovergroupoperationresults",
+                   "asyncoperations", "operationresults"}
+    shape = [("{}" if i and segments[i - 1].lower() in blank_after else s.lower())
+             for i, s in enumerate(segments)]
+    return "/".join(shape), tuple(sorted(parse_qs(parts.query)))
+
+
+# --- the tests --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def contract_sandbox() -> Iterator[AzureSandbox]:
+    sandbox = AzureSandbox(seed=7, **FAST)
+    sandbox.start()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+@pytest.fixture
+def raw_arm(contract_sandbox: AzureSandbox) -> Iterator[RawArm]:
+    contract_sandbox.reset()
+    arm = RawArm(contract_sandbox)
+    try:
+        yield arm
+    finally:
+        arm.client.close()
+
+
+def load_example(name: str) -> dict[str, Any]:
+    path = EXAMPLES / name
+    assert EXAMPLES.is_dir(), (
+        f"the REST examples folder {EXAMPLES.resolve()} is missing: it is shared/azure-rest-examples/ "
+        "beside the repository checkout, and the contract tests need it")
+    assert path.is_file(), f"example {name} is missing from {EXAMPLES.resolve()}"
+    return json.loads(path.read_text())
+
+
+def test_every_example_has_a_contract_and_every_contract_an_example():
+    assert EXAMPLES.is_dir(), (
+        f"the REST examples folder {EXAMPLES.resolve()} is missing: it is shared/azure-rest-examples/ "
+        "beside the repository checkout, and the contract tests need it")
+    files = {p.relative_to(EXAMPLES).as_posix() for p in EXAMPLES.rglob("*") if p.is_file()}
+    examples = {f for f in files if f.endswith(".json")}
+    assert files - examples == NOT_EXAMPLES, f"unexpected non-example files: {files - examples - NOT_EXAMPLES}"
+    assert sorted(examples - set(CONTRACTS)) == [], "examples without a contract in this test"
+    assert sorted(set(CONTRACTS) - examples) == [], "contracts whose example file is gone"
+    assert set(ALLOWANCES) <= set(CONTRACTS)
+
+
+@pytest.mark.parametrize("name", sorted(CONTRACTS))
+def test_the_sandbox_answers_in_the_examples_shape(name: str, raw_arm: RawArm):
+    example = load_example(name)
+    allowance = ALLOWANCES.get(name, {})
+    problems: list[str] = []
+    seen: set[str] = set()
+    observations = CONTRACTS[name](raw_arm, example)
+    assert {o.status for o in observations} <= set(example["responses"])
+    for observation in observations:
+        documented = example["responses"][observation.status]
+        response = observation.response
+        label = f"{observation.status} ({response.request.method} {response.request.url.path})"
+        expected_status = 202 if observation.status == "202" else 200
+        if response.status_code != expected_status:
+            problems.append(f"{label}: status {response.status_code}, expected {expected_status}: {response.text}")
+            continue
+        for header in documented.get("headers", {}):
+            if header not in response.headers:
+                problems.append(f"{label}: header {header} missing")
+            elif header.lower() == "location":
+                want = location_template(documented["headers"][header])
+                got = location_template(response.headers[header])
+                if want[0] != got[0] or not set(want[1]) <= set(got[1]):
+                    problems.append(f"{label}: Location shape {got}, example {want}")
+        if "body" not in documented:
+            if response.content and observation.status != "202":
+                problems.append(f"{label}: the example has no body, the sandbox sent {response.text[:200]}")
+            continue
+        ours = response.json()
+        if set(documented["body"]) == {"value"}:
+            if set(ours) != {"value"} or not ours["value"]:
+                problems.append(f"{label}: expected a non-empty list body, got keys {sorted(ours)}")
+                continue
+        example_item = items(documented["body"])[0]
+        for item in items(ours):
+            compare_resource(example_item, item, problems, seen)
+            if observation.model is not None:
+                compare_sdk(sdk_shape(observation.model(example_item)), sdk_shape(observation.model(item)),
+                            "", problems)
+    differences = {s.split(":", 1)[1] for s in seen}
+    allowed = allowance.get("missing", set()) | allowance.get("extra", set())
+    unexplained = sorted(s for s in seen if s.split(":", 1)[1] not in allowed)
+    assert not problems, "\n".join(problems)
+    assert not unexplained, f"key sets differ from the example: {unexplained}"
+    assert allowed <= differences, f"allowance no longer needed for {name}: {sorted(allowed - differences)}"
