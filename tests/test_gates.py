@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.stats import mannwhitneyu
+from scipy.stats import fisher_exact, mannwhitneyu
 
 from steps import stats
 from steps.gates import DECISIONS, Decision, evaluate, severity
@@ -305,6 +308,40 @@ def test_critical_error_count_from_binary_search_matches_a_linear_scan():
             (k for k in range(n + 1) if stats.error_rate_p_value(k, n, base_errors, base_n) < 0.01), None
         )
         assert stats.critical_errors(n, base_errors, base_n, 0.01) == scan
+
+
+def test_error_p_value_is_scipys_fisher_exact_number_for_number():
+    # stats computes it with the Boost function behind scipy.stats.hypergeom (a private scipy.special
+    # name, to keep scipy.stats out of `odin gate`): pin it to the public function.
+    small = [(ec, nc, eb, nb) for nc in range(6) for nb in range(6) for ec in range(nc + 1) for eb in range(nb + 1)]
+    rng = np.random.default_rng(12)
+    drawn = []
+    for _ in range(300):
+        nc, nb = int(rng.integers(1, 20_000)), int(rng.integers(1, 100_000))
+        rate = float(rng.choice([0.001, 0.01, 0.2]))
+        drawn.append((int(rng.binomial(nc, min(1.0, 3 * rate))), nc, int(rng.binomial(nb, rate)), nb))
+    for ec, nc, eb, nb in small + drawn + [(90_000, 9_000_000, 100_000, 10_000_000)]:
+        expected = fisher_exact([[ec, nc - ec], [eb, nb - eb]], alternative="greater").pvalue
+        assert stats.error_rate_p_value(ec, nc, eb, nb) == float(expected), (ec, nc, eb, nb)
+
+
+def test_a_gate_without_latency_samples_does_not_import_scipy_stats():
+    # scipy.stats takes about a second to import; only the U test on raw samples needs it.
+    code = (
+        "import sys\n"
+        "from steps.gates import evaluate\n"
+        "from steps.snapshot import Snapshot\n"
+        "def snap(requests, errors, **extra):\n"
+        "    return Snapshot(requests=requests, errors=errors, latency_ms={'p50': 8, 'p95': 14, 'p99': 20}, **extra)\n"
+        "hist = {'le_ms': [10, 20], 'counts': [900, 1000]}\n"
+        "assert evaluate(snap(5000, 50), snap(5000, 120)).decision == 'rollback'\n"
+        "assert evaluate(snap(300, 3), snap(300, 3)).decision == 'inconclusive'\n"
+        "evaluate(snap(1000, 10, latency_histogram=hist), snap(1000, 10, latency_histogram=hist))\n"
+        "assert 'scipy.stats' not in sys.modules, 'scipy.stats imported'\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
 
 
 def test_min_detectable_rate_is_where_the_power_reaches_the_target():
