@@ -72,7 +72,9 @@ class SyntheticProbe(BaseModel):
     url: HttpUrl
     method: HttpMethod = "GET"
     headers: dict[str, str] = Field(default_factory=dict)
-    rate_per_second: float = Field(default=100.0, gt=0, le=5000)
+    rate_per_second: float = Field(
+        default=100.0, gt=0, le=1500, description="requests per real second; measured to hold up to ~1500 on 2 cores"
+    )
     timeout: Duration = 5.0
     error_statuses: str = Field(
         default="5xx", description="which statuses count as errors: '5xx' or '4xx,5xx'"
@@ -85,4 +87,4 @@ class SyntheticProbe(BaseModel):
     )
 
 
-MetricSource = SyntheticProbe
+MetricSourceSpec = SyntheticProbe

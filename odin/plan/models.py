@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
-from odin.plan.journeys import MetricSource, SmokeJourney
+from odin.plan.journeys import MetricSourceSpec, SmokeJourney
 from odin.plan.steps import Step
 from steps.policy import Policy
 
@@ -70,11 +70,18 @@ class ChangeWindow(BaseModel):
 
 
 class SandboxTarget(BaseModel):
-    """The built-in Azure simulator; the plan runs unchanged against real Azure."""
+    """The built-in Azure simulator; the plan runs unchanged against real Azure.
+
+    Where its ARM endpoint is: these fields, or (for any left out) the ``sandbox.json`` a running
+    sandbox writes, named by the environment variable ``ODIN_SANDBOX_INFO``.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["sandbox"] = "sandbox"
+    arm_url: str | None = Field(default=None, description="the sandbox's ARM endpoint, https://127.0.0.1:PORT")
+    ca_cert: str | None = Field(default=None, description="path of the sandbox CA certificate (PEM)")
+    subscription_id: str | None = Field(default=None, description="the sandbox's subscription id")
 
 
 class AzureTarget(BaseModel):
@@ -129,7 +136,7 @@ class Plan(BaseModel):
     environment: str = Field(description="lock name: two runs on one environment never overlap")
     target: SandboxTarget | AzureTarget | LocalTarget = Field(default_factory=LocalTarget, discriminator="kind")
     service: Service
-    metrics: MetricSource
+    metrics: MetricSourceSpec
     smoke: list[SmokeJourney] = Field(default_factory=list)
     policy: Policy = Field(default_factory=Policy)
     change_window: ChangeWindow | None = None

@@ -1,0 +1,19 @@
+"""How odin sees the service: metric sources (the synthetic open-loop probe) and smoke journeys.
+
+``MetricSource`` is the one interface every source implements; ``SyntheticProbeSource`` is the
+first. ``run_journeys`` checks user journeys end to end and never raises on a failing service.
+"""
+
+from steps.probes.smoke import JourneyResult, SmokeReport, run_journeys
+from steps.probes.source import MetricSource
+from steps.probes.synthetic import ProbeClosed, SyntheticProbeSource, WindowStats
+
+__all__ = [
+    "JourneyResult",
+    "MetricSource",
+    "ProbeClosed",
+    "SmokeReport",
+    "SyntheticProbeSource",
+    "WindowStats",
+    "run_journeys",
+]

@@ -1,0 +1,27 @@
+"""The one boundary where measurements come in: a metric source.
+
+The rollback ladder judges ``Snapshot`` windows and does not care where they came from. Today the
+only source is the synthetic open-loop probe; a Prometheus or Azure Monitor reader plugs in behind
+the same two methods.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from steps.snapshot import Snapshot
+
+
+@runtime_checkable
+class MetricSource(Protocol):
+    """Something that can watch the service for a window of plan time and say what it saw."""
+
+    name: str
+
+    def measure(self, plan_seconds: float) -> Snapshot:
+        """Block for a window of ``plan_seconds`` of plan time; return what the window showed."""
+        ...
+
+    def close(self) -> None:
+        """Release connections, threads and anything else the source holds. Idempotent."""
+        ...
