@@ -31,18 +31,25 @@ class HumanDecision(RunInput):
     by: str
 
 
-def _resume(flow_run_id: str, action: str, reason: str, by: str) -> bool:
-    from prefect.exceptions import PrefectException
+def _resume_when_paused(flow_run_id: str, action: str, reason: str, by: str, stop: threading.Event) -> bool:
+    """Resume the run with this decision once it is paused; give up if the hold ends first.
 
-    try:
-        resume_flow_run(flow_run_id, run_input={"action": action, "reason": reason, "by": by})  # type: ignore[arg-type]
-        return True
-    except (PrefectException, RuntimeError, ValueError):
-        return False  # someone else resumed first
-    except Exception as exc:  # NotPausedError and friends
-        if "paused" in str(exc).lower():
-            return False
-        raise
+    The deadline can fall before the flow has finished pausing (a hold of a few seconds under a
+    fast clock), so a "not paused" answer means "try again shortly" until the hold is over.
+    """
+    from prefect.client.orchestration import get_client
+
+    while not stop.is_set():
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(flow_run_id).state  # type: ignore[arg-type]
+        if state is not None and state.is_paused():
+            try:
+                resume_flow_run(flow_run_id, run_input={"action": action, "reason": reason, "by": by})  # type: ignore[arg-type]
+                return True
+            except Exception:  # someone else resumed it between our read and our resume
+                return False
+        stop.wait(0.2)
+    return False
 
 
 def wait_for_decision(
@@ -60,14 +67,15 @@ def wait_for_decision(
         end = time.monotonic() + deadline_wall_seconds
         while not stop.wait(timeout=min(0.2, max(0.0, end - time.monotonic()))):
             if time.monotonic() >= end:
-                _resume(flow_run_id, default, "hold deadline reached: applying the policy default", "odin (deadline)")
+                _resume_when_paused(flow_run_id, default, "hold deadline reached: applying the policy default",
+                                    "odin (deadline)", stop)
                 return
 
     def escalate() -> None:
         assert monitor is not None
         reason = monitor(stop)
         if reason and not stop.is_set():
-            _resume(flow_run_id, "rollback", f"escalation during the hold: {reason}", "odin (escalation)")
+            _resume_when_paused(flow_run_id, "rollback", f"escalation during the hold: {reason}", "odin (escalation)", stop)
 
     threads = [threading.Thread(target=deadline, name="odin-hold-deadline", daemon=True)]
     if monitor is not None:

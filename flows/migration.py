@@ -43,6 +43,7 @@ from steps.journal import Journal
 from steps.lock import environment_lock
 from steps.probes import SyntheticProbeSource, run_journeys
 from steps.report import render_markdown
+from steps.report_html import render_html
 from steps.rollback import undo_completed
 
 Outcome = Literal["completed", "rolled_back_healthy", "rolled_back_degraded", "failed", "refused"]
@@ -143,7 +144,7 @@ def check_undo_plan(run: MigrationRun) -> list[str]:
         if step.undo == "none":
             run.journal.append("undo_check", phase="t-1w", step=name, status="none", reason=step.undo_reason)
             continue
-        problem = undo_target_problem(step.undo, run.client)
+        problem = undo_target_problem(step.undo, run.client, step=step, target=run.plan.target)
         run.journal.append("undo_check", phase="t-1w", step=name, status="ok" if problem is None else "unreachable",
                            detail=problem or "undo target reachable")
         if problem:
@@ -155,7 +156,9 @@ def check_undo_plan(run: MigrationRun) -> list[str]:
 def execute(run: MigrationRun, step: Any, phase: str, label: str) -> StepOutcome:
     run.journal.append("step_started", phase=phase, step=label, step_kind=step.kind, changes_world=step.changes_world)
     try:
-        outcome = run_action(step, client=run.client, clock=run.clock)
+        outcome = run_action(step, client=run.client, clock=run.clock, target=run.plan.target,
+                             progress=lambda message, **data: run.journal.append(
+                                 "note", phase=phase, step=label, message=message, **data))
     except Exception as exc:  # a crashing step is a failed step, and it is journaled
         outcome = StepOutcome(status="failed", detail=f"{exc.__class__.__name__}: {exc}")
     run.journal.append("step_finished", phase=phase, step=label, status=outcome.status, detail=outcome.detail,
@@ -170,7 +173,7 @@ def gate(run: MigrationRun, phase: str, duration: float, step: str | None = None
 
 @task(name="undo", cache_policy=NO_CACHE, persist_result=False)
 def undo(run: MigrationRun, phase: str) -> Any:
-    return undo_completed(run.journal, client=run.client, clock=run.clock, phase=phase)
+    return undo_completed(run.journal, client=run.client, clock=run.clock, phase=phase, target=run.plan.target)
 
 
 # ---------------------------------------------------------------- decisions
@@ -375,9 +378,11 @@ def migration(plan_file: str, phase: str | None = None, time_scale: float = 1.0,
     finally:
         run.close()
     journal.append("run_finished", outcome=outcome, exit_code=EXIT_CODES[outcome], detail=detail)
+    entries = journal.entries()
     report = folder / "report.md"
-    report.write_text(render_markdown(journal.entries()), encoding="utf-8")
-    publish_report(plan.name, journal.entries())
+    report.write_text(render_markdown(entries), encoding="utf-8")
+    (folder / "report.html").write_text(render_html(entries), encoding="utf-8")
+    publish_report(plan.name, entries)
     return RunSummary(migration=migration_id, outcome=outcome, exit_code=EXIT_CODES[outcome], report=str(report),
                       journal=str(journal.path), detail=detail)
 

@@ -91,6 +91,14 @@ class Judge:
         interval = interval or duration
         windows = self.policy.windows
         needed = max(1, round(duration / interval))
+        wall = getattr(self.source, "wall_seconds", None)
+        if callable(wall) and needed > 1:
+            # Under a scaled clock a window lasts at least the source's real-time floor; then fewer,
+            # longer windows cover the same watch, instead of the watch stretching by the floor each time.
+            fits = int(wall(duration) // wall(interval)) if wall(interval) > 0 else needed
+            if fits < needed:
+                needed = max(1, fits)
+                interval = duration / needed
         measured: list[Snapshot] = []
         pending: Snapshot | None = None
         consecutive = 0
