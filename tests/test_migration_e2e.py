@@ -24,8 +24,11 @@ FAST = 60000.0  # a week of plan time in 10 s
 def shop() -> Iterator[object]:
     from sandbox.bluegreen import BlueGreenDemo
 
-    # 5 % background errors: enough for the power rule to clear a 2x breach in ~1 s of traffic.
-    demo = BlueGreenDemo(seed=11, port=0, error_rate=0.05)
+    # 10 % background errors: the power rule can clear a 2x error breach with a few hundred
+    # requests, so windows stay short on a 2-core machine shared with the Prefect server.
+    # A 30 ms median keeps a few ms of CPU jitter on a busy 2-core machine from looking like a
+    # latency regression to the Mann-Whitney test.
+    demo = BlueGreenDemo(seed=11, port=0, error_rate=0.10, latency_median_ms=30)
     with demo:
         yield demo
 
@@ -42,10 +45,11 @@ def write_plan(tmp_path: Path, url: str, *, name: str = "shop-move", environment
         "name": name,
         "environment": environment or name,
         "service": {"name": "shop", "endpoints": {"router": url}},
-        "metrics": {"kind": "synthetic_probe", "url": f"{url}/api/orders/1", "rate_per_second": 400,
-                    "min_window_wall_seconds": 1.5},
-        "smoke": [{"name": "health", "url": f"{url}/health", "assert": [{"jsonpath": "$.status", "equals": "ok"}]}],
-        "policy": {"windows": {"baseline": "24h", "step": "5m", "interval": "5m", "validation": "1h", "final": "23h"},
+        "metrics": {"kind": "synthetic_probe", "url": f"{url}/api/orders/1", "rate_per_second": 150,
+                    "min_window_wall_seconds": 2},
+        "smoke": [{"name": "health", "url": f"{url}/health", "retries": 5, "retry_delay": 0.05,
+                   "assert": [{"jsonpath": "$.status", "equals": "ok"}]}],
+        "policy": {"windows": {"baseline": "1w", "step": "5m", "interval": "5m", "validation": "1h", "final": "23h"},
                    **(policy or {})},
         "phases": {"t0": t0 if t0 is not None else [
             shift("shift-10", {"blue": 90, "green": 10}, {"blue": 100, "green": 0}),
@@ -84,8 +88,10 @@ def test_clean_migration_completes(tmp_path: Path, odin_env: dict, shop) -> None
     phases = [e["phase"] for e in kinds(entries, "phase_finished")]
     assert phases == ["t-1w", "t0", "t+1h", "t+24h"]
     assert kinds(entries, "run_finished")[-1]["data"]["outcome"] == "completed"
-    gates = kinds(entries, "gate")
-    assert gates and all(g["data"]["decision"]["decision"] in ("proceed", "watch", "inconclusive") for g in gates)
+    assert len(kinds(entries, "gate")) >= 5  # one per T-0 step, T+1h, T+24h
+    # a single noisy window may say rollback; only confirmed decisions act, and none did here
+    assert [d["data"]["action"] for d in kinds(entries, "decision")] == ["proceed"] * 5
+    assert not kinds(entries, "undo_started")
     # plan time advanced by (at least) the week between T-1w and T+24h
     first, last = entries[0]["time"], entries[-1]["time"]
     from datetime import datetime
@@ -105,7 +111,7 @@ def test_error_breach_at_t_plus_1h_rolls_back_to_blue(tmp_path: Path, odin_env: 
     assert r.returncode == 0, r.stderr[-3000:]
     assert shop.weights() == {"blue": 0, "green": 100}
 
-    shop.add_fault("green", error_rate=0.25)  # ~6x the 5 % baseline
+    shop.add_fault("green", error_rate=0.3)  # ~3.7x the 10 % baseline
     result = migrate(plan, odin_env, "--phase", "t+1h")
     assert result.returncode == 3, result.stderr[-3000:]
     assert shop.weights() == {"blue": 100, "green": 0}
