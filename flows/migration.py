@@ -84,6 +84,7 @@ class MigrationRun:
     client: httpx.Client
     force: bool = False
     wait: bool = False
+    chain: bool = False
     baseline: BaselineRecord | None = None
     _source: Any = field(default=None, repr=False)
 
@@ -341,9 +342,17 @@ def open_migration(plan: Plan, phase: str | None) -> tuple[str, Path]:
 # ---------------------------------------------------------------- the flow
 
 @flow(name="migration", log_prints=False, validate_parameters=True)
-def migration(plan_file: str, phase: str | None = None, time_scale: float = 1.0, force: bool = False,
-              wait: bool = False) -> RunSummary:
-    """Run a migration plan: all four phases waiting on the clock between them, or one phase."""
+def migration(plan_file: str, phase: Literal["t-1w", "t0", "t+1h", "t+24h"] | None = None, time_scale: float = 1.0,
+              force: bool = False, wait: bool = False, chain: bool | None = None) -> RunSummary:
+    """Run a migration plan: all four phases waiting on the clock between them, or one phase.
+
+    ``chain`` (default: on when run by a deployment) runs one phase and schedules the next as a
+    future run of the same deployment, so no worker is held for the week and the day in between.
+    """
+    if chain is None:
+        from prefect.runtime import deployment
+
+        chain = deployment.id is not None
     try:
         plan = load_plan(plan_file)
         if phase is not None and phase not in PHASES:
@@ -359,8 +368,10 @@ def migration(plan_file: str, phase: str | None = None, time_scale: float = 1.0,
     for listener in LISTENERS:
         journal.subscribe(listener)
     run = MigrationRun(plan=plan, plan_file=plan_file, migration=migration_id, folder=folder, clock=clock,
-                       journal=journal, client=httpx.Client(), force=force, wait=wait)
+                       journal=journal, client=httpx.Client(), force=force, wait=wait, chain=bool(chain))
     phases = [phase] if phase else list(PHASES)
+    if chain:
+        phases = phases[:1]
     journal.append("run_started", plan=plan.name, migration=migration_id, phases=phases, time_scale=time_scale,
                    flow_run_id=str(runtime_flow_run.id), environment=plan.environment)
     outcome: Outcome = "completed"
@@ -408,6 +419,24 @@ def _run_phases(run: MigrationRun, phases: list[str], t0_at: datetime) -> None:
                 run.journal.append("phase_finished", phase=name, outcome="rolled back")
                 raise
             run.journal.append("phase_finished", phase=name, outcome="ok")
+            if run.chain and name != PHASES[-1]:
+                _schedule_next_phase(run, PHASES[PHASES.index(name) + 1], t0_at)
+                return
+
+
+def _schedule_next_phase(run: MigrationRun, phase: str, t0_at: datetime) -> None:
+    """Under a deployment, the next phase becomes a future flow run instead of a worker sleeping for days."""
+    from prefect.deployments import run_deployment
+    from prefect.runtime import deployment
+
+    due = t0_at + timedelta(seconds=PHASE_OFFSETS[phase])
+    wall_at = datetime.now(timezone.utc) + timedelta(seconds=run.clock.wall_seconds((due - run.clock.now()).total_seconds()))
+    name = f"{runtime_flow_run.flow_name}/{deployment.name}"
+    parameters = {**(deployment.parameters or {}), "plan_file": run.plan_file, "phase": phase, "chain": True}
+    scheduled = run_deployment(name, parameters=parameters, scheduled_time=wall_at, timeout=0, as_subflow=False,
+                               flow_run_name=f"{run.plan.name}-{phase}")
+    run.journal.append("note", phase=phase, message=f"scheduled {phase} as flow run {scheduled.id} at {wall_at:%Y-%m-%d %H:%M:%S} UTC "
+                       f"(plan time {due:%Y-%m-%d %H:%M:%S})", flow_run_id=str(scheduled.id))
 
 
 def _short(data: dict[str, Any]) -> str:

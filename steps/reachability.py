@@ -7,11 +7,25 @@ from typing import Any
 
 import httpx
 
+from odin.plan.azure_steps import is_azure_step
 from odin.plan.steps import CommandStep, HttpStep, WaitStep
 
 
-def undo_target_problem(undo: Any, client: httpx.Client, timeout: float = 5.0) -> str | None:
-    """None when the undo's target answers; otherwise one line saying what is wrong."""
+def undo_target_problem(undo: Any, client: httpx.Client, timeout: float = 5.0, *, step: Any = None,
+                        target: Any = None) -> str | None:
+    """None when the undo's target answers; otherwise one line saying what is wrong.
+
+    Azure undos GET the resource they will act on, through the plan's ``target``; an Azure step
+    without a declared undo (``undo: auto``) is checked through ``step`` itself.
+    """
+    if undo is None and is_azure_step(step):
+        from steps.azure import azure_reachability_problem
+
+        return azure_reachability_problem(step, target, auto_undo=True)
+    if is_azure_step(undo):
+        from steps.azure import azure_reachability_problem
+
+        return azure_reachability_problem(undo, target)
     if isinstance(undo, HttpStep):
         url = str(undo.url)
         try:

@@ -54,8 +54,12 @@ def undo_completed(
     backoff_seconds: float = 1.0,
     phase: str | None = None,
     run: Any = None,
+    target: Any = None,
 ) -> RollbackResult:
-    """Run every pending undo in reverse order; ``run`` overrides how one undo step runs (e.g. as a task)."""
+    """Run every pending undo in reverse order; ``run`` overrides how one undo step runs (e.g. as a task).
+
+    ``target`` is the plan's target, which Azure undos need to reach Azure.
+    """
     results: list[UndoResult] = []
     for entry in pending_undos(journal.entries()):
         name = entry.step or "step"
@@ -65,7 +69,7 @@ def undo_completed(
         for tries in range(1, attempts + 1):
             try:
                 step = parse_undo(spec)
-                outcome = run(step) if run else run_action(step, client=client, clock=clock)
+                outcome = run(step) if run else run_action(step, client=client, clock=clock, target=target)
                 status, detail = ("ok" if outcome.succeeded else "failed"), outcome.detail
             except Exception as exc:  # an undo must never stop the other undos
                 status, detail = "failed", f"{exc.__class__.__name__}: {exc}"

@@ -2,7 +2,9 @@
 
 A step that changes the world (an HTTP call other than GET/HEAD, a command, an Azure action) carries
 ``undo:`` — another step that puts things back — or ``undo: none`` with ``undo_reason:``. The rule is
-enforced at load time so a plan that could not be rolled back never starts.
+enforced at load time so a plan that could not be rolled back never starts. Azure steps
+(``odin.plan.azure_steps``) compute their undo from the state they read, so for them ``undo: auto``
+or no ``undo:`` at all is the declaration.
 """
 
 from __future__ import annotations
@@ -26,10 +28,21 @@ class _Step(BaseModel):
     undo_reason: str | None = None
 
     is_undo: ClassVar[bool] = False
+    auto_undo: ClassVar[bool] = False  # the step computes its own undo when it runs
 
     @property
     def changes_world(self) -> bool:
         return False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _auto_undo(cls, data: Any) -> Any:
+        """``undo: auto`` (the step computes its undo when it runs) is the same as no ``undo:``."""
+        if isinstance(data, dict) and data.get("undo") == "auto":
+            if not cls.auto_undo:
+                raise ValueError(f"'undo: auto' is only for azure.* steps; a {data.get('kind')} step names its undo")
+            data = {k: v for k, v in data.items() if k != "undo"}
+        return data
 
     @model_validator(mode="after")
     def _undo_declared(self) -> "_Step":
@@ -39,7 +52,7 @@ class _Step(BaseModel):
                 raise ValueError("an undo step cannot have its own undo")
             return self
         if self.changes_world:
-            if self.undo is None:
+            if self.undo is None and not self.auto_undo:
                 raise ValueError(
                     f"world-changing {self.kind} step needs 'undo:' (a step that reverts it) "  # type: ignore[attr-defined]
                     "or 'undo: none' with 'undo_reason:'"
@@ -132,15 +145,31 @@ class WaitUndo(WaitStep):
     is_undo: ClassVar[bool] = True
 
 
-UndoStep = Annotated[Union[HttpUndo, CommandUndo, WaitUndo], Field(discriminator="kind")]
+# The Azure kinds extend _Step, so they are imported once it exists (see odin.plan.azure_steps).
+from odin.plan.azure_steps import (  # noqa: E402
+    AZURE_KINDS,
+    FrontDoorOriginsStep,
+    FrontDoorOriginsUndo,
+    SqlFailoverStep,
+    SqlFailoverUndo,
+    StorageFailoverStep,
+    StorageFailoverUndo,
+)
 
-Step = Annotated[
-    Union[HttpStep, CommandStep, WaitStep, SmokeStep, GateStep, ApprovalStep, NotifyStep],
+UndoStep = Annotated[
+    Union[HttpUndo, CommandUndo, WaitUndo, SqlFailoverUndo, StorageFailoverUndo, FrontDoorOriginsUndo],
     Field(discriminator="kind"),
 ]
 
-STEP_KINDS = ("http", "command", "wait", "smoke", "gate", "approval", "notify")
+Step = Annotated[
+    Union[HttpStep, CommandStep, WaitStep, SmokeStep, GateStep, ApprovalStep, NotifyStep,
+          SqlFailoverStep, StorageFailoverStep, FrontDoorOriginsStep],
+    Field(discriminator="kind"),
+]
+
+STEP_KINDS = ("http", "command", "wait", "smoke", "gate", "approval", "notify", *AZURE_KINDS)
 
 for _model in (HttpStep, CommandStep, WaitStep, SmokeStep, GateStep, ApprovalStep, NotifyStep,
-               HttpUndo, CommandUndo, WaitUndo):
-    _model.model_rebuild()
+               HttpUndo, CommandUndo, WaitUndo, SqlFailoverStep, StorageFailoverStep, FrontDoorOriginsStep,
+               SqlFailoverUndo, StorageFailoverUndo, FrontDoorOriginsUndo):
+    _model.model_rebuild(_types_namespace={"UndoStep": UndoStep})

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 from pydantic import TypeAdapter
 
+from odin.plan.azure_steps import is_azure_step
 from odin.plan.steps import CommandStep, HttpStep, NotifyStep, UndoStep, WaitStep
 from steps.actions.command import describe_command, run_command
 from steps.actions.http_call import describe_http, run_http
@@ -23,7 +24,7 @@ _UNDO = TypeAdapter(UndoStep)
 
 
 def undo_spec(step: Any) -> dict[str, Any] | None:
-    """The undo to journal for ``step``: a step spec as plain JSON, or None."""
+    """The undo the plan declared for ``step``, as plain JSON; None for none (or automatic)."""
     undo = getattr(step, "undo", None)
     if undo is None or undo == "none":
         return None
@@ -34,8 +35,14 @@ def parse_undo(spec: dict[str, Any]) -> Any:
     return _UNDO.validate_python(spec)
 
 
-def run_action(step: Any, *, client: httpx.Client, clock: Any) -> StepOutcome:
-    """Run a world-changing (or wait/notify) step once and say what happened."""
+def run_action(step: Any, *, client: httpx.Client, clock: Any, target: Any = None, progress: Any = None) -> StepOutcome:
+    """Run a world-changing (or wait/notify) step once and say what happened.
+
+    ``target`` is the plan's target (Azure steps need it); ``progress(message, **data)``, when
+    given, hears what a long step reports while it runs (data at risk, each stage).
+    """
+    if is_azure_step(step):
+        return _run_azure(step, clock=clock, target=target, progress=progress)
     if isinstance(step, HttpStep):
         outcome = run_http(step, client)
     elif isinstance(step, CommandStep):
@@ -52,8 +59,27 @@ def run_action(step: Any, *, client: httpx.Client, clock: Any) -> StepOutcome:
     return outcome
 
 
-def describe_action(step: Any) -> str:
-    """What ``odin plan`` says this step would change."""
+def _run_azure(step: Any, *, clock: Any, target: Any, progress: Any) -> StepOutcome:
+    """Azure steps compute their undo from what they read; a declared undo overrides it."""
+    from steps.azure import run_azure_step
+
+    outcome = run_azure_step(step, target=target, clock=clock, progress=progress)
+    if step.is_undo or step.undo == "none" or outcome.status != "ok":
+        outcome.undo = None
+    elif step.undo is not None:
+        outcome.undo = undo_spec(step)
+    return outcome
+
+
+def describe_action(step: Any, target: Any = None) -> str:
+    """What ``odin plan`` says this step would change; Azure steps look at the real state when
+    ``target`` is given. ``step`` may also be a step's ``undo`` (None: computed when it runs)."""
+    if step is None or step == "auto":
+        return "automatic: put back what the step read before changing it"
+    if is_azure_step(step):
+        from steps.azure import describe_azure_step, static_description
+
+        return describe_azure_step(step, target) if target is not None else static_description(step)
     if isinstance(step, HttpStep):
         return describe_http(step)
     if isinstance(step, CommandStep):

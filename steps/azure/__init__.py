@@ -1,0 +1,118 @@
+"""Azure actions: SQL failover group, storage account failover, Front Door origins.
+
+Every action observes the real state, decides, acts, verifies — and its dry run is the same code
+stopped after deciding::
+
+    run_azure_step(step, target=plan.target, clock=clock)    -> StepOutcome (undo computed)
+    describe_azure_step(step, plan.target)                   -> "would fail over odin-fg from …"
+    azure_reachability_problem(step, plan.target)            -> None, or what does not answer
+
+``target`` is the plan's target (``kind: azure`` or ``kind: sandbox``) or an
+:class:`~steps.azure.clients.AzureSession` already built from one (to share clients or pass
+client keywords such as ``retry_backoff_factor``). One module per concern:
+
+- ``clients``  target → SDK clients (the only place Azure plugs in)
+- ``errors``   SDK exception → one line with the resource and Azure's error code
+- ``operation`` the step's time bound, waiting for long-running operations
+- ``ids``      ARM ids, compared case-insensitively
+- ``sql_failover``, ``storage_failover``, ``frontdoor_origins``: the three actions
+
+Importing this package imports no Azure SDK (plan validation uses ``ids``); the SDK is loaded
+when the first client is built.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from odin.errors import OdinError
+
+if TYPE_CHECKING:
+    from steps.actions.outcome import StepOutcome
+
+__all__ = ["AzureSession", "azure_reachability_problem", "describe_azure_step", "run_azure_step"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "AzureSession":
+        from steps.azure.clients import AzureSession
+
+        return AzureSession
+    raise AttributeError(name)
+
+
+def _module(step: Any) -> Any:
+    kind = getattr(step, "kind", None)
+    if kind == "azure.sql.failover":
+        from steps.azure import sql_failover as module
+    elif kind == "azure.storage.failover":
+        from steps.azure import storage_failover as module
+    elif kind == "azure.frontdoor.origins":
+        from steps.azure import frontdoor_origins as module
+    else:
+        raise TypeError(f"{kind or type(step).__name__} is not an Azure step")
+    return module
+
+
+def run_azure_step(step: Any, *, target: Any, clock: Any, progress: Any = None) -> "StepOutcome":
+    """Run one Azure step. Azure failures come back as a failed outcome with a one-line detail;
+    a target that cannot reach Azure at all is a :class:`~odin.errors.UsageError` (raised)."""
+    from steps.azure.clients import AzureSession
+    from steps.azure.operation import no_progress
+
+    module = _module(step)
+    session, owned = AzureSession.of(target)
+    try:
+        if module.KIND == "azure.frontdoor.origins":
+            return module.run(step, session, clock=clock, progress=progress or no_progress)
+        return module.run(step, session, progress=progress or no_progress)
+    finally:
+        if owned:
+            session.close()
+
+
+def describe_azure_step(step: Any, target: Any) -> str:
+    """What the step would change given the real current state (``odin plan``): one line."""
+    from steps.azure.clients import AzureSession
+
+    module = _module(step)
+    try:
+        session, owned = AzureSession.of(target)
+    except OdinError as exc:
+        return f"{static_description(step)}; current state unknown: {exc.message}"
+    try:
+        return module.describe(step, session)
+    finally:
+        if owned:
+            session.close()
+
+
+def static_description(step: Any) -> str:
+    """What the step asks for, without looking at Azure."""
+    if step.kind == "azure.sql.failover":
+        ref = step.ref()
+        return f"would fail over {ref.failover_group} to {ref.to_server} ({step.mode})"
+    if step.kind == "azure.storage.failover":
+        return f"would fail over {step.ref().account} to {step.to_region} ({step.mode})"
+    wanted = "; ".join(f"{name} {o.model_dump(exclude_none=True)}" for name, o in step.origins.items())
+    staged = f" in {step.stages} stages" if step.stages > 1 else ""
+    return f"would set origins of {step.ref().origin_group}: {wanted}{staged}"
+
+
+def azure_reachability_problem(step: Any, target: Any, *, auto_undo: bool = False) -> str | None:
+    """Before a change: does the resource an undo will act on answer? ``step`` is the undo step,
+    or (``auto_undo``) the step whose computed undo acts on the same resources."""
+    from steps.azure.clients import AzureSession
+
+    module = _module(step)
+    try:
+        session, owned = AzureSession.of(target, retry_total=2)  # a quick answer, not a patient one
+    except OdinError as exc:
+        return exc.message
+    try:
+        if module.KIND == "azure.sql.failover":
+            return module.reachability_problem(step, session, auto_undo=auto_undo)
+        return module.reachability_problem(step, session)
+    finally:
+        if owned:
+            session.close()
