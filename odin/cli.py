@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="run T-0 outside the plan's change window")
     p.add_argument("--wait", action="store_true", help="queue behind a run holding the environment lock")
     p.add_argument("--quiet", action="store_true", help="no live progress, only the summary")
+    p.add_argument("--allow-production", action="store_true", help="required for a plan whose target is production")
 
     p = sub.add_parser("decide", help="end a hold: proceed or roll back, with a reason and your name")
     p.add_argument("run", help="flow run id printed when the hold started")
@@ -59,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--clean", action="store_true", help="green stays healthy: the migration completes")
     p.add_argument("--time-scale", type=float, default=20000.0, metavar="N")
     p.add_argument("--port", type=int, default=8710, help="the demo router's port (the plan uses it)")
+
+    p = sub.add_parser("sandbox", help="the built-in Azure simulator for region-failover drills")
+    p.add_argument("action", choices=["up"])
+    p.add_argument("--state-dir", help="where to write ca.pem and sandbox.json (default: a temporary folder)")
+    p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("demo-target", help="serve the blue/green demo service until interrupted")
     p.add_argument("--port", type=int, default=8710)
@@ -168,6 +174,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from steps.actions import describe_action
 
     plan = load_plan(args.plan)
+    if any(getattr(step, "kind", "").startswith("azure.") for phase in PHASES for step in plan.phases.steps(phase)):
+        from odin.errors import OdinError
+
+        if plan.target.kind == "local":
+            raise UsageError(f"{args.plan}: target: Azure steps need target kind 'sandbox' or 'azure'")
     print(f"plan {plan.name} on environment {plan.environment} (dry run: nothing is changed)")
     for phase in PHASES:
         steps = plan.phases.steps(phase)
@@ -179,14 +190,24 @@ def cmd_plan(args: argparse.Namespace) -> int:
         for step in steps:
             undo = "" if not step.changes_world else (
                 f"  [undo: {step.undo_reason}]" if step.undo == "none" else f"  [undo: {describe_action(step.undo)}]")
-            print(f"  - {step.label}: {describe_action(step)}{undo}")
+            # Azure steps read the live state to say what they would change; nothing is changed.
+            print(f"  - {step.label}: {describe_action(step, plan.target)}{undo}")
     return 0
+
+
+def require_opt_in(plan: Any, allow_production: bool, source: str) -> None:
+    """A production target runs only when the command line says so, never by default."""
+    from odin.errors import OptInRequired
+
+    target = getattr(plan, "target", None)
+    if getattr(target, "kind", None) == "azure" and getattr(target, "production", False) and not allow_production:
+        raise OptInRequired(f"{source}: target.production: this plan targets production; pass --allow-production to run it")
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from odin.plan import load_plan
 
-    load_plan(args.plan)  # fail fast, before any server starts
+    require_opt_in(load_plan(args.plan), args.allow_production, args.plan)  # fail fast, before any server starts
     if args.time_scale <= 0:
         raise UsageError("--time-scale must be positive")
     url = _use_server()
@@ -247,6 +268,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(clean=args.clean, time_scale=args.time_scale, port=args.port)
 
 
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from sandbox.azure import serve
+
+    return serve(state_dir=args.state_dir, seed=args.seed)
+
+
 def cmd_demo_target(args: argparse.Namespace) -> int:
     from sandbox.bluegreen import serve
 
@@ -264,6 +291,7 @@ COMMANDS = {
     "server": cmd_server,
     "demo": cmd_demo,
     "demo-target": cmd_demo_target,
+    "sandbox": cmd_sandbox,
 }
 
 if __name__ == "__main__":
