@@ -207,19 +207,23 @@ def require_opt_in(plan: Any, allow_production: bool, source: str) -> None:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from odin.plan import load_plan
 
-    require_opt_in(load_plan(args.plan), args.allow_production, args.plan)  # fail fast, before any server starts
+    plan = load_plan(args.plan)  # fail fast, before any server starts
+    require_opt_in(plan, args.allow_production, args.plan)
     if args.time_scale <= 0:
         raise UsageError("--time-scale must be positive")
     url = _use_server()
     from odin.progress import print_entry
     import flows.migration as migration_flow
 
+    from odin.embedded import embedded_sandbox
+
     if not args.quiet:
         print(f"odin: recording in Prefect at {url.removesuffix('/api')}", file=sys.stderr)
         migration_flow.LISTENERS.append(print_entry)
-    summary = migration_flow.migration(
-        plan_file=str(args.plan), phase=args.phase, time_scale=args.time_scale, force=args.force, wait=args.wait
-    )
+    with embedded_sandbox(plan.target):
+        summary = migration_flow.migration(
+            plan_file=str(args.plan), phase=args.phase, time_scale=args.time_scale, force=args.force, wait=args.wait
+        )
     if summary.outcome == "refused":
         for line in summary.detail.splitlines():
             print(f"odin: error: {line}", file=sys.stderr)

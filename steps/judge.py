@@ -99,6 +99,7 @@ class Judge:
             if fits < needed:
                 needed = max(1, fits)
                 interval = duration / needed
+        self._planned_windows = needed
         measured: list[Snapshot] = []
         pending: Snapshot | None = None
         consecutive = 0
@@ -146,7 +147,7 @@ class Judge:
         )
 
     def _final(self, measured: list[Snapshot], phase: str, step: str | None, dump: dict[str, Any]) -> Verdict:
-        if len(measured) <= 1:
+        if len(measured) <= 1 or self._planned_windows <= 1:
             return Verdict(action="proceed", reason="; ".join(dump.get("reasons") or ["within baseline"]), decision=dump, windows=len(measured))
         from steps.gates import evaluate
 
@@ -158,8 +159,13 @@ class Judge:
         )
         whole_dump = decision.model_dump(mode="json")
         reasons = "; ".join(decision.reasons)
-        if decision.decision in ("rollback_now", "rollback"):
-            return Verdict(action="rollback", reason=f"all {len(measured)} windows together: {reasons}", decision=whole_dump, windows=len(measured))
+        if decision.decision == "rollback_now":
+            return Verdict(action="rollback_now", reason=f"all {len(measured)} windows together: {reasons}", decision=whole_dump, windows=len(measured))
+        if decision.decision == "rollback":
+            # The latest window is fine but the whole watch is not: a past breach nobody confirmed.
+            # A person decides; odin does not undo a change on evidence that is no longer current.
+            return Verdict(action="hold", reason=f"all {len(measured)} windows together, though the latest window is within baseline: {reasons}",
+                           decision=whole_dump, windows=len(measured))
         if decision.decision == "hold":
             return Verdict(action="hold", reason=f"all {len(measured)} windows together: {reasons}", decision=whole_dump, windows=len(measured))
         return Verdict(action="proceed", reason=reasons or "within baseline", decision=whole_dump, windows=len(measured))

@@ -1,10 +1,16 @@
 """The synthetic probe: an open-loop HTTP load that measures what a user would see.
 
 Open-loop means requests leave on a fixed schedule — request ``i`` is due at ``t0 + i / rate`` —
-and each is sent when it is due whether or not earlier ones have answered. Latency is counted from
-that *intended* send time to completion. A closed-loop tester (send, wait, send) slows down when the
-server stalls and so hides the stall ("coordinated omission"); this probe keeps sending, and a
-stall shows up as latency, never as fewer requests.
+and each is sent when it is due whether or not earlier ones have answered. A closed-loop tester
+(send, wait, send) slows down when the server stalls and so hides the stall ("coordinated
+omission"); this probe keeps sending, and a stall shows up as latency, never as fewer requests.
+
+Latency is counted from the moment each request's task starts — before it waits for a connection,
+so a server that stalls or runs out of connections still shows up in full. What it leaves out is
+the probe's *own* lateness: a starved event loop (another process hogging the CPU) starts tasks
+after their due time, and that delay says nothing about the service. It is measured separately
+(``WindowStats.max_send_lag_ms``) and logged. Measured on a busy 2-core machine, counting it as
+latency turned 4 ms p95s into 80 ms and triggered false latency rollbacks.
 
 Rates and windows:
 
@@ -20,8 +26,7 @@ Rates and windows:
 
 Counting: every scheduled request is counted in ``requests``. A status matched by
 ``spec.error_statuses``, a timeout, a refused or reset connection all count as errors; their
-latency is the time from the intended send until the failure (a timeout: ``spec.timeout`` plus any
-lateness of the send). Percentiles are nearest-rank over all requests, errors included — the same
+latency is the time from the send until the failure (a timeout: ``spec.timeout``). Percentiles are nearest-rank over all requests, errors included — the same
 population as ``latency_samples_ms``.
 
 How it holds 1,000 req/s on two cores: one asyncio event loop in a background thread, kept across
@@ -117,8 +122,8 @@ class ConnectionStack:
 
     A request takes the most recently idle connection (dropping any the server has closed) or opens
     a new one, so a burst opens as many connections as it needs and a quiet period reuses few. At
-    most ``max_connections`` are open; past that, requests wait for one (still timed from their
-    intended send, so the wait shows as latency).
+    most ``max_connections`` are open; past that, requests wait for one (timed from when
+    they were sent, so the wait shows as latency).
     """
 
     def __init__(
@@ -343,7 +348,8 @@ class SyntheticProbeSource:
         )
         if lags and lags[-1] > 0.05 + 5 / rate:
             log.warning(
-                "%s fell behind its schedule by up to %.0f ms at %g req/s; its latencies include that delay",
+                "%s fell behind its schedule by up to %.0f ms at %g req/s (this machine is busy); "
+                "latencies are counted from each actual send and exclude that delay",
                 self.name, lags[-1] * 1000, rate,
             )
         return latencies, sum(failed), stats
@@ -352,7 +358,8 @@ class SyntheticProbeSource:
         self, i: int, intended: float, latencies: list[float], failed: list[bool], send_lag: list[float]
     ) -> None:
         loop = asyncio.get_running_loop()
-        send_lag[i] = loop.time() - intended
+        started = loop.time()
+        send_lag[i] = started - intended
         try:
             # One deadline for the whole exchange (httpcore's own timeouts are per phase).
             async with asyncio.timeout(self.spec.timeout):
@@ -361,4 +368,4 @@ class SyntheticProbeSource:
         except Exception:  # refused, reset, timed out, malformed: the service failed this request
             failed[i] = True
         finally:
-            latencies[i] = round((loop.time() - intended) * 1000, 3)
+            latencies[i] = round((loop.time() - started) * 1000, 3)
