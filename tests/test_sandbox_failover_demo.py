@@ -19,6 +19,7 @@ def test_sandbox_failover_plan_runs_with_one_command(odin_env: dict) -> None:
     root = Path(odin_env["ODIN_HOME"]) / "migrations" / "sandbox-failover"
     entries = [json.loads(l) for l in (root / (root / "current").read_text().strip() / "journal.jsonl").read_text().splitlines()]
     steps = {e["step"]: e["data"] for e in entries if e["kind"] == "step_finished"}
+    assert "frontdoor-to-westus" in steps, result.stderr[-4000:]
     assert steps["orders-db-to-westus"]["status"] == "ok"
     assert "from eastus to westus" in steps["orders-db-to-westus"]["detail"]
     assert steps["frontdoor-to-westus"]["status"] == "ok"
