@@ -47,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no live progress, only the summary")
     p.add_argument("--allow-production", action="store_true", help="required for a plan whose target is production")
 
+    p = sub.add_parser("drill", help="run a region-failover DR drill (the quarterly DR test) and score it")
+    p.add_argument("plan")
+    p.add_argument("--time-scale", type=float, default=1.0, metavar="N", help="run the clock N times faster")
+    p.add_argument("--json", action="store_true", help="print the scorecard as JSON on stdout")
+    p.add_argument("--quiet", action="store_true", help="no live progress on stderr")
+    p.add_argument("--allow-production", action="store_true", help="required for a drill whose target is production")
+
     p = sub.add_parser("decide", help="end a hold: proceed or roll back, with a reason and your name")
     p.add_argument("run", help="flow run id printed when the hold started")
     p.add_argument("action", choices=["proceed", "rollback"])
@@ -90,7 +97,25 @@ def main(argv: list[str] | None = None) -> int:
 
 # ------------------------------------------------------------------ fast commands
 
+def _is_drill_file(path: str) -> bool:
+    """Drill files say ``kind: region-failover``; everything else is a migration plan."""
+    import re
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return re.search(r"^(kind:\s*[\"']?region-failover|regions:)", text, re.MULTILINE) is not None
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
+    if _is_drill_file(args.plan):
+        from odin.plan.drill import load_drill
+
+        drill = load_drill(args.plan)
+        print(f"{args.plan}: ok (drill {drill.name}, environment {drill.environment}, "
+              f"{drill.regions.primary} -> {drill.regions.secondary})")
+        return 0
     from odin.plan import load_plan
 
     plan = load_plan(args.plan)
@@ -232,6 +257,12 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return summary.exit_code
 
 
+def cmd_drill(args: argparse.Namespace) -> int:
+    from odin.drill_cli import run_drill
+
+    return run_drill(args.plan, args.time_scale, args.json, args.allow_production, quiet=args.quiet)
+
+
 def cmd_decide(args: argparse.Namespace) -> int:
     _use_server()
     from flows.human import decide
@@ -291,6 +322,7 @@ COMMANDS = {
     "gate": cmd_gate,
     "plan": cmd_plan,
     "migrate": cmd_migrate,
+    "drill": cmd_drill,
     "decide": cmd_decide,
     "server": cmd_server,
     "demo": cmd_demo,

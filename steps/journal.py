@@ -21,6 +21,26 @@ Entry kinds (``kind``) and their ``data``:
   notify           url (redacted), status
   note             message
   run_finished     outcome (completed|rolled_back_healthy|rolled_back_degraded|failed), exit_code
+
+Region-failover drills (``flows/region_failover.py``) also write, besides the detection, canary
+and comms kinds their modules document (probe_state, probe_summary, outage_confirmed,
+outage_not_confirmed, service_recovered, canary_*, comms):
+  run_started      plan, drill, mode (drill|incident), flow, phases, time_scale, environment, target,
+                   flow_run_id, options
+  sandbox          action (started in-process|reused), admin_url, frontdoor_url, state_dir
+  outage_injected  region, how, fault_id, injected_at (the sandbox's own clock), outage_started_at (plan)
+  outage_cleared   region, fault_id, cleared_at
+  decision         action fail_over|veto|no_failover, reason, by
+  step_finished    also step_kind and mode (the failover's; the failback reads them)
+  undo_started     step, undo_of (seq of the step_finished undone), undo (the spec)
+  failback_deferred  step, reason (e.g. storage after an unplanned failover: geo-redundancy first)
+  failover_check   verdict (restored|worse), reason, broken (critical journeys failing now, not before)
+  replication      failover_groups {name: {primary_region, replication_state}},
+                   storage_accounts {name: {primary_region, sku, geo_replication, last_sync_time}}, errors
+  data_loss        region, acknowledged, lost, lost_ids, lost_writes [{id, seq, acked_at}], corrupted,
+                   unreadable, failed_writes, rpo_seconds, failover_at, acknowledged_ids (first 10000)
+  scorecard        the steps.dr.scorecard.Scorecard
+  run_finished     outcome passed|criteria_failed|not_confirmed|vetoed|no_failover_needed|refused|failed
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ class FailoverGroupSpec(_Section):
     )
     allow_data_loss: bool = Field(
         default=False, validate_default=True,
-        description="required true for mode forced: the plan accepts losing unreplicated writes",
+        description="required true for modes forced and try-planned: the plan accepts losing unreplicated writes",
     )
 
     @field_validator("id")
@@ -98,8 +98,10 @@ class FailoverGroupSpec(_Section):
     @field_validator("allow_data_loss")
     @classmethod
     def _data_loss_is_explicit(cls, value: bool, info: ValidationInfo) -> bool:
-        if info.data.get("mode") == "forced" and not value:
-            raise ValueError("mode 'forced' loses the writes not yet replicated: set allow_data_loss: true "
+        mode = info.data.get("mode")
+        if mode in ("forced", "try-planned") and not value:
+            # try-planned falls back to forced exactly when a region is down, i.e. in a real failover
+            raise ValueError(f"mode '{mode}' can lose the writes not yet replicated: set allow_data_loss: true "
                              "to accept that, or use mode planned")
         return value
 

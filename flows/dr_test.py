@@ -1,0 +1,41 @@
+"""The quarterly DR test: the region-failover runbook run as a drill, then scored.
+
+The drill causes the outage itself — a ``region_outage`` fault in the sandbox (its injection
+time, as the sandbox records it, starts the RTO clock), the primary's origin taken out of Front
+Door in Azure — and the runbook responds to it exactly as it would to a real one. Then:
+
+* **RTO**, split into detect / decide / recover, from the journal's moments;
+* **RPO** from the canary writes that were acknowledged and not found on the new primary;
+* the **criteria** checklist (``steps.dr.scorecard.CRITERIA``) against the plan's targets
+  (default RTO 4 h, RPO 15 min), and the **trend** of earlier drills (``DrillHistory``);
+* ``report.md``, ``report.html`` (with the scorecard) and ``scorecard.json`` under
+  ``$ODIN_HOME/drills/<plan>/<drill id>/``; Prefect artifacts: the report, the criteria table, the trend.
+
+Against a ``kind: sandbox`` plan with no sandbox running, the drill starts one in-process (state
+under ``<drill dir>/sandbox``, ``ODIN_SANDBOX_INFO`` pointing at it), takes endpoints and resource
+ids from it, and stops it at the end.
+
+``dr_test`` is the scheduled entry point (``prefect.yaml``: quarterly); ``region_failover_drill``
+is the one started from the Prefect UI, its options a typed form.
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from flows.region_failover import DrillOptions, DrillSummary, execute
+
+__all__ = ["DrillOptions", "DrillSummary", "dr_test", "region_failover_drill"]
+
+
+@flow(name="dr-test", log_prints=False, validate_parameters=True)
+def dr_test(plan_file: str, time_scale: float = 1.0) -> DrillSummary:
+    """The quarterly DR test: inject the outage, run the runbook as a drill, score it against the targets."""
+    return execute(plan_file, time_scale, mode="drill", options=DrillOptions(), record_history=True, name="dr-test")
+
+
+@flow(name="region-failover-drill", log_prints=False, validate_parameters=True)
+def region_failover_drill(plan_file: str, time_scale: float = 1.0, options: DrillOptions | None = None) -> DrillSummary:
+    """A region-failover drill started from the UI: the same scored drill as ``dr_test``, with options."""
+    return execute(plan_file, time_scale, mode="drill", options=options or DrillOptions(), record_history=True,
+                   name="region-failover-drill")
