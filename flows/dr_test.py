@@ -29,9 +29,14 @@ __all__ = ["DrillOptions", "DrillSummary", "dr_test", "region_failover_drill"]
 
 
 @flow(name="dr-test", log_prints=False, validate_parameters=True)
-def dr_test(plan_file: str, time_scale: float = 1.0) -> DrillSummary:
-    """The quarterly DR test: inject the outage, run the runbook as a drill, score it against the targets."""
-    return execute(plan_file, time_scale, mode="drill", options=DrillOptions(), record_history=True, name="dr-test")
+def dr_test(plan_file: str, time_scale: float = 1.0, wait_for_lock: bool = True) -> DrillSummary:
+    """The quarterly DR test: inject the outage, run the runbook as a drill, score it against the targets.
+
+    A scheduled test queues behind another run on the same environment (``wait_for_lock``); the
+    CLI refuses instead unless asked to wait.
+    """
+    return execute(plan_file, time_scale, mode="drill", options=DrillOptions(wait_for_lock=wait_for_lock),
+                   record_history=True, name="dr-test")
 
 
 @flow(name="region-failover-drill", log_prints=False, validate_parameters=True)

@@ -122,6 +122,8 @@ class DrillOptions(BaseModel):
                                 "the primary out of Front Door) when the plan's outage.inject is on; off: wait "
                                 "for a real outage")
     max_parallel: int = Field(default=4, ge=1, le=16, description="failover actions that run at once")
+    wait_for_lock: bool = Field(default=True, description="queue behind another run on the same environment "
+                                "(off: refuse at once, as `odin drill` does without --wait)")
     replication_lag_seconds: float | None = Field(
         default=None, ge=0, le=60, description="sandbox started by the drill only: SQL geo-replication lag in wall "
         "seconds (default: 5 s of plan time, kept between 0.5 and 2 wall seconds)")
@@ -788,7 +790,7 @@ def execute(plan_file: str, time_scale: float, *, mode: Mode, options: DrillOpti
     card: Scorecard | None = None
     with contextlib.ExitStack() as stack:
         try:
-            stack.enter_context(environment_lock(plan.environment, wait=False))
+            stack.enter_context(environment_lock(plan.environment, wait=options.wait_for_lock))
             journal.append("lock", action="acquired", environment=plan.environment)
             stack.callback(lambda: journal.append("lock", action="released", environment=plan.environment))
             lag = sandbox_lag(time_scale, options.replication_lag_seconds)

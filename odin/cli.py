@@ -53,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the scorecard as JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no live progress on stderr")
     p.add_argument("--allow-production", action="store_true", help="required for a drill whose target is production")
+    p.add_argument("--wait", action="store_true", help="queue behind a run holding the environment lock")
 
     p = sub.add_parser("decide", help="end a hold: proceed or roll back, with a reason and your name")
     p.add_argument("run", help="flow run id printed when the hold started")
@@ -260,7 +261,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_drill(args: argparse.Namespace) -> int:
     from odin.drill_cli import run_drill
 
-    return run_drill(args.plan, args.time_scale, args.json, args.allow_production, quiet=args.quiet)
+    return run_drill(args.plan, args.time_scale, args.json, args.allow_production, quiet=args.quiet, wait=args.wait)
 
 
 def cmd_decide(args: argparse.Namespace) -> int:

@@ -23,10 +23,11 @@ from typing import Any
 from odin.errors import EXIT_USAGE, OdinError, OptInRequired, PlanInvalid, UsageError
 
 
-def run_drill(plan: str, time_scale: float, as_json: bool, allow_production: bool, *, quiet: bool = False) -> int:
+def run_drill(plan: str, time_scale: float, as_json: bool, allow_production: bool, *, quiet: bool = False,
+              wait: bool = False) -> int:
     """Run ``dr_test`` on ``plan``; returns the exit code (errors are printed, never raised)."""
     try:
-        return _run(plan, time_scale, as_json, allow_production, quiet)
+        return _run(plan, time_scale, as_json, allow_production, quiet, wait)
     except OdinError as exc:
         for line in exc.lines():
             print(f"odin: error: {line}", file=sys.stderr)
@@ -53,7 +54,7 @@ def check_drill(plan: str, time_scale: float, allow_production: bool) -> Any:
     return drill
 
 
-def _run(plan: str, time_scale: float, as_json: bool, allow_production: bool, quiet: bool) -> int:
+def _run(plan: str, time_scale: float, as_json: bool, allow_production: bool, quiet: bool, wait: bool = False) -> int:
     check_drill(plan, time_scale, allow_production)
     from odin import server
 
@@ -68,7 +69,7 @@ def _run(plan: str, time_scale: float, as_json: bool, allow_production: bool, qu
         listener = print_drill_entry
         runbook.LISTENERS.append(listener)
     try:
-        summary = dr_test(plan_file=str(plan), time_scale=time_scale)
+        summary = dr_test(plan_file=str(plan), time_scale=time_scale, wait_for_lock=wait)
     finally:
         if listener is not None:
             runbook.LISTENERS.remove(listener)

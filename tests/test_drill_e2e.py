@@ -277,7 +277,10 @@ def test_an_invalid_drill_is_refused_with_one_line_per_problem_and_nothing_runs(
     result = run_drill(plan, env, timeout=60)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "targets.rto" in lines[0], lines
+    # both problems, one line each: try-planned may force (and lose data) without the opt-in
+    assert len(lines) == 2, lines
+    assert "resources.failover_groups[0].allow_data_loss: mode 'try-planned'" in lines[0]
+    assert "targets.rto" in lines[1]
     fixed = write_drill(tmp_path, "bad-drill", resources={"failover_groups": [{
         "id": "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Sql/servers/a/failoverGroups/fg",
         "mode": "try-planned"}]})
