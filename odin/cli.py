@@ -28,7 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check a plan file; exit 0, or 2 with one line per problem")
     p.add_argument("plan")
 
-    sub.add_parser("schema", help="print the plan files' JSON Schema (for editors)")
+    p = sub.add_parser("schema", help="print the plan files' JSON Schema (for editors)")
+    p.add_argument("--drill", action="store_true", help="the schema of drill files instead of migration plans")
 
     p = sub.add_parser("gate", help="judge a current window against a baseline; print the decision as JSON")
     p.add_argument("--baseline", required=True, help="baseline snapshot JSON file")
@@ -126,11 +127,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from odin.plan import Plan
+    if args.drill:
+        from odin.plan.drill import DrillPlan as model
+    else:
+        from odin.plan import Plan as model
 
-    schema = Plan.model_json_schema(by_alias=True)
+    schema = model.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "odin-drills migration plan"
+    schema["title"] = "odin-drills " + ("region-failover drill" if args.drill else "migration plan")
     print(json.dumps(schema, indent=2))
     return 0
 
