@@ -22,12 +22,11 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationInfo, field_validator, model_validator
 
 from odin.errors import PlanInvalid
 from odin.plan.journeys import HttpMethod, SmokeJourney
-from odin.plan.loader import describe_errors, expand_variables
+from odin.plan.loader import parse_model, read_yaml
 from odin.plan.models import AzureTarget, SandboxTarget
 from steps.comms.delivery import Channel
 from steps.durations import Duration
@@ -388,32 +387,10 @@ def rebase_journey(journey: SmokeJourney, base_url: str) -> SmokeJourney:
 
 
 def parse_drill(data: Any, source: str = "<drill>", environ: dict[str, str] | None = None) -> DrillPlan:
-    if not isinstance(data, dict):
-        raise PlanInvalid([f"{source}: a drill must be a YAML mapping with name, environment, regions"])
-    try:
-        expanded = expand_variables(data, environ)
-    except PlanInvalid as exc:
-        raise PlanInvalid([f"{source}: {line}" for line in exc.problems]) from None
-    try:
-        return DrillPlan.model_validate(expanded)
-    except ValidationError as exc:
-        raise PlanInvalid(describe_errors(exc, source)) from None
+    return parse_model(data, DrillPlan, source, "a drill must be a YAML mapping with name, environment, regions", environ)
 
 
 def load_drill(path: str | Path, environ: dict[str, str] | None = None) -> DrillPlan:
     """Load and validate a drill file; raises :class:`PlanInvalid` with one line per problem."""
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PlanInvalid([f"{file}: no such drill file"]) from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise PlanInvalid([f"{file}: cannot read drill file ({exc.__class__.__name__})"]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise PlanInvalid([f"{file}: invalid YAML{at}: {problem}"]) from None
+    file, data = read_yaml(path, "drill")
     return parse_drill(data, str(file), environ)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from odin.errors import PlanInvalid
 from odin.plan.models import Plan
+
+M = TypeVar("M", bound=BaseModel)
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -80,33 +82,44 @@ def describe_errors(error: ValidationError, source: str) -> list[str]:
     return lines
 
 
-def parse_plan(data: Any, source: str = "<plan>", environ: dict[str, str] | None = None) -> Plan:
+def parse_model(data: Any, model: type[M], source: str, shape: str, environ: dict[str, str] | None = None) -> M:
+    """Expand ``${VAR}`` and validate ``data`` as ``model``; every problem one line naming the field."""
     if not isinstance(data, dict):
-        raise PlanInvalid([f"{source}: a plan must be a YAML mapping with name, environment, service, metrics, phases"])
+        raise PlanInvalid([f"{source}: {shape}"])
     try:
         expanded = expand_variables(data, environ)
     except PlanInvalid as exc:
         raise PlanInvalid([f"{source}: {line}" for line in exc.problems]) from None
     try:
-        return Plan.model_validate(expanded)
+        return model.model_validate(expanded)
     except ValidationError as exc:
         raise PlanInvalid(describe_errors(exc, source)) from None
 
 
-def load_plan(path: str | Path, environ: dict[str, str] | None = None) -> Plan:
-    """Load and validate a plan file; raises :class:`PlanInvalid` with every problem found."""
+def read_yaml(path: str | Path, what: str) -> tuple[Path, Any]:
+    """The YAML in ``path``; unreadable files and bad YAML become one-line PlanInvalid errors."""
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise PlanInvalid([f"{file}: no such plan file"]) from None
+        raise PlanInvalid([f"{file}: no such {what} file"]) from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise PlanInvalid([f"{file}: cannot read plan file ({exc.__class__.__name__})"]) from None
+        raise PlanInvalid([f"{file}: cannot read {what} file ({exc.__class__.__name__})"]) from None
     try:
-        data = yaml.safe_load(text)
+        return file, yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise PlanInvalid([f"{file}: invalid YAML{at}: {problem}"]) from None
+
+
+def parse_plan(data: Any, source: str = "<plan>", environ: dict[str, str] | None = None) -> Plan:
+    return parse_model(data, Plan, source,
+                       "a plan must be a YAML mapping with name, environment, service, metrics, phases", environ)
+
+
+def load_plan(path: str | Path, environ: dict[str, str] | None = None) -> Plan:
+    """Load and validate a plan file; raises :class:`PlanInvalid` with every problem found."""
+    file, data = read_yaml(path, "plan")
     return parse_plan(data, str(file), environ)

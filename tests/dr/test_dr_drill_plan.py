@@ -114,13 +114,20 @@ def test_an_unplanned_storage_failover_without_allow_data_loss_is_refused(tmp_pa
     assert ": resources.storage_accounts[0].allow_data_loss: mode 'unplanned' loses" in lines[0]
 
 
-def test_planned_and_try_planned_need_no_data_loss_opt_in() -> None:
-    plan = parse_drill({"name": "dr", "environment": "staging", "regions": {"primary": "eastus", "secondary": "westus"},
-                        "resources": {"failover_groups": [{"id": f"{SUB}/Microsoft.Sql/servers/a/failoverGroups/fg"}],
-                                      "storage_accounts": [{"id": f"{SUB}/Microsoft.Storage/storageAccounts/s"}]}})
+def test_try_planned_the_default_needs_the_data_loss_opt_in_and_planned_does_not() -> None:
+    """try-planned falls back to forced exactly when a region is down: that loss must be opted into."""
+    base = {"name": "dr", "environment": "staging", "regions": {"primary": "eastus", "secondary": "westus"}}
+    group = {"id": f"{SUB}/Microsoft.Sql/servers/a/failoverGroups/fg"}
+    with pytest.raises(PlanInvalid) as caught:
+        parse_drill({**base, "resources": {"failover_groups": [group]}}, "d.yaml", environ={})
+    assert caught.value.problems == ["d.yaml: resources.failover_groups[0].allow_data_loss: mode 'try-planned' can lose "
+                                     "the writes not yet replicated: set allow_data_loss: true to accept that, or use mode planned"]
+    plan = parse_drill({**base, "resources": {"failover_groups": [{**group, "allow_data_loss": True}],
+                                              "storage_accounts": [{"id": f"{SUB}/Microsoft.Storage/storageAccounts/s"}]}})
     assert plan.resources.failover_groups[0].mode == "try-planned"
-    assert not plan.resources.failover_groups[0].allow_data_loss
     assert plan.resources.storage_accounts[0].mode == "planned"
+    planned = parse_drill({**base, "resources": {"failover_groups": [{**group, "mode": "planned"}]}})
+    assert not planned.resources.failover_groups[0].allow_data_loss
 
 
 def test_an_unknown_field_is_one_line_naming_it(tmp_path: Path) -> None:
@@ -135,7 +142,7 @@ def test_an_unknown_field_is_one_line_naming_it(tmp_path: Path) -> None:
     ({"detection": {"path": "health"}}, "detection.path: 'health' must be a path starting with '/'"),
     ({"canary": {"read_path": "/api/orders"}}, "canary.read_path: read_path must contain {id}"),
     ({"outage": {"region": "northeurope"}}, "outage.region: 'northeurope' is neither"),
-    ({"resources": {"failover_groups": [{"id": "odin-fg"}]}}, "resources.failover_groups[0].id: 'odin-fg' is not an ARM id"),
+    ({"resources": {"failover_groups": [{"id": "odin-fg", "allow_data_loss": True}]}}, "resources.failover_groups[0].id: 'odin-fg' is not an ARM id"),
     ({"target": {"kind": "azure", "subscription_id": "s"}}, "an Azure target needs endpoints.frontdoor"),
     ({"name": "Shop DR"}, "name: 'Shop DR' must be lower-case"),
 ])
