@@ -123,3 +123,18 @@ def test_two_drills_on_one_environment_are_serialised_on_postgres(pg_prefect: di
         assert flow_runs & set(runs)
     spans.sort()
     assert spans[0][1] <= spans[1][0], f"the two drills overlapped: {spans}"
+    # each run stored its report and criteria as artifacts on the server
+    code = (
+        "import json, sys\n"
+        "from prefect.client.orchestration import get_client\n"
+        "from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId\n"
+        "with get_client(sync_client=True) as c:\n"
+        "    arts = c.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=sys.argv[1:])))\n"
+        "    print(json.dumps(sorted({(str(a.flow_run_id), a.key) for a in arts if a.key})))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, *runs], env=pg_prefect, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    stored = {tuple(pair) for pair in json.loads(done.stdout.strip().splitlines()[-1])}
+    for run in runs:
+        assert (run, "region-failover-sandbox-drill-report") in stored, stored
+        assert (run, "region-failover-sandbox-drill-criteria") in stored, stored
