@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from odin.processes import stop
 from odin.errors import TargetUnreachable, UsageError
 
 PLAN = Path(__file__).resolve().parent.parent / "drills" / "migration-demo.yaml"
@@ -43,13 +43,7 @@ def demo_service(port: int, seed: int = 7) -> Iterator[str]:
             raise TargetUnreachable(f"the demo service did not start: {err.strip().splitlines()[-1:] or 'no output'}")
         yield json.loads(line)["router_url"]
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process, timeout=10)
 
 
 def run_demo(*, clean: bool, time_scale: float, port: int) -> int:

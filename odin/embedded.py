@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
+from odin.processes import stop
 from odin.errors import TargetUnreachable
 from odin.home import odin_home
 
@@ -69,10 +69,4 @@ def embedded_sandbox(target: Any, seed: int = 0) -> Iterator[dict[str, Any] | No
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process, timeout=15)
