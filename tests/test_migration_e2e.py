@@ -223,3 +223,23 @@ def test_t0_outside_the_change_window_refuses_unless_forced(tmp_path: Path, odin
     assert shop.weights() == {"blue": 100, "green": 0}  # nothing changed
     forced = migrate(plan, odin_env, "--phase", "t0", "--force")
     assert forced.returncode == 0, forced.stderr[-3000:]
+
+
+def test_an_escalation_during_a_hold_rolls_back_without_waiting_for_a_person(tmp_path: Path, odin_env: dict, shop) -> None:
+    plan = write_plan(tmp_path, shop.router_url, policy={"deadlines": {"hold": "1000h"}})
+    assert migrate(plan, odin_env, "--phase", "t-1w").returncode == 0
+    assert migrate(plan, odin_env, "--phase", "t0").returncode == 0
+    base_p95 = json.loads(next(iter(
+        (Path(odin_env["ODIN_HOME"]) / "migrations" / "shop-move").glob("*/baseline.json"))).read_text())["snapshot"]["latency_ms"]["p95"]
+    shop.add_fault("green", latency_ms=round(base_p95 * 0.7))  # a hold ...
+    process = _start_t_plus_1h(plan, odin_env, FAST)
+    try:
+        _wait_for(odin_env, "shop-move", "hold_started")
+        shop.add_fault("green", error_rate=0.35)  # ... then errors climb past 2x while nobody has decided
+        out, err = process.communicate(timeout=180)
+    finally:
+        _stop(process)
+    assert process.returncode == 3, err[-3000:]
+    human = kinds(journal(odin_env, "shop-move"), "human_input")[-1]["data"]
+    assert human["action"] == "rollback" and human["by"] == "odin (escalation)"
+    assert shop.weights() == {"blue": 100, "green": 0}
