@@ -243,3 +243,47 @@ def test_an_escalation_during_a_hold_rolls_back_without_waiting_for_a_person(tmp
     human = kinds(journal(odin_env, "shop-move"), "human_input")[-1]["data"]
     assert human["action"] == "rollback" and human["by"] == "odin (escalation)"
     assert shop.weights() == {"blue": 100, "green": 0}
+
+
+def test_an_approval_step_waits_for_a_person(tmp_path: Path, odin_env: dict, shop) -> None:
+    weights = f"{shop.router_url}/_admin/weights"
+    t0 = [{"name": "go-no-go", "kind": "approval", "prompt": "Shift 10 % to green?", "timeout": "1000h"},
+          {"name": "shift-10", "kind": "http", "method": "PUT", "url": weights, "json": {"blue": 90, "green": 10},
+           "undo": {"kind": "http", "method": "PUT", "url": weights, "json": {"blue": 100, "green": 0}}}]
+    plan = write_plan(tmp_path, shop.router_url, t0=t0)
+    assert migrate(plan, odin_env, "--phase", "t-1w").returncode == 0
+    process = subprocess.Popen([*ODIN, "migrate", str(plan), "--phase", "t0", "--time-scale", str(FAST)], cwd=ROOT,
+                               env=odin_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        hold = _wait_for(odin_env, "shop-move", "hold_started")
+        assert hold["data"]["hold"] == "approval" and shop.weights() == {"blue": 100, "green": 0}  # nothing before the yes
+        decided = run_odin(["decide", hold["data"]["flow_run_id"], "proceed", "--reason", "CAB approved", "--by", "bob"],
+                           env=odin_env)
+        assert decided.returncode == 0, decided.stderr
+        out, err = process.communicate(timeout=120)
+    finally:
+        _stop(process)
+    assert process.returncode == 0, err[-3000:]
+    assert shop.weights() == {"blue": 90, "green": 10}
+    human = kinds(journal(odin_env, "shop-move"), "human_input")[-1]["data"]
+    assert (human["action"], human["by"]) == ("proceed", "bob")
+
+
+def test_a_person_can_override_a_confirmed_rollback_within_the_grace(tmp_path: Path, odin_env: dict, shop) -> None:
+    plan = write_plan(tmp_path, shop.router_url, policy={"rollback_grace": "1000h"})
+    assert migrate(plan, odin_env, "--phase", "t-1w").returncode == 0
+    assert migrate(plan, odin_env, "--phase", "t0").returncode == 0
+    shop.add_fault("green", error_rate=0.3)
+    process = _start_t_plus_1h(plan, odin_env, FAST)
+    try:
+        hold = _wait_for(odin_env, "shop-move", "hold_started")
+        assert hold["data"]["hold"] == "rollback-grace" and hold["data"]["default"] == "rollback"
+        decided = run_odin(["decide", hold["data"]["flow_run_id"], "proceed", "--reason", "known issue, fix rolling out",
+                            "--by", "carol"], env=odin_env)
+        assert decided.returncode == 0, decided.stderr
+        out, err = process.communicate(timeout=120)
+    finally:
+        _stop(process)
+    assert process.returncode == 0, err[-3000:]
+    assert shop.weights() == {"blue": 0, "green": 100}  # overridden: nothing undone
+    assert not kinds(journal(odin_env, "shop-move"), "undo_started")
