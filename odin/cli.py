@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no live progress, only the summary")
     p.add_argument("--allow-production", action="store_true", help="required for a plan whose target is production")
 
+    p = sub.add_parser("rollback", help="undo what the plan's latest migration changed (e.g. after a crash)")
+    p.add_argument("plan")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--by", required=True)
+    p.add_argument("--wait", action="store_true", help="queue behind a run holding the environment lock")
+
     p = sub.add_parser("drill", help="run a region-failover DR drill (the quarterly DR test) and score it")
     p.add_argument("plan")
     p.add_argument("--time-scale", type=float, default=1.0, metavar="N", help="run the clock N times faster")
@@ -262,6 +268,41 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return summary.exit_code
 
 
+def cmd_rollback(args: argparse.Namespace) -> int:
+    """Run the journal's pending undos, newest first, under the environment lock; nothing else."""
+    import httpx
+
+    from odin.embedded import embedded_sandbox
+    from odin.plan import load_plan
+
+    plan = load_plan(args.plan)
+    _use_server()
+    from flows.migration import open_migration
+    from steps.clock import RealClock
+    from steps.journal import Journal
+    from steps.lock import environment_lock
+    from steps.report import render_markdown
+    from steps.rollback import pending_undos, undo_completed
+
+    migration, folder = open_migration(plan, "t0")
+    journal = Journal(folder / "journal.jsonl", RealClock())
+    pending = pending_undos(journal.entries())
+    if not pending:
+        print(f"migration {migration}: nothing to undo")
+        return 0
+    print(f"migration {migration}: undoing {', '.join(e.step or '?' for e in pending)}", file=sys.stderr)
+    with environment_lock(plan.environment, wait=args.wait), embedded_sandbox(plan.target), httpx.Client() as client:
+        journal.append("human_input", action="rollback", reason=args.reason, by=args.by, at=RealClock().now())
+        journal.append("rollback_started", reason=f"odin rollback by {args.by}: {args.reason}")
+        result = undo_completed(journal, client=client, clock=RealClock(), target=plan.target)
+        journal.append("rollback_finished", healthy=result.all_undone,
+                       detail="every undo succeeded" if result.all_undone else "some undos failed")
+    (folder / "report.md").write_text(render_markdown(journal.entries()), encoding="utf-8")
+    for undo in result.undone:
+        print(f"  undo {undo.step}: {undo.status} after {undo.attempts} attempt(s): {undo.detail}")
+    return 0 if result.all_undone else 4
+
+
 def cmd_drill(args: argparse.Namespace) -> int:
     from odin.drill_cli import run_drill
 
@@ -328,6 +369,7 @@ COMMANDS = {
     "plan": cmd_plan,
     "migrate": cmd_migrate,
     "drill": cmd_drill,
+    "rollback": cmd_rollback,
     "decide": cmd_decide,
     "server": cmd_server,
     "demo": cmd_demo,

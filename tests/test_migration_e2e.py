@@ -287,3 +287,18 @@ def test_a_person_can_override_a_confirmed_rollback_within_the_grace(tmp_path: P
     assert process.returncode == 0, err[-3000:]
     assert shop.weights() == {"blue": 0, "green": 100}  # overridden: nothing undone
     assert not kinds(journal(odin_env, "shop-move"), "undo_started")
+
+
+def test_odin_rollback_undoes_a_migration_left_behind(tmp_path: Path, odin_env: dict, shop) -> None:
+    """After T-0 (say the process that would run T+1h died), one command puts the world back."""
+    plan = write_plan(tmp_path, shop.router_url)
+    assert migrate(plan, odin_env, "--phase", "t-1w").returncode == 0
+    assert migrate(plan, odin_env, "--phase", "t0").returncode == 0
+    assert shop.weights() == {"blue": 0, "green": 100}
+    result = run_odin(["rollback", str(plan), "--reason", "T+1h runner died", "--by", "dave"], env=odin_env)
+    assert result.returncode == 0, result.stderr
+    assert shop.weights() == {"blue": 100, "green": 0}
+    undone = [e["step"] for e in kinds(journal(odin_env, "shop-move"), "undo_finished")]
+    assert undone == ["shift-100", "shift-50", "shift-10"]
+    again = run_odin(["rollback", str(plan), "--reason", "again", "--by", "dave"], env=odin_env)
+    assert again.returncode == 0 and "nothing to undo" in again.stdout  # undone steps are never undone twice
