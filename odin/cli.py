@@ -211,8 +211,6 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     plan = load_plan(args.plan)
     if any(getattr(step, "kind", "").startswith("azure.") for phase in PHASES for step in plan.phases.steps(phase)):
-        from odin.errors import OdinError
-
         if plan.target.kind == "local":
             raise UsageError(f"{args.plan}: target: Azure steps need target kind 'sandbox' or 'azure'")
     print(f"plan {plan.name} on environment {plan.environment} (dry run: nothing is changed)")

@@ -8,7 +8,6 @@ start`` on SQLite under ``$ODIN_HOME/prefect`` in the background on first use an
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket

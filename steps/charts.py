@@ -238,7 +238,7 @@ class Marker:
 def timeline_svg(rows: Sequence[Row], markers: Sequence[Marker] = (), *, width: int = 960,
                  caption: str = "timeline") -> str:
     """Horizontal bars on a plan-time axis; the first row holds the diamond markers when there are any."""
-    label_w, x0, x1 = 196.0, 204.0, width - 14.0
+    x0, x1 = 204.0, width - 14.0  # labels take the first 196 px
     row_h, top = 17.0, 16.0
     diamonds = [m for m in markers if m.shape != "line"]
     all_rows = ([Row("decisions", strong=True)] if diamonds else []) + list(rows)
