@@ -71,6 +71,7 @@ class AzureSandbox:
         self.clock = clock
         self.lock = threading.RLock()
         self._outage_signal = threading.Event()
+        self._outage_lock = threading.Lock()
         self._outage_thread: threading.Thread | None = None
         self._closing = threading.Event()
         self.topology = Topology.from_seed(seed)
@@ -208,6 +209,12 @@ class AzureSandbox:
             self._outage_signal.clear()
             if self._closing.is_set():
                 return
+            self._apply_outages()
+
+    def _apply_outages(self) -> None:
+        """Make each region app's listener match the faults now. Serialised: a pass that read the
+        faults before a reset can never close a listener after the reset's own pass reopened it."""
+        with self._outage_lock:
             for region in REGIONS:
                 server = self._servers.get(region)
                 if isinstance(server, RestartableServer):
@@ -250,6 +257,7 @@ class AzureSandbox:
         world = self._running_world()
         self.faults.forget()
         world.reset()
+        self._apply_outages()  # every region answers again before reset() returns
         if self._probes is not None:
             self._probes.reset()
 
