@@ -43,11 +43,11 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="odin-bench-"))
     os.environ["ODIN_HOME"] = str(home)
     os.environ.setdefault("ODIN_SERVER_PORT", "4299")
-    from odin import server
-    from odin.demo import demo_service
+    from odin_drills.cli import server
+    from odin_drills.cli.demo import demo_service
 
     server.use(server.ensure())
-    import flows.migration as migration_flow
+    import odin_drills.flows.migration as migration_flow
 
     try:
         with demo_service(0, seed=3) as url:

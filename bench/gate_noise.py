@@ -2,7 +2,7 @@
 
 Simulates, with seeded numpy, a service whose requests fail independently at a base error rate
 (1 % or 0.1 %) and whose latencies are lognormal (median 80 ms, sigma 0.5: p95 about 180 ms), then
-runs ``steps.gates.evaluate`` with the default Policy on many windows of 300, 1,000 and 3,600
+runs ``odin_drills.steps.gates.evaluate`` with the default Policy on many windows of 300, 1,000 and 3,600
 requests. Every trial draws a fresh baseline window five times the current window's size, as a
 T-1w baseline would be captured from the same healthy service. Both windows carry raw latency
 samples, so the latency evidence is the Mann–Whitney U test.
@@ -36,10 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scipy.stats import binom  # noqa: E402
 
-from steps import stats  # noqa: E402
-from steps.gates import DECISIONS, evaluate  # noqa: E402
-from steps.policy import Policy  # noqa: E402
-from steps.snapshot import Snapshot  # noqa: E402
+from odin_drills.steps import stats  # noqa: E402
+from odin_drills.steps.gates import DECISIONS, evaluate  # noqa: E402
+from odin_drills.plan.policy import Policy  # noqa: E402
+from odin_drills.steps.snapshot import Snapshot  # noqa: E402
 
 SEED = 20240611
 WINDOW_SIZES = (300, 1000, 3600)
@@ -303,7 +303,7 @@ def render(results, tallies, two_windows, exact, trials, elapsed, args) -> str:
         f"latency samples (evidence: Mann–Whitney U) and the percentiles computed from them.",
         "- Breaches: the error rate multiplied (latency unchanged), or every latency multiplied (error rate "
         "unchanged). Journeys, alerts and other signals stay benign, so `rollback_now` cannot occur.",
-        "- Gate: `steps.gates.evaluate` with the default `Policy()`: multipliers 2.0/1.5/1.1, floors "
+        "- Gate: `odin_drills.steps.gates.evaluate` with the default `Policy()`: multipliers 2.0/1.5/1.1, floors "
         "0.1 pp and 5 ms, confidence 0.99, power 0.80, min_requests 50, p95 only.",
         f"- Trials: {healthy_trials:,} windows per no-change cell, {breach_trials:,} per error-breach cell, "
         f"{latency_trials:,} per latency-breach cell, {two_window_trials:,} per two-window experiment. "

@@ -31,10 +31,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from odin.plan.journeys import SyntheticProbe  # noqa: E402
-from steps.clock import RealClock  # noqa: E402
-from steps.snapshot import LatencyPercentiles  # noqa: E402
-from steps.probes.synthetic import RequestSender, SyntheticProbeSource, nearest_rank  # noqa: E402
+from odin_drills.plan.journeys import SyntheticProbe  # noqa: E402
+from odin_drills.steps.clock import RealClock  # noqa: E402
+from odin_drills.steps.snapshot import LatencyPercentiles  # noqa: E402
+from odin_drills.steps.probes.synthetic import RequestSender, SyntheticProbeSource, nearest_rank  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "probe_fidelity.md"
 MEDIAN_MS = 8.0

@@ -29,7 +29,7 @@ PROBE = """
 import runpy, sys
 sys.argv = ['odin'] + {args!r}
 try:
-    from odin.cli import main
+    from odin_drills.cli.main import main
     code = main(sys.argv[1:])
 except SystemExit as exc:
     code = exc.code

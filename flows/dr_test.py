@@ -6,7 +6,7 @@ Door in Azure — and the runbook responds to it exactly as it would to a real o
 
 * **RTO**, split into detect / decide / recover, from the journal's moments;
 * **RPO** from the canary writes that were acknowledged and not found on the new primary;
-* the **criteria** checklist (``steps.dr.scorecard.CRITERIA``) against the plan's targets
+* the **criteria** checklist (``odin_drills.steps.dr.scorecard.CRITERIA``) against the plan's targets
   (default RTO 4 h, RPO 15 min), and the **trend** of earlier drills (``DrillHistory``);
 * ``report.md``, ``report.html`` (with the scorecard) and ``scorecard.json`` under
   ``$ODIN_HOME/drills/<plan>/<drill id>/``; Prefect artifacts: the report, the criteria table, the trend.
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.region_failover import DrillOptions, DrillSummary, execute
+from odin_drills.flows.region_failover import DrillOptions, DrillSummary, execute
 
 __all__ = ["DrillOptions", "DrillSummary", "dr_test", "region_failover_drill"]
 

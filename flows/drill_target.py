@@ -9,7 +9,7 @@ against it, and the read-only questions the runbook asks Azure.
     read_replication(steps, target)       who is primary and how replication stands, as ARM says now
     replication_evidence(outcomes, now)   what the APIs reported around the failover, for the scorecard
 
-Nothing here changes Azure: the world-changing actions are ``steps.actions.run_action``'s.
+Nothing here changes Azure: the world-changing actions are ``odin_drills.steps.actions.run_action``'s.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from typing import Any
 
 import httpx
 
-from odin.errors import UsageError
-from odin.plan.drill import DrillPlan, FailoverGroupSpec, FrontDoorSpec, Resources
-from odin.plan.models import AzureTarget, SandboxTarget
-from steps.dr import ReplicationEvidence
+from odin_drills.errors import UsageError
+from odin_drills.plan.drill import DrillPlan, FailoverGroupSpec, FrontDoorSpec, Resources
+from odin_drills.plan.models import AzureTarget, SandboxTarget
+from odin_drills.steps.dr import ReplicationEvidence
 
 SANDBOX_INFO_ENV = "ODIN_SANDBOX_INFO"
 
@@ -100,7 +100,7 @@ def sandbox_for(plan: DrillPlan, folder: Path, replication_lag_seconds: float) -
         finally:
             link.close()
         return
-    from sandbox.azure import AzureSandbox
+    from odin_drills.sandbox.azure import AzureSandbox
 
     state_dir = folder / "sandbox"
     sandbox = AzureSandbox(state_dir=state_dir, replication_lag_seconds=replication_lag_seconds,
@@ -178,8 +178,8 @@ def sandbox_resources(plan: DrillPlan, info: dict[str, Any]) -> tuple[Resources,
 
 def partner_server(failover_group_id: str, target: Any, region: str) -> str:
     """The ARM id of the failover group's server in ``region`` (the one to become primary)."""
-    from steps.azure import AzureSession
-    from steps.azure.ids import ArmId, parse_arm_id, region_name
+    from odin_drills.steps.azure import AzureSession
+    from odin_drills.plan.arm_ids import ArmId, parse_arm_id, region_name
 
     ref = parse_arm_id(failover_group_id)
     server = ref.name_of("servers") or ""
@@ -204,8 +204,8 @@ def partner_server(failover_group_id: str, target: Any, region: str) -> str:
 def read_replication(steps: list[tuple[str, Any]], target: Any) -> dict[str, Any]:
     """For each (label, failover step): who is primary and how replication stands, as ARM says
     now. A read that fails is reported in ``errors``, never raised."""
-    from steps.azure import AzureSession
-    from steps.azure.ids import parse_arm_id, region_name
+    from odin_drills.steps.azure import AzureSession
+    from odin_drills.plan.arm_ids import parse_arm_id, region_name
 
     state: dict[str, Any] = {"failover_groups": {}, "storage_accounts": {}}
     try:

@@ -20,9 +20,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run as runtime_flow_run
 from pydantic import BaseModel
 
-from flows.artifacts import publish_baseline, publish_report
-from flows.human import wait_for_decision
-from odin.errors import (
+from odin_drills.reports.artifacts import publish_baseline, publish_report
+from odin_drills.flows.human import wait_for_decision
+from odin_drills.errors import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_ROLLED_BACK_HEALTHY,
@@ -31,20 +31,20 @@ from odin.errors import (
     StateMissing,
     UsageError,
 )
-from odin.home import migrations_dir
-from odin.plan import Plan, load_plan
-from odin.plan.models import PHASE_OFFSETS, PHASES
-from odin.plan.steps import ApprovalStep, GateStep, SmokeStep
-from steps.actions import StepOutcome, run_action
-from steps.baseline import BaselineRecord, load_baseline, save_baseline
-from steps.clock import ScaledClock
-from steps.judge import Judge, Verdict
-from steps.journal import Journal
-from steps.lock import environment_lock
-from steps.probes import SyntheticProbeSource, run_journeys
-from steps.report import render_markdown
-from steps.report_html import render_html
-from steps.rollback import undo_completed
+from odin_drills.home import migrations_dir
+from odin_drills.plan import Plan, load_plan
+from odin_drills.plan.models import PHASE_OFFSETS, PHASES
+from odin_drills.plan.steps import ApprovalStep, GateStep, SmokeStep
+from odin_drills.steps.actions import StepOutcome, run_action
+from odin_drills.steps.baseline import BaselineRecord, load_baseline, save_baseline
+from odin_drills.steps.clock import ScaledClock
+from odin_drills.steps.judge import Judge, Verdict
+from odin_drills.steps.journal import Journal
+from odin_drills.steps.lock import environment_lock
+from odin_drills.steps.probes import SyntheticProbeSource, run_journeys
+from odin_drills.reports.markdown import render_markdown
+from odin_drills.reports.html import render_html
+from odin_drills.steps.rollback import undo_completed
 
 Outcome = Literal["completed", "rolled_back_healthy", "rolled_back_degraded", "failed", "refused"]
 EXIT_CODES: dict[str, int] = {
@@ -135,7 +135,7 @@ def smoke(run: MigrationRun, phase: str, step: str | None = None, names: list[st
 @task(name="check-undo-plan", cache_policy=NO_CACHE, persist_result=False)
 def check_undo_plan(run: MigrationRun) -> list[str]:
     """Every world-changing T-0 step has its undo, and each undo's target answers."""
-    from steps.reachability import undo_target_problem
+    from odin_drills.steps.reachability import undo_target_problem
 
     problems: list[str] = []
     for index, step in enumerate(run.plan.phases.t0):
@@ -226,7 +226,7 @@ def act_on(run: MigrationRun, verdict: Verdict, *, phase: str, step: str | None)
 
 def roll_back(run: MigrationRun, *, phase: str, reason: str) -> None:
     """Undo what completed, newest first; re-check; say whether the service is healthy again."""
-    from steps.gates import evaluate
+    from odin_drills.steps.gates import evaluate
 
     run.journal.append("rollback_started", phase=phase, reason=reason)
     result = undo(run, phase)

@@ -24,8 +24,8 @@ memory, says what was changed and what to undo.
 
 The environment lock is held for the whole run. ``execute()`` is the whole drill — runbook,
 scorecard, reports — shared by the ``region_failover`` flow here and the ``dr_test`` flows.
-Where the drill runs (sandbox, resources, read-only Azure questions) is ``flows.drill_target``;
-the Markdown report and the Prefect artifacts are ``flows.drill_report``.
+Where the drill runs (sandbox, resources, read-only Azure questions) is ``odin_drills.flows.drill_target``;
+the Markdown report and the Prefect artifacts are ``odin_drills.reports.drill``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run as runtime_flow_run
 from pydantic import BaseModel, Field, TypeAdapter
 
-from flows.drill_target import (
+from odin_drills.flows.drill_target import (
     SandboxLink,
     drill_problems,
     partner_server,
@@ -57,15 +57,15 @@ from flows.drill_target import (
     sandbox_lag,
     sandbox_resources,
 )
-from odin.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, PlanInvalid, UsageError
-from odin.home import odin_home
-from odin.plan.drill import DrillPlan, Resources, ResolvedEndpoints, load_drill, rebase_journey
-from odin.plan.models import SandboxTarget
-from odin.plan.steps import Step
-from steps.actions import StepOutcome, parse_undo, run_action
-from steps.clock import ScaledClock
-from steps.comms import CommsSchedule, IncidentState
-from steps.dr import (
+from odin_drills.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, PlanInvalid, UsageError
+from odin_drills.home import odin_home
+from odin_drills.plan.drill import DrillPlan, Resources, ResolvedEndpoints, load_drill, rebase_journey
+from odin_drills.plan.models import SandboxTarget
+from odin_drills.plan.steps import Step
+from odin_drills.steps.actions import StepOutcome, parse_undo, run_action
+from odin_drills.steps.clock import ScaledClock
+from odin_drills.steps.comms import CommsSchedule, IncidentState
+from odin_drills.steps.dr import (
     CanaryResult,
     CanaryWriter,
     DetectionResult,
@@ -77,10 +77,10 @@ from steps.dr import (
     failover_due_at,
     score,
 )
-from steps.dr.detection import FRONTDOOR
-from steps.journal import Entry, Journal
-from steps.lock import environment_lock
-from steps.probes.smoke import SmokeReport, run_journeys
+from odin_drills.steps.dr.detection import FRONTDOOR
+from odin_drills.steps.journal import Entry, Journal
+from odin_drills.steps.lock import environment_lock
+from odin_drills.steps.probes.smoke import SmokeReport, run_journeys
 
 EXIT_CRITERIA_FAILED = 3
 PHASES = ("prepare", "detect", "decide", "failover", "validate", "failback")
@@ -587,7 +587,7 @@ def phase_decide(run: FailoverRun, result: DetectionResult) -> None:
 
 def confirm_with_person(run: FailoverRun, reason: str) -> tuple[str, str, str]:
     """Hold for a person: ``proceed`` fails over, ``rollback`` vetoes; the plan's default at the deadline."""
-    from flows.human import wait_for_decision
+    from odin_drills.flows.human import wait_for_decision
 
     decision = run.plan.decision
     default: Literal["proceed", "rollback"] = "proceed" if decision.on_confirm_timeout == "fail-over" else "rollback"
@@ -759,8 +759,8 @@ def execute(plan_file: str, time_scale: float, *, mode: Mode, options: DrillOpti
             name: str = "region-failover") -> DrillSummary:
     """Load, check, run the runbook under the environment lock, score, report. Never raises for
     a failing drill: the summary says what happened (and its exit code)."""
-    from flows.drill_report import publish_drill_artifacts, render_drill_markdown
-    from steps.report_html import render_html
+    from odin_drills.reports.drill import publish_drill_artifacts, render_drill_markdown
+    from odin_drills.reports.html import render_html
 
     try:
         if time_scale <= 0:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from odin.errors import StateMissing
-from steps.snapshot import Snapshot
+from odin_drills.errors import StateMissing
+from odin_drills.steps.snapshot import Snapshot
 
 
 class BaselineRecord(BaseModel):

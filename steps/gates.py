@@ -13,7 +13,7 @@ in ``reasons``::
     inconclusive   too little traffic to have seen a 2x error breach (the power rule)
     proceed        otherwise
 
-(Multipliers, floors, confidence, power and min_requests come from ``steps.policy.Policy``.)
+(Multipliers, floors, confidence, power and min_requests come from ``odin_drills.plan.policy.Policy``.)
 
 **Worse than k×** needs all three of: the point estimate above k × baseline (strictly: exactly 2.0×
 is not worse than 2×); a change above the policy floor (0.1 percentage points of errors, 5 ms of
@@ -47,7 +47,7 @@ all: its error test never fires, its power is 0 and a clean window ends ``inconc
 Latency ``p_value`` and tests: the U test compares whole distributions, so p95 and p99 share one
 p-value; a change confined to the far tail can move p99 without a significant U. Histograms are
 compared on the bucket bounds both share (a snapshot with raw samples is binned on the other's
-bounds), each bucket a tie group (see ``steps.stats.latency_p_value_grouped``); two histograms with
+bounds), each bucket a tie group (see ``odin_drills.steps.stats.latency_p_value_grouped``); two histograms with
 no bound in common fall back to the point estimate. Latency has no power model, so its
 ``min_detectable_ratio`` is ``null``.
 """
@@ -61,9 +61,9 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from steps import stats
-from steps.policy import Policy
-from steps.snapshot import LatencyHistogram, Snapshot
+from odin_drills.steps import stats
+from odin_drills.plan.policy import Policy
+from odin_drills.steps.snapshot import LatencyHistogram, Snapshot
 
 DecisionName = Literal["proceed", "inconclusive", "watch", "hold", "rollback", "rollback_now"]
 

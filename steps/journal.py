@@ -55,7 +55,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from steps.redact import redact
+from odin_drills.steps.redact import redact
 
 Listener = Callable[["Entry"], None]
 

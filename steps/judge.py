@@ -1,7 +1,7 @@
 """Watching the service against its baseline until the numbers allow a verdict.
 
 This is where the rollback ladder meets time. Each evaluation window is measured by the plan's
-metric source, smoke journeys add their signals, and ``steps.gates.evaluate`` decides. The loop
+metric source, smoke journeys add their signals, and ``odin_drills.steps.gates.evaluate`` decides. The loop
 turns a stream of window decisions into one verdict a flow can act on:
 
 - ``rollback_now`` acts at once; ``hold`` acts at once (a person decides);
@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from steps.snapshot import Snapshot, merge_snapshots
+from odin_drills.steps.snapshot import Snapshot, merge_snapshots
 
 Action = Literal["proceed", "rollback_now", "rollback", "hold"]
 
@@ -65,7 +65,7 @@ class Judge:
         self.evaluations = 0
 
     def _window(self, length: float, phase: str, step: str | None, pending: Snapshot | None) -> tuple[Snapshot, Any]:
-        from steps.gates import evaluate
+        from odin_drills.steps.gates import evaluate
 
         measured = self.source.measure(length)
         smoke_report = self.smoke() if self.smoke else None
@@ -149,7 +149,7 @@ class Judge:
     def _final(self, measured: list[Snapshot], phase: str, step: str | None, dump: dict[str, Any]) -> Verdict:
         if len(measured) <= 1 or self._planned_windows <= 1:
             return Verdict(action="proceed", reason="; ".join(dump.get("reasons") or ["within baseline"]), decision=dump, windows=len(measured))
-        from steps.gates import evaluate
+        from odin_drills.steps.gates import evaluate
 
         whole = merge_snapshots(measured)
         decision = evaluate(self.baseline, whole, self.policy)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from odin.errors import LockHeld
+from odin_drills.errors import LockHeld
 
 LEASE_SECONDS = 60.0
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from odin.plan.azure_steps import is_azure_step
-from odin.plan.steps import CommandStep, HttpStep, WaitStep
+from odin_drills.plan.azure_steps import is_azure_step
+from odin_drills.plan.steps import CommandStep, HttpStep, WaitStep
 
 
 def undo_target_problem(undo: Any, client: httpx.Client, timeout: float = 5.0, *, step: Any = None,
@@ -19,11 +19,11 @@ def undo_target_problem(undo: Any, client: httpx.Client, timeout: float = 5.0, *
     without a declared undo (``undo: auto``) is checked through ``step`` itself.
     """
     if undo is None and is_azure_step(step):
-        from steps.azure import azure_reachability_problem
+        from odin_drills.steps.azure import azure_reachability_problem
 
         return azure_reachability_problem(step, target, auto_undo=True)
     if is_azure_step(undo):
-        from steps.azure import azure_reachability_problem
+        from odin_drills.steps.azure import azure_reachability_problem
 
         return azure_reachability_problem(undo, target)
     if isinstance(undo, HttpStep):

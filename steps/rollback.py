@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
-from steps.actions import parse_undo, run_action
-from steps.journal import Entry, Journal
+from odin_drills.steps.actions import parse_undo, run_action
+from odin_drills.steps.journal import Entry, Journal
 
 
 class UndoResult(BaseModel):

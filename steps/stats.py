@@ -1,6 +1,6 @@
 """The statistics under the rollback ladder: exact error-rate tests, their power, and Mann–Whitney U.
 
-Kept apart from ``steps.gates`` so the ladder reads as rules. Every function here is pure and works
+Kept apart from ``odin_drills.steps.gates`` so the ladder reads as rules. Every function here is pure and works
 on counts. scipy supplies the distributions (Boost's hypergeometric CDF, ``betainc``,
 ``betaincinv``, ``ndtr``, ``mannwhitneyu``); the one thing written here is the U statistic for
 *bucket counts*, which scipy has no form of, and which must not expand a histogram of millions of

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-ODIN = [sys.executable, "-m", "odin.cli"]
+ODIN = [sys.executable, "-m", "odin_drills.cli"]
 
 
 def free_port() -> int:
@@ -32,7 +32,7 @@ def session_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def prefect_api(session_home: Path) -> Iterator[str]:
     """A real ``prefect server start`` on SQLite under an isolated home, shared by all tests."""
-    from odin import server
+    from odin_drills.cli import server
 
     saved = {k: os.environ.get(k) for k in ("ODIN_HOME", "ODIN_SERVER_PORT", "PREFECT_API_URL")}
     os.environ["ODIN_HOME"] = str(session_home)

@@ -8,11 +8,11 @@ from pathlib import Path
 import httpx
 from pydantic import TypeAdapter
 
-from odin.plan.steps import Step
-from steps.actions import run_action
-from steps.clock import ManualClock
-from steps.journal import Journal
-from steps.rollback import pending_undos, undo_completed
+from odin_drills.plan.steps import Step
+from odin_drills.steps.actions import run_action
+from odin_drills.steps.clock import ManualClock
+from odin_drills.steps.journal import Journal
+from odin_drills.steps.rollback import pending_undos, undo_completed
 from tests.webhook_receiver import Reply, WebhookReceiver
 
 STEP = TypeAdapter(Step)

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from steps.clock import ManualClock, ScaledClock
-from steps.comms import (
+from odin_drills.steps.clock import ManualClock, ScaledClock
+from odin_drills.steps.comms import (
     Channel,
     CommsSchedule,
     IncidentState,
@@ -25,8 +25,8 @@ from steps.comms import (
     payload,
     render,
 )
-from steps.comms.payloads import ADAPTIVE_CARD
-from steps.journal import Journal
+from odin_drills.steps.comms.payloads import ADAPTIVE_CARD
+from odin_drills.steps.journal import Journal
 from tests.webhook_receiver import Received, Reply, WebhookReceiver, refused_url
 
 UTC = timezone.utc

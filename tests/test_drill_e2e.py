@@ -37,8 +37,8 @@ SCALE = 60.0  # a probe round every 0.5 s, a 2-minute confirmation in 2 s
 
 def run_drill(plan: Path, env: dict[str, str], scale: float = SCALE, *args: str,
               timeout: float = 150) -> subprocess.CompletedProcess[str]:
-    """``odin drill PLAN --time-scale N --json`` (through ``odin.drill_cli`` until the CLI has ``drill``)."""
-    from odin import cli
+    """``odin drill PLAN --time-scale N --json`` (through ``odin_drills.cli.drill`` until the CLI has ``drill``)."""
+    from odin_drills.cli import main as cli
 
     if "drill" in cli.COMMANDS:
         return run_odin(["drill", str(plan), "--time-scale", str(scale), "--json", *args], env=env, timeout=timeout)
@@ -51,7 +51,7 @@ def run_drill(plan: Path, env: dict[str, str], scale: float = SCALE, *args: str,
 @pytest.fixture
 def azure_sandbox(tmp_path: Path) -> Iterator[Any]:
     """A sandbox this test owns (and so can ask for the ground truth afterwards); stopped at the end."""
-    from sandbox.azure import AzureSandbox
+    from odin_drills.sandbox.azure import AzureSandbox
 
     sandbox = AzureSandbox(state_dir=tmp_path / "sandbox", seed=0, replication_lag_seconds=1.0, lro_retry_after=0,
                            probe_interval_seconds=0.1, probe_timeout_seconds=0.5)
@@ -296,8 +296,8 @@ def test_production_needs_allow_production(tmp_path: Path) -> None:
 
 
 def test_the_shipped_drill_files_validate() -> None:
-    from flows.drill_target import drill_problems
-    from odin.plan.drill import load_drill
+    from odin_drills.flows.drill_target import drill_problems
+    from odin_drills.plan.drill import load_drill
 
     for name, environ in (("quarterly-dr-test.yaml", {}), ("region-failover-sandbox.yaml", {}),
                           ("region-failover-azure.template.yaml",

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from scipy.stats import fisher_exact, mannwhitneyu
 
-from steps import stats
-from steps.gates import DECISIONS, Decision, evaluate, severity
-from steps.policy import Policy
-from steps.snapshot import LatencyHistogram, Snapshot
+from odin_drills.steps import stats
+from odin_drills.steps.gates import DECISIONS, Decision, evaluate, severity
+from odin_drills.plan.policy import Policy
+from odin_drills.steps.snapshot import LatencyHistogram, Snapshot
 
 
 def window(

@@ -9,11 +9,11 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from steps.clock import ManualClock
-from steps.journal import Journal
-from steps.judge import Judge
-from steps.policy import Policy
-from steps.snapshot import LatencyPercentiles, Snapshot
+from odin_drills.steps.clock import ManualClock
+from odin_drills.steps.journal import Journal
+from odin_drills.steps.judge import Judge
+from odin_drills.plan.policy import Policy
+from odin_drills.steps.snapshot import LatencyPercentiles, Snapshot
 
 
 def window(requests: int, errors: int, p95: float = 20.0, **signals: object) -> Snapshot:

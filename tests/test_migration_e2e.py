@@ -22,7 +22,7 @@ FAST = 60000.0  # a week of plan time in 10 s
 
 @pytest.fixture
 def shop() -> Iterator[object]:
-    from sandbox.bluegreen import BlueGreenDemo
+    from odin_drills.sandbox.bluegreen import BlueGreenDemo
 
     # 10 % background errors: the power rule can clear a 2x error breach with a few hundred
     # requests, so windows stay short on a 2-core machine shared with the Prefect server.

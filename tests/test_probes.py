@@ -17,10 +17,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from odin.plan.journeys import SmokeJourney, SyntheticProbe
-from steps.clock import ManualClock, RealClock, ScaledClock
-from steps.probes import MetricSource, ProbeClosed, SmokeReport, SyntheticProbeSource, run_journeys
-from steps.probes.synthetic import nearest_rank, parse_error_statuses
+from odin_drills.plan.journeys import SmokeJourney, SyntheticProbe
+from odin_drills.steps.clock import ManualClock, RealClock, ScaledClock
+from odin_drills.steps.probes import MetricSource, ProbeClosed, SmokeReport, SyntheticProbeSource, run_journeys
+from odin_drills.steps.probes.synthetic import nearest_rank, parse_error_statuses
 
 
 class ProbedService:
@@ -503,8 +503,8 @@ def test_smoke_journey_retries_before_failing() -> None:
 
     import httpx
 
-    from odin.plan.journeys import SmokeJourney
-    from steps.probes import run_journeys
+    from odin_drills.plan.journeys import SmokeJourney
+    from odin_drills.steps.probes import run_journeys
 
     calls = {"n": 0}
 

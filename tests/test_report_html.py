@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from steps.clock import ManualClock
-from steps.journal import Entry, Journal, read_journal
-from steps.report_html import render_html
+from odin_drills.steps.clock import ManualClock
+from odin_drills.steps.journal import Entry, Journal, read_journal
+from odin_drills.reports.html import render_html
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 TOKEN = "abcdefghijklmnopqrstuvwx"

@@ -3,7 +3,7 @@
 ::
 
     from azure.mgmt.sql import SqlManagementClient
-    from sandbox.azure import AzureSandbox, SandboxCredential
+    from odin_drills.sandbox.azure import AzureSandbox, SandboxCredential
     with AzureSandbox(seed=1, replication_lag_seconds=2.0) as sb:
         info = sb.info()            # arm_url, ca_cert, subscription_id, frontdoor_url, admin_url,
                                     # regions, resources (ARM ids)
@@ -22,7 +22,7 @@ The tour, one module per job:
 - ``edge``        the Front Door reverse proxy and its health probes
 - ``region_app``  the demo service in each region; ``admin_app`` the control panel
 - ``tls``, ``server``, ``clock``, ``topology``, ``credential``: plumbing
-- ``sandbox``     ``AzureSandbox`` and ``serve()`` (``python -m sandbox.azure``)
+- ``sandbox``     ``AzureSandbox`` and ``serve()`` (``python -m odin_drills.sandbox.azure``)
 """
 
 from .credential import SandboxCredential

@@ -1,4 +1,4 @@
-"""``python -m sandbox.azure [--state-dir DIR] [--seed N] …``: run the Azure sandbox until
+"""``python -m odin_drills.sandbox.azure [--state-dir DIR] [--seed N] …``: run the Azure sandbox until
 SIGINT/SIGTERM, after printing one JSON line with its URLs, CA and resource ids."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from .sandbox import serve
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.azure", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m odin_drills.sandbox.azure", description=__doc__)
     parser.add_argument("--state-dir", default=None, help="where ca.pem and sandbox.json go")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--replication-lag", type=float, default=2.0, dest="replication_lag_seconds",

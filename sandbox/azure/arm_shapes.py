@@ -1,6 +1,6 @@
 """World state → ARM JSON, in the shapes of Microsoft's published REST examples.
 
-One function per resource type. The key sets mirror ``shared/azure-rest-examples/`` (the
+One function per resource type. The key sets mirror ``tests/contract/azure-rest-examples/`` (the
 contract tests compare them), values come from the world. Callers hold the world's lock.
 """
 

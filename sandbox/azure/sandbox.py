@@ -45,7 +45,7 @@ class AzureSandbox:
                  clock: Clock = time.time, host: str = "127.0.0.1",
                  ports: Mapping[str, int] | None = None) -> None:
         """
-        :param state_dir: where ``ca.pem`` and ``sandbox.json`` (the info) are written so other
+        :param state_dir: where ``ca.pem`` and ``odin_drills.sandbox.json`` (the info) are written so other
             processes can find and trust the sandbox; a temporary directory when None. Files the
             sandbox wrote are removed on stop.
         :param replication_lag_seconds: SQL geo-replication lag (real seconds).

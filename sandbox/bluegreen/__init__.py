@@ -18,13 +18,13 @@ Admin endpoints, on the router's port under ``/_admin`` (never proxied) - see ``
 
 Python::
 
-    from sandbox.bluegreen import BlueGreenDemo
+    from odin_drills.sandbox.bluegreen import BlueGreenDemo
     with BlueGreenDemo(seed=7, port=0) as demo:
         demo.set_weights(blue=90, green=10)
         demo.add_fault("green", error_rate=0.2, start_after_seconds=30)
 
-Terminal: ``python -m sandbox.bluegreen --port 8710`` (prints one JSON line with the URLs and
-runs until Ctrl-C / SIGTERM). Throughput check: ``python -m sandbox.bluegreen.bench``.
+Terminal: ``python -m odin_drills.sandbox.bluegreen --port 8710`` (prints one JSON line with the URLs and
+runs until Ctrl-C / SIGTERM). Throughput check: ``python -m odin_drills.sandbox.bluegreen.bench``.
 """
 
 from .errors import BlueGreenError, DemoNotRunning, DemoStartFailed, InvalidFault, InvalidRequest, InvalidWeights

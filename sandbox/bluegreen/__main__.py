@@ -1,4 +1,4 @@
-"""``python -m sandbox.bluegreen``: run the blue/green demo until Ctrl-C or SIGTERM."""
+"""``python -m odin_drills.sandbox.bluegreen``: run the blue/green demo until Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def _weights(text: str) -> dict[str, int]:
 def build_parser() -> argparse.ArgumentParser:
     defaults = VersionBehaviour()
     parser = argparse.ArgumentParser(
-        prog="python -m sandbox.bluegreen",
+        prog="python -m odin_drills.sandbox.bluegreen",
         description="Blue and green versions of a demo service behind a weighted router, with fault injection.",
     )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"router port (default {DEFAULT_PORT}; 0: any free port)")

@@ -1,8 +1,8 @@
 """Measure the router: throughput, and the latency it adds over calling a version directly.
 
-    python -m sandbox.bluegreen.bench [--seconds 5] [--concurrency 32] [--rate 1000]
+    python -m odin_drills.sandbox.bluegreen.bench [--seconds 5] [--concurrency 32] [--rate 1000]
 
-The demo runs in its own process (``python -m sandbox.bluegreen --port 0``), as it does in a
+The demo runs in its own process (``python -m odin_drills.sandbox.bluegreen --port 0``), as it does in a
 drill, and the load comes from this process through the same keep-alive pool the router uses,
 so the load generator is not the bottleneck (HTTP-NOTES: a shared ``httpx.AsyncClient`` would
 be). Each measurement is taken against blue directly and through the router:
@@ -34,7 +34,7 @@ from .upstream import UpstreamError, UpstreamPool
 def demo_process(*extra: str) -> Iterator[dict]:
     """Start the demo as a child process; yield its ready line; always stop it."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sandbox.bluegreen", "--port", "0", *extra],
+        [sys.executable, "-m", "odin_drills.sandbox.bluegreen", "--port", "0", *extra],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -148,7 +148,7 @@ def _diff(report: dict[str, dict], kind: str, key: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.bluegreen.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m odin_drills.sandbox.bluegreen.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=float, default=1000.0)

@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-log = logging.getLogger("sandbox.bluegreen")
+log = logging.getLogger("odin_drills.sandbox.bluegreen")
 
 MAX_HEAD_BYTES = 64 * 1024
 DEFAULT_MAX_BODY = 1024 * 1024

@@ -33,7 +33,7 @@ from .stats import RouterStats, TrafficStats
 from .upstream import UpstreamPool
 from .versions import VersionBehaviour, VersionService
 
-log = logging.getLogger("sandbox.bluegreen")
+log = logging.getLogger("odin_drills.sandbox.bluegreen")
 
 DEFAULT_PORT = 8710
 _STOP_GRACE_SECONDS = 0.4

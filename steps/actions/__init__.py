@@ -11,12 +11,12 @@ from typing import Any
 import httpx
 from pydantic import TypeAdapter
 
-from odin.plan.azure_steps import is_azure_step
-from odin.plan.steps import CommandStep, HttpStep, NotifyStep, UndoStep, WaitStep
-from steps.actions.command import describe_command, run_command
-from steps.actions.http_call import describe_http, run_http
-from steps.actions.notify import run_notify
-from steps.actions.outcome import StepOutcome
+from odin_drills.plan.azure_steps import is_azure_step
+from odin_drills.plan.steps import CommandStep, HttpStep, NotifyStep, UndoStep, WaitStep
+from odin_drills.steps.actions.command import describe_command, run_command
+from odin_drills.steps.actions.http_call import describe_http, run_http
+from odin_drills.steps.actions.notify import run_notify
+from odin_drills.steps.actions.outcome import StepOutcome
 
 __all__ = ["StepOutcome", "run_action", "describe_action", "undo_spec", "parse_undo"]
 
@@ -61,7 +61,7 @@ def run_action(step: Any, *, client: httpx.Client, clock: Any, target: Any = Non
 
 def _run_azure(step: Any, *, clock: Any, target: Any, progress: Any) -> StepOutcome:
     """Azure steps compute their undo from what they read; a declared undo overrides it."""
-    from steps.azure import run_azure_step
+    from odin_drills.steps.azure import run_azure_step
 
     outcome = run_azure_step(step, target=target, clock=clock, progress=progress)
     if step.is_undo or step.undo == "none" or outcome.status != "ok":
@@ -77,7 +77,7 @@ def describe_action(step: Any, target: Any = None) -> str:
     if step is None or step == "auto":
         return "automatic: put back what the step read before changing it"
     if is_azure_step(step):
-        from steps.azure import describe_azure_step, static_description
+        from odin_drills.steps.azure import describe_azure_step, static_description
 
         return describe_azure_step(step, target) if target is not None else static_description(step)
     if isinstance(step, HttpStep):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 
-from odin.plan.steps import CommandStep
-from steps.actions.outcome import StepOutcome
+from odin_drills.plan.steps import CommandStep
+from odin_drills.steps.actions.outcome import StepOutcome
 
 
 def run_command(step: CommandStep) -> StepOutcome:

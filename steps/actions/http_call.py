@@ -6,8 +6,8 @@ import time
 
 import httpx
 
-from odin.plan.steps import HttpStep
-from steps.actions.outcome import StepOutcome
+from odin_drills.plan.steps import HttpStep
+from odin_drills.steps.actions.outcome import StepOutcome
 
 
 def _expected(step: HttpStep) -> list[int]:

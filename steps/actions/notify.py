@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from odin.plan.steps import NotifyStep
-from steps.actions.outcome import StepOutcome
+from odin_drills.plan.steps import NotifyStep
+from odin_drills.steps.actions.outcome import StepOutcome
 from urllib.parse import urlsplit
 
 

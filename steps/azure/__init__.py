@@ -25,17 +25,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from odin.errors import OdinError
+from odin_drills.errors import OdinError
 
 if TYPE_CHECKING:
-    from steps.actions.outcome import StepOutcome
+    from odin_drills.steps.actions.outcome import StepOutcome
 
 __all__ = ["AzureSession", "azure_reachability_problem", "describe_azure_step", "run_azure_step"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "AzureSession":
-        from steps.azure.clients import AzureSession
+        from odin_drills.steps.azure.clients import AzureSession
 
         return AzureSession
     raise AttributeError(name)
@@ -44,11 +44,11 @@ def __getattr__(name: str) -> Any:
 def _module(step: Any) -> Any:
     kind = getattr(step, "kind", None)
     if kind == "azure.sql.failover":
-        from steps.azure import sql_failover as module
+        from odin_drills.steps.azure import sql_failover as module
     elif kind == "azure.storage.failover":
-        from steps.azure import storage_failover as module
+        from odin_drills.steps.azure import storage_failover as module
     elif kind == "azure.frontdoor.origins":
-        from steps.azure import frontdoor_origins as module
+        from odin_drills.steps.azure import frontdoor_origins as module
     else:
         raise TypeError(f"{kind or type(step).__name__} is not an Azure step")
     return module
@@ -57,8 +57,8 @@ def _module(step: Any) -> Any:
 def run_azure_step(step: Any, *, target: Any, clock: Any, progress: Any = None) -> "StepOutcome":
     """Run one Azure step. Azure failures come back as a failed outcome with a one-line detail;
     a target that cannot reach Azure at all is a :class:`~odin.errors.UsageError` (raised)."""
-    from steps.azure.clients import AzureSession
-    from steps.azure.operation import no_progress
+    from odin_drills.steps.azure.clients import AzureSession
+    from odin_drills.steps.azure.operation import no_progress
 
     module = _module(step)
     session, owned = AzureSession.of(target)
@@ -73,7 +73,7 @@ def run_azure_step(step: Any, *, target: Any, clock: Any, progress: Any = None) 
 
 def describe_azure_step(step: Any, target: Any) -> str:
     """What the step would change given the real current state (``odin plan``): one line."""
-    from steps.azure.clients import AzureSession
+    from odin_drills.steps.azure.clients import AzureSession
 
     module = _module(step)
     try:
@@ -102,7 +102,7 @@ def static_description(step: Any) -> str:
 def azure_reachability_problem(step: Any, target: Any, *, auto_undo: bool = False) -> str | None:
     """Before a change: does the resource an undo will act on answer? ``step`` is the undo step,
     or (``auto_undo``) the step whose computed undo acts on the same resources."""
-    from steps.azure.clients import AzureSession
+    from odin_drills.steps.azure.clients import AzureSession
 
     module = _module(step)
     try:

@@ -15,7 +15,7 @@ polling        SDK default (30 s, or Retry-After)   0.1 s (or Retry-After)
 Retries are the SDK's own policy (429 with Retry-After, transient 5xx, connection errors);
 ``retry_total``, ``retry_backoff_factor`` and any other client keyword can be passed to
 :class:`AzureSession`. A sandbox target without ``arm_url``/``ca_cert``/``subscription_id`` reads
-them from the ``sandbox.json`` named by ``ODIN_SANDBOX_INFO``. Nothing patches the SDK, and the
+them from the ``odin_drills.sandbox.json`` named by ``ODIN_SANDBOX_INFO``. Nothing patches the SDK, and the
 SDK is imported only when a client is first needed.
 """
 
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from odin.errors import UsageError
+from odin_drills.errors import UsageError
 
 SANDBOX_INFO_ENV = "ODIN_SANDBOX_INFO"
 SANDBOX_POLLING_INTERVAL = 0.1
@@ -68,7 +68,7 @@ def _sandbox_endpoint(target: Any) -> ArmEndpoint:
             raise UsageError(
                 f"target: the sandbox target has no {', '.join(missing)} and {SANDBOX_INFO_ENV} is not set: "
                 f"set them in the plan or point {SANDBOX_INFO_ENV} at the sandbox.json of a running sandbox "
-                "(python -m sandbox.azure --state-dir DIR)")
+                "(python -m odin_drills.sandbox.azure --state-dir DIR)")
         try:
             info = json.loads(Path(info_path).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from odin.errors import AzureOperationFailed, OdinError, TargetUnreachable
+from odin_drills.errors import AzureOperationFailed, OdinError, TargetUnreachable
 
 MAX_MESSAGE = 400
 

@@ -19,12 +19,12 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from odin.errors import AzureOperationFailed, OdinError
-from odin.plan.azure_steps import FrontDoorOriginsStep
-from steps.actions.outcome import StepOutcome
-from steps.azure.clients import AzureSession
-from steps.azure.errors import azure_failure, code_of, one_line, plain
-from steps.azure.operation import Deadline, Progress, finish, no_progress
+from odin_drills.errors import AzureOperationFailed, OdinError
+from odin_drills.plan.azure_steps import FrontDoorOriginsStep
+from odin_drills.steps.actions.outcome import StepOutcome
+from odin_drills.steps.azure.clients import AzureSession
+from odin_drills.steps.azure.errors import azure_failure, code_of, one_line, plain
+from odin_drills.steps.azure.operation import Deadline, Progress, finish, no_progress
 
 KIND = "azure.frontdoor.origins"
 Patch = dict[str, Any]  # REST property name → value, e.g. {"enabledState": "Disabled", "weight": 500}

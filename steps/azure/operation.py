@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from odin.errors import AzureOperationFailed
+from odin_drills.errors import AzureOperationFailed
 
 Progress = Callable[..., None]
 """``progress(message, **data)``: what a step reports while it runs (the flow journals it)."""

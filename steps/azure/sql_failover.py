@@ -15,13 +15,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from odin.errors import OdinError
-from odin.plan.azure_steps import SqlFailoverStep
-from steps.actions.outcome import StepOutcome
-from steps.azure.clients import AzureSession
-from steps.azure.errors import azure_failure, code_of, one_line, plain
-from steps.azure.ids import parse_arm_id, region_name
-from steps.azure.operation import Deadline, Progress, finish, no_progress
+from odin_drills.errors import OdinError
+from odin_drills.plan.azure_steps import SqlFailoverStep
+from odin_drills.steps.actions.outcome import StepOutcome
+from odin_drills.steps.azure.clients import AzureSession
+from odin_drills.steps.azure.errors import azure_failure, code_of, one_line, plain
+from odin_drills.plan.arm_ids import parse_arm_id, region_name
+from odin_drills.steps.azure.operation import Deadline, Progress, finish, no_progress
 
 KIND = "azure.sql.failover"
 BEGIN = {

@@ -16,13 +16,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from odin.errors import AzureOperationFailed, OdinError
-from odin.plan.azure_steps import StorageFailoverStep
-from steps.actions.outcome import StepOutcome
-from steps.azure.clients import AzureSession
-from steps.azure.errors import azure_failure, code_of, one_line, plain
-from steps.azure.ids import region_name
-from steps.azure.operation import Deadline, Progress, finish, no_progress
+from odin_drills.errors import AzureOperationFailed, OdinError
+from odin_drills.plan.azure_steps import StorageFailoverStep
+from odin_drills.steps.actions.outcome import StepOutcome
+from odin_drills.steps.azure.clients import AzureSession
+from odin_drills.steps.azure.errors import azure_failure, code_of, one_line, plain
+from odin_drills.plan.arm_ids import region_name
+from odin_drills.steps.azure.operation import Deadline, Progress, finish, no_progress
 
 KIND = "azure.storage.failover"
 

@@ -13,10 +13,10 @@ Journal entry ``comms`` (one per message per channel): channel, channel_kind, te
 status (sent|failed), http_status, attempts, detail, text.
 """
 
-from steps.comms.delivery import Channel, DeliveryResult, RetryPolicy, deliver
-from steps.comms.payloads import generic_payload, payload, slack_payload, teams_payload
-from steps.comms.schedule import CommsSchedule
-from steps.comms.templates import UPDATE_MINUTES, IncidentState, Message, Template, render
+from odin_drills.steps.comms.delivery import Channel, DeliveryResult, RetryPolicy, deliver
+from odin_drills.steps.comms.payloads import generic_payload, payload, slack_payload, teams_payload
+from odin_drills.steps.comms.schedule import CommsSchedule
+from odin_drills.steps.comms.templates import UPDATE_MINUTES, IncidentState, Message, Template, render
 
 __all__ = [
     "UPDATE_MINUTES",

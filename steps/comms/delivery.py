@@ -23,23 +23,13 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from steps.comms.payloads import ChannelKind, payload
-from steps.comms.templates import Message, Template
-from steps.redact import redact_text
+from odin_drills.plan.channels import Channel, ChannelKind
+from odin_drills.steps.comms.payloads import payload
+from odin_drills.steps.comms.templates import Message, Template
+from odin_drills.steps.redact import redact_text
 
 _TEAMS_FAILED = re.compile(r"^\s*Webhook message delivery failed", re.IGNORECASE)
 _TEAMS_CODE = re.compile(r"HTTP error (\d{3})")
-
-
-class Channel(BaseModel):
-    """A stakeholder channel. ``url`` is a secret and stays out of ``repr``; refer to ``name``."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str = Field(min_length=1)
-    kind: ChannelKind
-    url: HttpUrl = Field(repr=False)
-    timeout: float = Field(default=10.0, gt=0, description="seconds (wall) per attempt")
 
 
 class RetryPolicy(BaseModel):

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from steps.comms.templates import Message
-
-ChannelKind = Literal["slack", "teams", "generic"]
+from odin_drills.plan.channels import ChannelKind
+from odin_drills.steps.comms.templates import Message
 
 SOURCE = "odin-drills"
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"

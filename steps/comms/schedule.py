@@ -19,8 +19,8 @@ from typing import Any
 
 import httpx
 
-from steps.comms.delivery import Channel, DeliveryResult, RetryPolicy, deliver
-from steps.comms.templates import UPDATE_MINUTES, IncidentState, Message, Template, render
+from odin_drills.steps.comms.delivery import Channel, DeliveryResult, RetryPolicy, deliver
+from odin_drills.steps.comms.templates import UPDATE_MINUTES, IncidentState, Message, Template, render
 
 THREAD_NAME = "odin-comms"
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from steps.redact import redact_text
+from odin_drills.steps.redact import redact_text
 
 Template = Literal["initial", "update", "resolution"]
 

@@ -8,13 +8,13 @@
                                                                                   (``scorecard``)
     DrillHistory     scorecards per plan, and the trend over earlier drills       (``history``)
 
-Nothing here uses Prefect or changes Azure: the failover actions live in ``steps.azure``.
+Nothing here uses Prefect or changes Azure: the failover actions live in ``odin_drills.steps.azure``.
 """
 
-from steps.dr.canary import CanaryResult, CanaryWrite, CanaryWriter, ReadBack
-from steps.dr.detection import DetectionResult, Glitch, OutageDetector, Probe, ProbeRound, failover_due_at
-from steps.dr.history import DrillHistory, TrendPoint
-from steps.dr.scorecard import CRITERIA, Criterion, DrillTimeline, ReplicationEvidence, Scorecard, score
+from odin_drills.steps.dr.canary import CanaryResult, CanaryWrite, CanaryWriter, ReadBack
+from odin_drills.steps.dr.detection import DetectionResult, Glitch, OutageDetector, Probe, ProbeRound, failover_due_at
+from odin_drills.steps.dr.history import DrillHistory, TrendPoint
+from odin_drills.steps.dr.scorecard import CRITERIA, Criterion, DrillTimeline, ReplicationEvidence, Scorecard, score
 
 __all__ = [
     "CRITERIA",

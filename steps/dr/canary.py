@@ -42,9 +42,9 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, Field
 
-from odin.plan.drill import DrillPlan, ResolvedEndpoints
-from steps.dr.detection import http_failure
-from steps.probes.smoke import display_url, transport_failure
+from odin_drills.plan.drill import DrillPlan, ResolvedEndpoints
+from odin_drills.steps.dr.detection import http_failure
+from odin_drills.steps.probes.smoke import display_url, transport_failure
 
 
 def canonical(payload: Any) -> bytes:

@@ -40,8 +40,8 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, Field
 
-from odin.plan.drill import Detection, DrillPlan, ProbeRequest, ResolvedEndpoints
-from steps.probes.smoke import display_url, transport_failure
+from odin_drills.plan.drill import Detection, DrillPlan, ProbeRequest, ResolvedEndpoints
+from odin_drills.steps.probes.smoke import display_url, transport_failure
 
 FRONTDOOR = "frontdoor"
 

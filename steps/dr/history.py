@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from steps.dr.scorecard import Scorecard
+from odin_drills.steps.dr.scorecard import Scorecard
 
 _PLAN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 

@@ -26,9 +26,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from odin.plan.drill import Targets
-from steps.dr.canary import CanaryResult
-from steps.probes.smoke import SmokeReport
+from odin_drills.plan.drill import Targets
+from odin_drills.steps.dr.canary import CanaryResult
+from odin_drills.steps.probes.smoke import SmokeReport
 
 CRITERIA = ("failover_within_rto", "data_loss_within_rpo", "critical_journeys_in_dr_region",
             "failback_completed", "no_data_corruption")
@@ -99,7 +99,7 @@ class Scorecard(BaseModel):
 
     def to_report(self) -> dict[str, Any]:
         """The ``--json`` fields (without ``report``) plus the rest worth showing, for
-        ``steps.report_html.render_html(scorecard=...)``: phase times, write counts, what the APIs
+        ``odin_drills.reports.html.render_html(scorecard=...)``: phase times, write counts, what the APIs
         reported (when they did), and each criterion's evidence as ``"<criterion> (evidence)"``."""
         fields = self.to_json("")
         del fields["report"]

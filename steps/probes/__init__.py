@@ -4,9 +4,9 @@
 first. ``run_journeys`` checks user journeys end to end and never raises on a failing service.
 """
 
-from steps.probes.smoke import JourneyResult, SmokeReport, run_journeys
-from steps.probes.source import MetricSource
-from steps.probes.synthetic import ProbeClosed, SyntheticProbeSource, WindowStats
+from odin_drills.steps.probes.smoke import JourneyResult, SmokeReport, run_journeys
+from odin_drills.steps.probes.source import MetricSource
+from odin_drills.steps.probes.synthetic import ProbeClosed, SyntheticProbeSource, WindowStats
 
 __all__ = [
     "JourneyResult",

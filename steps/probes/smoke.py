@@ -19,7 +19,7 @@ import httpx
 from jsonpath_ng import parse as parse_jsonpath
 from pydantic import BaseModel, ConfigDict, Field
 
-from odin.plan.journeys import BodyAssertion, SmokeJourney
+from odin_drills.plan.journeys import BodyAssertion, SmokeJourney
 
 _MISSING = object()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from steps.snapshot import Snapshot
+from odin_drills.steps.snapshot import Snapshot
 
 
 @runtime_checkable

@@ -52,9 +52,9 @@ from typing import Protocol
 import httpcore
 import httpx
 
-from odin.plan.journeys import SyntheticProbe
-from steps.clock import Clock
-from steps.snapshot import LatencyPercentiles, Snapshot
+from odin_drills.plan.journeys import SyntheticProbe
+from odin_drills.steps.clock import Clock
+from odin_drills.steps.snapshot import LatencyPercentiles, Snapshot
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ import httpx
 import pytest
 from pydantic import TypeAdapter
 
-from odin.plan.models import SandboxTarget
-from odin.plan.steps import Step
-from sandbox.azure import AzureSandbox
-from steps.actions import StepOutcome, parse_undo, run_action
-from steps.azure.clients import AzureSession
-from steps.clock import ManualClock
+from odin_drills.plan.models import SandboxTarget
+from odin_drills.plan.steps import Step
+from odin_drills.sandbox.azure import AzureSandbox
+from odin_drills.steps.actions import StepOutcome, parse_undo, run_action
+from odin_drills.steps.azure.clients import AzureSession
+from odin_drills.steps.clock import ManualClock
 
 FAST = {"replication_lag_seconds": 1.0, "lro_retry_after": 0, "probe_interval_seconds": 0.1,
         "probe_timeout_seconds": 0.5}
@@ -107,5 +107,5 @@ def drill(azure_sandbox: AzureSandbox) -> Iterator[Drill]:
 
 @pytest.fixture
 def sandbox_info_file(azure_sandbox: AzureSandbox) -> Path:
-    """The ``sandbox.json`` the sandbox wrote to its state dir."""
+    """The ``odin_drills.sandbox.json`` the sandbox wrote to its state dir."""
     return Path(azure_sandbox.info()["ca_cert"]).parent / "sandbox.json"

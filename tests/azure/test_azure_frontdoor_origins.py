@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from steps.azure import describe_azure_step
-from steps.journal import Journal
+from odin_drills.steps.azure import describe_azure_step
+from odin_drills.steps.journal import Journal
 
 Drill = Any  # tests/azure/conftest.py: the drill fixture
 
@@ -66,7 +66,7 @@ def test_a_staged_weight_shift_journals_every_stage(drill: Drill, tmp_path: Path
     journal = Journal(tmp_path / "journal.jsonl", drill.clock)
     step = origins_step(drill, {"app-westus": {"priority": 1, "weight": 1000}, "app-eastus": {"weight": 1}},
                         stages=4, stage_interval="30s", name="shift-to-west")
-    from steps.actions import run_action
+    from odin_drills.steps.actions import run_action
 
     outcome = run_action(step, client=httpx.Client(), clock=drill.clock, target=drill.session,
                          progress=lambda message, **data: journal.append("note", phase="t0", step=step.label,
@@ -97,7 +97,7 @@ def test_a_failing_stage_puts_back_what_earlier_stages_changed(drill: Drill):
         if not injected:
             injected.append(drill.sb.faults.add(fault))
 
-    from steps.actions import run_action
+    from odin_drills.steps.actions import run_action
 
     outcome = run_action(step, client=httpx.Client(), clock=drill.clock, target=drill.session,
                          progress=fail_the_next_stage)

@@ -13,15 +13,15 @@ import httpx
 import pytest
 import yaml
 
-from odin.errors import PlanInvalid, UsageError
-from odin.plan.loader import parse_plan
-from odin.plan.models import AzureTarget, LocalTarget, Plan, SandboxTarget
-from steps.actions import describe_action, run_action
-from steps.azure import describe_azure_step
-from steps.azure.clients import SANDBOX_INFO_ENV, AzureSession, LazyDefaultCredential
-from steps.journal import Journal
-from steps.reachability import undo_target_problem
-from steps.rollback import undo_completed
+from odin_drills.errors import PlanInvalid, UsageError
+from odin_drills.plan.loader import parse_plan
+from odin_drills.plan.models import AzureTarget, LocalTarget, Plan, SandboxTarget
+from odin_drills.steps.actions import describe_action, run_action
+from odin_drills.steps.azure import describe_azure_step
+from odin_drills.steps.azure.clients import SANDBOX_INFO_ENV, AzureSession, LazyDefaultCredential
+from odin_drills.steps.journal import Journal
+from odin_drills.steps.reachability import undo_target_problem
+from odin_drills.steps.rollback import undo_completed
 
 Drill = Any  # tests/azure/conftest.py: the drill fixture
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,7 +71,7 @@ def test_a_failover_that_can_lose_data_is_refused_without_allow_data_loss(step, 
 def test_odin_validate_refuses_it_in_one_line_with_exit_2(tmp_path: Path):
     path = tmp_path / "drill.yaml"
     path.write_text(yaml.safe_dump(plan({**SQL, "mode": "forced"})))
-    result = subprocess.run([sys.executable, "-m", "odin.cli", "validate", str(path)], cwd=ROOT, text=True,
+    result = subprocess.run([sys.executable, "-m", "odin_drills.cli", "validate", str(path)], cwd=ROOT, text=True,
                             capture_output=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [

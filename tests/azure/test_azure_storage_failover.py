@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from steps.azure import describe_azure_step
+from odin_drills.steps.azure import describe_azure_step
 
 Drill = Any  # tests/azure/conftest.py: the drill fixture
 

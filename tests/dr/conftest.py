@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from azure.mgmt.sql import SqlManagementClient
 
-from sandbox.azure import AzureSandbox, SandboxCredential
+from odin_drills.sandbox.azure import AzureSandbox, SandboxCredential
 
 FAST = {"lro_retry_after": 0, "probe_interval_seconds": 0.1, "probe_timeout_seconds": 0.5}
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import httpx
 
-from sandbox.azure import AzureSandbox
-from steps.clock import ManualClock, ScaledClock
-from steps.dr.canary import CanaryWriter, ReadBack, sha256_of
-from steps.journal import Journal
+from odin_drills.sandbox.azure import AzureSandbox
+from odin_drills.steps.clock import ManualClock, ScaledClock
+from odin_drills.steps.dr.canary import CanaryWriter, ReadBack, sha256_of
+from odin_drills.steps.journal import Journal
 from tests.dr.conftest import fail_over, wait_until
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)

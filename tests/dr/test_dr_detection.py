@@ -11,11 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from odin.plan.drill import ProbeRequest, parse_drill
-from sandbox.azure import AzureSandbox
-from steps.clock import ManualClock, ScaledClock
-from steps.dr.detection import FRONTDOOR, OutageDetector, failover_due_at
-from steps.journal import Journal
+from odin_drills.plan.drill import ProbeRequest, parse_drill
+from odin_drills.sandbox.azure import AzureSandbox
+from odin_drills.steps.clock import ManualClock, ScaledClock
+from odin_drills.steps.dr.detection import FRONTDOOR, OutageDetector, failover_due_at
+from odin_drills.steps.journal import Journal
 from tests.dr.conftest import fail_over
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)

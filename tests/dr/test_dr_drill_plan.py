@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from odin.errors import PlanInvalid
-from odin.plan.drill import DrillPlan, load_drill, parse_drill, rebase_journey
+from odin_drills.errors import PlanInvalid
+from odin_drills.plan.drill import DrillPlan, load_drill, parse_drill, rebase_journey
 
 SUB = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-odin-drills/providers"
 FULL = f"""\

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from odin.plan.drill import Targets
-from steps.dr.canary import CanaryResult
-from steps.dr.history import DrillHistory
-from steps.dr.scorecard import DrillTimeline, Scorecard, score
+from odin_drills.plan.drill import Targets
+from odin_drills.steps.dr.canary import CanaryResult
+from odin_drills.steps.dr.history import DrillHistory
+from odin_drills.steps.dr.scorecard import DrillTimeline, Scorecard, score
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

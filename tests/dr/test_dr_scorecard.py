@@ -7,11 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from odin.plan.drill import Targets
-from steps.clock import ManualClock, ScaledClock
-from steps.dr.canary import CanaryResult, CanaryWrite
-from steps.dr.scorecard import CRITERIA, DrillTimeline, ReplicationEvidence, score
-from steps.probes.smoke import JourneyResult, SmokeReport
+from odin_drills.plan.drill import Targets
+from odin_drills.steps.clock import ManualClock, ScaledClock
+from odin_drills.steps.dr.canary import CanaryResult, CanaryWrite
+from odin_drills.steps.dr.scorecard import CRITERIA, DrillTimeline, ReplicationEvidence, score
+from odin_drills.steps.probes.smoke import JourneyResult, SmokeReport
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=timezone.utc)
 TARGETS = Targets(rto="4h", rpo="15m", consecutive_successes=3)

@@ -24,9 +24,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.bluegreen import BlueGreenDemo, DemoNotRunning, InvalidFault, InvalidWeights
-from sandbox.bluegreen.stats import LatencyWindow
-from sandbox.bluegreen.upstream import UpstreamError, UpstreamPool
+from odin_drills.sandbox.bluegreen import BlueGreenDemo, DemoNotRunning, InvalidFault, InvalidWeights
+from odin_drills.sandbox.bluegreen.stats import LatencyWindow
+from odin_drills.sandbox.bluegreen.upstream import UpstreamError, UpstreamPool
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -422,7 +422,7 @@ def test_context_manager_starts_fast_and_stops_every_server_and_thread(client):
 
 
 def test_a_taken_port_fails_to_start_cleanly():
-    from sandbox.bluegreen import DemoStartFailed
+    from odin_drills.sandbox.bluegreen import DemoStartFailed
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -436,7 +436,7 @@ def test_a_taken_port_fails_to_start_cleanly():
 
 def test_serve_prints_its_urls_and_stops_on_sigterm():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sandbox.bluegreen", "--port", "0", "--seed", "3", "--weights", "blue=90,green=10"],
+        [sys.executable, "-m", "odin_drills.sandbox.bluegreen", "--port", "0", "--seed", "3", "--weights", "blue=90,green=10"],
         stdout=subprocess.PIPE,
         text=True,
         cwd=REPO,

@@ -20,7 +20,7 @@ from azure.mgmt.cdn import CdnManagementClient
 from azure.mgmt.sql import SqlManagementClient
 from azure.mgmt.storage import StorageManagementClient
 
-from sandbox.azure import AzureSandbox
+from odin_drills.sandbox.azure import AzureSandbox
 
 FAST = {"replication_lag_seconds": 1.0, "lro_retry_after": 0, "probe_interval_seconds": 0.1,
         "probe_timeout_seconds": 0.5}

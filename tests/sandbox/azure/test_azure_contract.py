@@ -1,7 +1,7 @@
 """Contract tests: the sandbox answers in the shapes of Microsoft's published REST examples.
 
-Every ``.json`` file under ``shared/azure-rest-examples/`` (the folder beside the repository
-checkout) has a contract below: the same operation is sent to the sandbox over raw HTTPS, and
+Every ``.json`` file under ``tests/contract/azure-rest-examples/`` (Microsoft's examples, copied
+unmodified with their MIT notice and source commits in that folder) has a contract below: the same operation is sent to the sandbox over raw HTTPS, and
 each of the example's documented responses is compared with the sandbox's — status code, the
 set of top-level keys and of ``properties`` keys, and the JSON type of each of those values
 (``null`` in an example says nothing about the type). Both bodies are also deserialized with the
@@ -30,12 +30,12 @@ from azure.mgmt.cdn import models as cdn_models
 from azure.mgmt.sql import models as sql_models
 from azure.mgmt.storage import models as storage_models
 
-from sandbox.azure import AzureSandbox
+from odin_drills.sandbox.azure import AzureSandbox
 
 from conftest import FAST
 
-EXAMPLES = Path(__file__).resolve().parents[3] / ".." / "shared" / "azure-rest-examples"
-NOT_EXAMPLES = {"README.md"}
+EXAMPLES = Path(__file__).resolve().parents[2] / "contract" / "azure-rest-examples"
+NOT_EXAMPLES = {"README.md", "LICENSE"}
 
 ALLOWANCES: dict[str, dict[str, Any]] = {
     "storage/StorageAccountGetProperties.json": {
@@ -302,16 +302,16 @@ def raw_arm(contract_sandbox: AzureSandbox) -> Iterator[RawArm]:
 def load_example(name: str) -> dict[str, Any]:
     path = EXAMPLES / name
     assert EXAMPLES.is_dir(), (
-        f"the REST examples folder {EXAMPLES.resolve()} is missing: it is shared/azure-rest-examples/ "
-        "beside the repository checkout, and the contract tests need it")
+        f"the REST examples folder {EXAMPLES} is missing: it is part of the repository "
+        "(tests/contract/azure-rest-examples), and the contract tests need it")
     assert path.is_file(), f"example {name} is missing from {EXAMPLES.resolve()}"
     return json.loads(path.read_text())
 
 
 def test_every_example_has_a_contract_and_every_contract_an_example():
     assert EXAMPLES.is_dir(), (
-        f"the REST examples folder {EXAMPLES.resolve()} is missing: it is shared/azure-rest-examples/ "
-        "beside the repository checkout, and the contract tests need it")
+        f"the REST examples folder {EXAMPLES} is missing: it is part of the repository "
+        "(tests/contract/azure-rest-examples), and the contract tests need it")
     files = {p.relative_to(EXAMPLES).as_posix() for p in EXAMPLES.rglob("*") if p.is_file()}
     examples = {f for f in files if f.endswith(".json")}
     assert files - examples == NOT_EXAMPLES, f"unexpected non-example files: {files - examples - NOT_EXAMPLES}"

@@ -9,7 +9,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.sql import SqlManagementClient
 
-from sandbox.azure import AzureSandbox, InvalidFault
+from odin_drills.sandbox.azure import AzureSandbox, InvalidFault
 
 from conftest import Arm, FakeCredential, make_arm, sdk_kwargs, trust
 

@@ -1,4 +1,4 @@
-"""``python -m sandbox.azure``: one JSON line on stdout, serve, stop cleanly on SIGTERM/SIGINT."""
+"""``python -m odin_drills.sandbox.azure``: one JSON line on stdout, serve, stop cleanly on SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_serve_prints_its_info_serves_and_stops_on_a_signal(tmp_path: Path, stop_signal: signal.Signals):
     state = tmp_path / "state"
     process = subprocess.Popen(
-        [sys.executable, "-m", "sandbox.azure", "--state-dir", str(state), "--seed", "5"],
+        [sys.executable, "-m", "odin_drills.sandbox.azure", "--state-dir", str(state), "--seed", "5"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     try:
         info = json.loads(process.stdout.readline())

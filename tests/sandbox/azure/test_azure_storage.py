@@ -8,7 +8,7 @@ import httpx
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from sandbox.azure import AzureSandbox
+from odin_drills.sandbox.azure import AzureSandbox
 
 from conftest import Arm, wait_until
 

@@ -6,12 +6,12 @@ import threading
 
 import pytest
 
-from sandbox.azure.clock import ManualClock, iso
-from sandbox.azure.errors import ArmError, DataPlaneUnavailable
-from sandbox.azure.faults import FaultRegistry
-from sandbox.azure.replication import GeoReplica, Record
-from sandbox.azure.topology import Topology
-from sandbox.azure.world import FORCED, PLANNED, TRY_PLANNED, World
+from odin_drills.sandbox.azure.clock import ManualClock, iso
+from odin_drills.sandbox.azure.errors import ArmError, DataPlaneUnavailable
+from odin_drills.sandbox.azure.faults import FaultRegistry
+from odin_drills.sandbox.azure.replication import GeoReplica, Record
+from odin_drills.sandbox.azure.topology import Topology
+from odin_drills.sandbox.azure.world import FORCED, PLANNED, TRY_PLANNED, World
 
 LAG = 2.0
 

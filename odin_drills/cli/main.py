@@ -1,0 +1,379 @@
+"""The ``odin`` command line.
+
+Fast commands (``--help``, ``validate``, ``schema``, ``gate``) import neither Prefect nor the
+Azure SDKs: they answer in well under a second. Commands that run things start (or reuse) the
+local Prefect server first, so every run is recorded and visible in the UI afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from odin_drills.errors import EXIT_USAGE, InputInvalid, OdinError, UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, no usage dump
+        self.exit(EXIT_USAGE, f"odin: error: {message} (see `odin --help`)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="odin", description="Cloud migrations and DR drills as code, on Prefect 3.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("validate", help="check a plan file; exit 0, or 2 with one line per problem")
+    p.add_argument("plan")
+
+    p = sub.add_parser("schema", help="print the plan files' JSON Schema (for editors)")
+    p.add_argument("--drill", action="store_true", help="the schema of drill files instead of migration plans")
+
+    p = sub.add_parser("gate", help="judge a current window against a baseline; print the decision as JSON")
+    p.add_argument("--baseline", required=True, help="baseline snapshot JSON file")
+    p.add_argument("--current", required=True, help="current snapshot JSON file")
+    p.add_argument("--policy", help="policy YAML/JSON file (defaults apply otherwise)")
+
+    p = sub.add_parser("plan", help="dry run: show what each step would change, change nothing")
+    p.add_argument("plan")
+
+    p = sub.add_parser("migrate", help="run a migration plan (all phases, or one with --phase)")
+    p.add_argument("plan")
+    p.add_argument("--phase", choices=["t-1w", "t0", "t+1h", "t+24h"], help="run one phase only")
+    p.add_argument("--time-scale", type=float, default=1.0, metavar="N", help="run the clock N times faster")
+    p.add_argument("--force", action="store_true", help="run T-0 outside the plan's change window")
+    p.add_argument("--wait", action="store_true", help="queue behind a run holding the environment lock")
+    p.add_argument("--quiet", action="store_true", help="no live progress, only the summary")
+    p.add_argument("--allow-production", action="store_true", help="required for a plan whose target is production")
+
+    p = sub.add_parser("rollback", help="undo what the plan's latest migration changed (e.g. after a crash)")
+    p.add_argument("plan")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--by", required=True)
+    p.add_argument("--wait", action="store_true", help="queue behind a run holding the environment lock")
+
+    p = sub.add_parser("drill", help="run a region-failover DR drill (the quarterly DR test) and score it")
+    p.add_argument("plan")
+    p.add_argument("--time-scale", type=float, default=1.0, metavar="N", help="run the clock N times faster")
+    p.add_argument("--json", action="store_true", help="print the scorecard as JSON on stdout")
+    p.add_argument("--quiet", action="store_true", help="no live progress on stderr")
+    p.add_argument("--allow-production", action="store_true", help="required for a drill whose target is production")
+    p.add_argument("--wait", action="store_true", help="queue behind a run holding the environment lock")
+
+    p = sub.add_parser("decide", help="end a hold: proceed or roll back, with a reason and your name")
+    p.add_argument("run", help="flow run id printed when the hold started")
+    p.add_argument("action", choices=["proceed", "rollback"])
+    p.add_argument("--reason", required=True)
+    p.add_argument("--by", required=True)
+
+    p = sub.add_parser("server", help="the local Prefect server that records runs")
+    p.add_argument("action", choices=["status", "start", "stop"])
+
+    p = sub.add_parser("demo", help="run the demo migration against the built-in blue/green service")
+    p.add_argument("--clean", action="store_true", help="green stays healthy: the migration completes")
+    p.add_argument("--time-scale", type=float, default=20000.0, metavar="N")
+    p.add_argument("--port", type=int, default=8710, help="the demo router's port (the plan uses it)")
+
+    p = sub.add_parser("sandbox", help="the built-in Azure simulator for region-failover drills")
+    p.add_argument("action", choices=["up"])
+    p.add_argument("--state-dir", help="where to write ca.pem and sandbox.json (default: a temporary folder)")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("demo-target", help="serve the blue/green demo service until interrupted")
+    p.add_argument("--port", type=int, default=8710)
+    p.add_argument("--seed", type=int, default=7)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 0
+    try:
+        return int(COMMANDS[args.command](args) or 0)
+    except OdinError as exc:
+        for line in exc.lines():
+            print(f"odin: error: {line}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("odin: interrupted", file=sys.stderr)
+        return 130
+
+
+# ------------------------------------------------------------------ fast commands
+
+def _is_drill_file(path: str) -> bool:
+    """Drill files say ``kind: region-failover``; everything else is a migration plan."""
+    import re
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return re.search(r"^(kind:\s*[\"']?region-failover|regions:)", text, re.MULTILINE) is not None
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    if _is_drill_file(args.plan):
+        from odin_drills.plan.drill import load_drill
+
+        drill = load_drill(args.plan)
+        print(f"{args.plan}: ok (drill {drill.name}, environment {drill.environment}, "
+              f"{drill.regions.primary} -> {drill.regions.secondary})")
+        return 0
+    from odin_drills.plan import load_plan
+
+    plan = load_plan(args.plan)
+    steps = sum(len(plan.phases.steps(p)) for p in ("t-1w", "t0", "t+1h", "t+24h"))
+    print(f"{args.plan}: ok ({plan.name}, environment {plan.environment}, {steps} steps, {len(plan.smoke)} smoke journeys)")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    if args.drill:
+        from odin_drills.plan.drill import DrillPlan as model
+    else:
+        from odin_drills.plan import Plan as model
+
+    schema = model.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "odin-drills " + ("region-failover drill" if args.drill else "migration plan")
+    print(json.dumps(schema, indent=2))
+    return 0
+
+
+def _read_structured(path: str, what: str) -> Any:
+    import yaml
+
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputInvalid(f"{path}: cannot read {what} ({exc.strerror or exc.__class__.__name__})") from None
+    try:
+        return json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise InputInvalid(f"{path}: {what} is not valid {'JSON' if file.suffix == '.json' else 'YAML'}: {exc}") from None
+
+
+def _validated(model: Any, data: Any, path: str, what: str) -> Any:
+    from pydantic import ValidationError
+
+    from odin_drills.plan.loader import describe_errors
+
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        lines = describe_errors(exc, path)
+        err = InputInvalid(lines[0])
+        err.lines = lambda: lines  # type: ignore[method-assign]
+        raise err from None
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    from odin_drills.plan.policy import Policy
+    from odin_drills.steps.snapshot import Snapshot
+
+    baseline = _validated(Snapshot, _read_structured(args.baseline, "baseline snapshot"), args.baseline, "baseline")
+    current = _validated(Snapshot, _read_structured(args.current, "current snapshot"), args.current, "current")
+    policy = Policy()
+    if args.policy:
+        data = _read_structured(args.policy, "policy")
+        if isinstance(data, dict) and "policy" in data and len(data) == 1:
+            data = data["policy"]
+        policy = _validated(Policy, data or {}, args.policy, "policy")
+    if baseline.requests == 0:
+        raise InputInvalid(f"{args.baseline}: requests: a baseline with no requests cannot be judged against")
+    from odin_drills.steps.gates import evaluate
+
+    decision = evaluate(baseline, current, policy)
+    print(json.dumps(decision.model_dump(mode="json"), indent=2))
+    return 0
+
+
+# ------------------------------------------------------------------ commands that run things
+
+def _use_server() -> str:
+    from odin_drills.cli import server
+
+    url = server.ensure()
+    server.use(url)
+    return url
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from odin_drills.plan import load_plan
+    from odin_drills.plan.models import PHASES
+    from odin_drills.steps.actions import describe_action
+
+    plan = load_plan(args.plan)
+    if any(getattr(step, "kind", "").startswith("azure.") for phase in PHASES for step in plan.phases.steps(phase)):
+        if plan.target.kind == "local":
+            raise UsageError(f"{args.plan}: target: Azure steps need target kind 'sandbox' or 'azure'")
+    print(f"plan {plan.name} on environment {plan.environment} (dry run: nothing is changed)")
+    for phase in PHASES:
+        steps = plan.phases.steps(phase)
+        builtin = {"t-1w": "capture baseline, run smoke journeys, check every undo",
+                   "t0": "take the environment lock, then each step followed by smoke + gate",
+                   "t+1h": "smoke journeys + gate over the validation window",
+                   "t+24h": "gate over the final window; complete or roll back"}[phase]
+        print(f"{phase}: {builtin}")
+        for step in steps:
+            undo = "" if not step.changes_world else (
+                f"  [undo: {step.undo_reason}]" if step.undo == "none" else f"  [undo: {describe_action(step.undo)}]")
+            # Azure steps read the live state to say what they would change; nothing is changed.
+            print(f"  - {step.label}: {describe_action(step, plan.target)}{undo}")
+    return 0
+
+
+def require_opt_in(plan: Any, allow_production: bool, source: str) -> None:
+    """A production target runs only when the command line says so, never by default."""
+    from odin_drills.errors import OptInRequired
+
+    target = getattr(plan, "target", None)
+    if getattr(target, "kind", None) == "azure" and getattr(target, "production", False) and not allow_production:
+        raise OptInRequired(f"{source}: target.production: this plan targets production; pass --allow-production to run it")
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from odin_drills.plan import load_plan
+
+    plan = load_plan(args.plan)  # fail fast, before any server starts
+    require_opt_in(plan, args.allow_production, args.plan)
+    if args.time_scale <= 0:
+        raise UsageError("--time-scale must be positive")
+    url = _use_server()
+    from odin_drills.cli.progress import print_entry
+    import odin_drills.flows.migration as migration_flow
+
+    from odin_drills.cli.embedded import embedded_sandbox
+
+    if not args.quiet:
+        print(f"odin: recording in Prefect at {url.removesuffix('/api')}", file=sys.stderr)
+        migration_flow.LISTENERS.append(print_entry)
+    with embedded_sandbox(plan.target):
+        summary = migration_flow.migration(
+            plan_file=str(args.plan), phase=args.phase, time_scale=args.time_scale, force=args.force, wait=args.wait
+        )
+    if summary.outcome == "refused":
+        for line in summary.detail.splitlines():
+            print(f"odin: error: {line}", file=sys.stderr)
+        return summary.exit_code
+    print(f"{summary.outcome}: report {summary.report}")
+    return summary.exit_code
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    """Run the journal's pending undos, newest first, under the environment lock; nothing else."""
+    import httpx
+
+    from odin_drills.cli.embedded import embedded_sandbox
+    from odin_drills.plan import load_plan
+
+    plan = load_plan(args.plan)
+    _use_server()
+    from odin_drills.flows.migration import open_migration
+    from odin_drills.steps.clock import RealClock
+    from odin_drills.steps.journal import Journal
+    from odin_drills.steps.lock import environment_lock
+    from odin_drills.reports.markdown import render_markdown
+    from odin_drills.steps.rollback import pending_undos, undo_completed
+
+    migration, folder = open_migration(plan, "t0")
+    journal = Journal(folder / "journal.jsonl", RealClock())
+    pending = pending_undos(journal.entries())
+    if not pending:
+        print(f"migration {migration}: nothing to undo")
+        return 0
+    print(f"migration {migration}: undoing {', '.join(e.step or '?' for e in pending)}", file=sys.stderr)
+    with environment_lock(plan.environment, wait=args.wait), embedded_sandbox(plan.target), httpx.Client() as client:
+        journal.append("human_input", action="rollback", reason=args.reason, by=args.by, at=RealClock().now())
+        journal.append("rollback_started", reason=f"odin rollback by {args.by}: {args.reason}")
+        result = undo_completed(journal, client=client, clock=RealClock(), target=plan.target)
+        journal.append("rollback_finished", healthy=result.all_undone,
+                       detail="every undo succeeded" if result.all_undone else "some undos failed")
+    (folder / "report.md").write_text(render_markdown(journal.entries()), encoding="utf-8")
+    for undo in result.undone:
+        print(f"  undo {undo.step}: {undo.status} after {undo.attempts} attempt(s): {undo.detail}")
+    return 0 if result.all_undone else 4
+
+
+def cmd_drill(args: argparse.Namespace) -> int:
+    from odin_drills.cli.drill import run_drill
+
+    return run_drill(args.plan, args.time_scale, args.json, args.allow_production, quiet=args.quiet, wait=args.wait)
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    _use_server()
+    from odin_drills.flows.human import decide
+
+    try:
+        decide(args.run, args.action, args.reason, args.by)
+    except Exception as exc:
+        raise UsageError(f"run {args.run}: cannot decide ({exc})") from None
+    print(f"run {args.run}: {args.action} by {args.by}")
+    return 0
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    from odin_drills.cli import server
+
+    if args.action == "stop":
+        print("stopped" if server.stop() else "not running")
+        return 0
+    if args.action == "start":
+        url = server.ensure()
+        print(f"running at {url.removesuffix('/api')} (UI), API {url}")
+        return 0
+    state, info = server.status()
+    if state == "external":
+        import os
+
+        print(f"external: PREFECT_API_URL={os.environ['PREFECT_API_URL']}")
+    elif info and state != "stopped":
+        print(f"{state}: {info.url.removesuffix('/api')} (pid {info.pid}, log {info.log})")
+    else:
+        print("stopped")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from odin_drills.cli.demo import run_demo
+
+    return run_demo(clean=args.clean, time_scale=args.time_scale, port=args.port)
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from odin_drills.sandbox.azure import serve
+
+    return serve(state_dir=args.state_dir, seed=args.seed)
+
+
+def cmd_demo_target(args: argparse.Namespace) -> int:
+    from odin_drills.sandbox.bluegreen import serve
+
+    serve(port=args.port, seed=args.seed)
+    return 0
+
+
+COMMANDS = {
+    "validate": cmd_validate,
+    "schema": cmd_schema,
+    "gate": cmd_gate,
+    "plan": cmd_plan,
+    "migrate": cmd_migrate,
+    "drill": cmd_drill,
+    "rollback": cmd_rollback,
+    "decide": cmd_decide,
+    "server": cmd_server,
+    "demo": cmd_demo,
+    "demo-target": cmd_demo_target,
+    "sandbox": cmd_sandbox,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""Azure step kinds: fail over a SQL failover group or a storage account; set Front Door origins.
+
+Each one reads the real state before acting, leaves what is already right alone, and computes its
+own undo from what it read (``undo: auto``, or no ``undo:`` at all); ``undo: none`` with
+``undo_reason:`` and an explicit undo step remain possible. A failover that can lose data
+(``forced``, ``try-planned``, ``unplanned``) is refused at load time unless the step says
+``allow_data_loss: true``.
+
+Resources are named by name (with ``resource_group:``) or by ARM id; the subscription is the
+target's unless an ARM id or ``subscription_id:`` says otherwise.
+
+The step unions in ``odin_drills.plan.steps`` include these classes; both build on
+``plan.step_base``. Nothing here imports the Azure SDK.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from odin_drills.plan.step_base import _Step
+from odin_drills.plan.arm_ids import ArmId, is_arm_id, parse_arm_id, region_name
+from odin_drills.plan.durations import Duration
+
+AZURE_KINDS = ("azure.sql.failover", "azure.storage.failover", "azure.frontdoor.origins")
+DATA_LOSS_MODES = {"forced", "try-planned", "unplanned"}
+
+
+def _arm_id(value: str, field: str, namespace: str, *types: str) -> ArmId | None:
+    """The parsed id when ``value`` is an ARM id of the expected type; None for a plain name."""
+    if not is_arm_id(value):
+        if "/" in value:
+            raise ValueError(f"{field}: {value!r} is neither a name nor an ARM id")
+        return None
+    parsed = parse_arm_id(value)
+    if not parsed.is_a(namespace, *types):
+        raise ValueError(f"{field}: {value!r} is not a {namespace}/{'/'.join(types)} id")
+    return parsed
+
+
+class AzureRef(BaseModel):
+    """Where a step's resource lives, names resolved from names or ARM ids."""
+
+    subscription_id: str | None  # None: the target's
+    resource_group: str
+
+
+class _AzureStep(_Step):
+    """Shared fields and rules of the Azure kinds."""
+
+    resource_group: str | None = Field(default=None, description="needed unless the resource is given as an ARM id")
+    subscription_id: str | None = Field(default=None, description="default: the plan target's subscription")
+    timeout: Duration = Field(default=900.0, description="bound on the whole step, retries and waiting included")
+
+    auto_undo: ClassVar[bool] = True
+
+    @property
+    def changes_world(self) -> bool:
+        return True
+
+    @field_validator("allow_data_loss", check_fields=False)
+    @classmethod
+    def _data_loss_opt_in(cls, value: bool, info: ValidationInfo) -> bool:
+        """Declared after ``mode`` in each failover kind, so the refusal names this field."""
+        mode = info.data.get("mode")
+        if mode in DATA_LOSS_MODES and not value:
+            raise ValueError(
+                f"mode {mode!r} may lose writes that were not yet replicated: "
+                "set allow_data_loss: true to opt in (or use mode: planned)")
+        return value
+
+    def _scope(self, *ids: ArmId | None) -> AzureRef:
+        """Subscription and resource group from the ARM ids given, checked against the fields."""
+        subs = {i.subscription_id.lower() for i in ids if i is not None}
+        groups = {i.resource_group.lower() for i in ids if i is not None}
+        if self.subscription_id:
+            subs.add(self.subscription_id.lower())
+        if self.resource_group:
+            groups.add(self.resource_group.lower())
+        if len(subs) > 1:
+            raise ValueError("subscription_id: the ARM ids and subscription_id name different subscriptions")
+        if len(groups) > 1:
+            raise ValueError("resource_group: the ARM ids and resource_group name different resource groups")
+        if not groups:
+            raise ValueError("resource_group: required unless the resource is given as an ARM id")
+        first = next((i for i in ids if i is not None), None)
+        return AzureRef(
+            subscription_id=self.subscription_id or (first.subscription_id if first else None),
+            resource_group=self.resource_group or (first.resource_group if first else ""),
+        )
+
+
+# --------------------------------------------------------------------------- SQL failover group
+class SqlFailoverRef(AzureRef):
+    failover_group: str
+    to_server: str
+
+
+class SqlFailoverStep(_AzureStep):
+    """Make ``to_server`` the primary of a failover group (POSTed to that server, as Azure wants)."""
+
+    kind: Literal["azure.sql.failover"]
+    failover_group: str = Field(min_length=1, description="name, or ARM id …/servers/{server}/failoverGroups/{name}")
+    to_server: str = Field(min_length=1, description="the server to become primary: name or ARM id")
+    mode: Literal["planned", "forced", "try-planned"] = Field(
+        default="planned",
+        description="planned: no data loss, needs both regions; forced: now, loses unreplicated writes; "
+                    "try-planned: planned if possible, else forced")
+    allow_data_loss: bool = Field(default=False, validate_default=True,
+                                  description="required for forced and try-planned")
+
+    @model_validator(mode="after")
+    def _names(self) -> "SqlFailoverStep":
+        self.ref()
+        return self
+
+    def ref(self) -> SqlFailoverRef:
+        fg = _arm_id(self.failover_group, "failover_group", "Microsoft.Sql", "servers", "failoverGroups")
+        server = _arm_id(self.to_server, "to_server", "Microsoft.Sql", "servers")
+        scope = self._scope(fg, server)
+        return SqlFailoverRef(**scope.model_dump(), failover_group=fg.name if fg else self.failover_group,
+                              to_server=server.name if server else self.to_server)
+
+
+# --------------------------------------------------------------------------- storage account
+class StorageFailoverRef(AzureRef):
+    account: str
+
+
+class StorageFailoverStep(_AzureStep):
+    """Make ``to_region`` the primary region of a geo-redundant storage account."""
+
+    kind: Literal["azure.storage.failover"]
+    account: str = Field(min_length=1, description="storage account name or ARM id")
+    to_region: str = Field(min_length=1, description="the region to become primary, e.g. westus")
+    mode: Literal["planned", "unplanned"] = Field(
+        default="planned",
+        description="planned: both regions up, nothing lost, stays geo-redundant; unplanned: the secondary "
+                    "takes over as it is, writes after lastSyncTime are lost, the account becomes LRS")
+    allow_data_loss: bool = Field(default=False, validate_default=True, description="required for unplanned")
+    timeout: Duration = Field(default=7200.0, description="storage failovers usually take under an hour")
+
+    @field_validator("to_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        return region_name(value)
+
+    @model_validator(mode="after")
+    def _names(self) -> "StorageFailoverStep":
+        self.ref()
+        return self
+
+    def ref(self) -> StorageFailoverRef:
+        account = _arm_id(self.account, "account", "Microsoft.Storage", "storageAccounts")
+        scope = self._scope(account)
+        return StorageFailoverRef(**scope.model_dump(), account=account.name if account else self.account)
+
+
+# --------------------------------------------------------------------------- Front Door origins
+class OriginSettings(BaseModel):
+    """What an origin should be; fields left out are left as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool | None = None
+    priority: int | None = Field(default=None, ge=1, le=5, description="lower is preferred")
+    weight: int | None = Field(default=None, ge=1, le=1000, description="share within the same priority")
+
+    @model_validator(mode="after")
+    def _something(self) -> "OriginSettings":
+        if self.enabled is None and self.priority is None and self.weight is None:
+            raise ValueError("say at least one of enabled, priority, weight")
+        return self
+
+
+class FrontDoorRef(AzureRef):
+    profile: str
+    origin_group: str
+
+
+class FrontDoorOriginsStep(_AzureStep):
+    """Set enabled state, priority and weight of named origins of a Front Door origin group.
+
+    With ``stages: N`` weights move from their current to their wanted values in N equal steps,
+    ``stage_interval`` (plan time) apart; origins are enabled in the first stage and disabled in
+    the last, so traffic always has somewhere to go.
+    """
+
+    kind: Literal["azure.frontdoor.origins"]
+    profile: str | None = Field(default=None, description="Front Door profile name or ARM id")
+    origin_group: str = Field(min_length=1, description="origin group name, or its ARM id")
+    origins: dict[str, OriginSettings] = Field(min_length=1, description="origin name → wanted settings")
+    stages: int = Field(default=1, ge=1, le=20, description="shift weights gradually in this many stages")
+    stage_interval: Duration = Field(default=0.0, description="plan time between two stages")
+    timeout: Duration = Field(default=900.0, description="bound on each stage, retries and waiting included")
+
+    @model_validator(mode="after")
+    def _names(self) -> "FrontDoorOriginsStep":
+        self.ref()
+        if self.stages > 1 and not any(o.weight is not None for o in self.origins.values()):
+            raise ValueError("stages: a staged shift needs a weight on at least one origin")
+        return self
+
+    def ref(self) -> FrontDoorRef:
+        group = _arm_id(self.origin_group, "origin_group", "Microsoft.Cdn", "profiles", "originGroups")
+        profile = _arm_id(self.profile, "profile", "Microsoft.Cdn", "profiles") if self.profile else None
+        if group is None and profile is None and not self.profile:
+            raise ValueError("profile: required unless origin_group is an ARM id")
+        names = {n.lower() for n in (group.name_of("profiles") if group else None,
+                                     profile.name if profile else (self.profile or None)) if n}
+        if len(names) > 1:
+            raise ValueError("profile: the profile and the origin group's ARM id name different profiles")
+        scope = self._scope(group, profile)
+        profile_name = (group.name_of("profiles") if group else None) or (profile.name if profile else self.profile)
+        return FrontDoorRef(**scope.model_dump(), profile=profile_name or "",
+                            origin_group=group.name if group else self.origin_group)
+
+
+# --------------------------------------------------------------------------- their undo forms
+class SqlFailoverUndo(SqlFailoverStep):
+    is_undo: ClassVar[bool] = True
+
+
+class StorageFailoverUndo(StorageFailoverStep):
+    is_undo: ClassVar[bool] = True
+
+
+class FrontDoorOriginsUndo(FrontDoorOriginsStep):
+    is_undo: ClassVar[bool] = True
+
+
+AZURE_STEPS = (SqlFailoverStep, StorageFailoverStep, FrontDoorOriginsStep)
+AZURE_UNDOS = (SqlFailoverUndo, StorageFailoverUndo, FrontDoorOriginsUndo)
+
+
+def is_azure_step(step: object) -> bool:
+    return isinstance(step, AZURE_STEPS)

@@ -1,0 +1,396 @@
+"""Drill files: a region-failover DR drill as YAML, validated by pydantic before anything runs.
+
+A drill file says which region is primary, where the service is reached (Front Door and each
+region), which Azure resources fail over and how, how an outage is detected and decided, how
+data loss is measured (the canary) and what the drill is scored against (RTO/RPO targets).
+Failovers that can lose data (``forced``, ``unplanned``) are refused at load unless the plan says
+``allow_data_loss: true`` next to them: losing writes is a decision someone writes down.
+
+Durations are plan time (``30s``, ``2m``, ``4h``): under a scaled clock they pass N× faster.
+HTTP timeouts and the canary's write rate are wall-clock: a network round trip does not speed up.
+
+Against the sandbox, ``endpoints`` may be left out; :meth:`DrillPlan.resolve_endpoints` fills
+them from the running sandbox's ``info()``. Against Azure they are required at load.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationInfo, field_validator, model_validator
+
+from odin_drills.errors import PlanInvalid
+from odin_drills.plan.journeys import HttpMethod, SmokeJourney
+from odin_drills.plan.loader import parse_model, read_yaml
+from odin_drills.plan.models import AzureTarget, SandboxTarget
+from odin_drills.plan.channels import Channel
+from odin_drills.plan.durations import Duration
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def _arm_id(value: str, segment: str, example: str) -> str:
+    """ARM ids are compared case-insensitively (Front Door returns lower-case segments)."""
+    if not value.lower().startswith("/subscriptions/") or f"/{segment.lower()}/" not in value.lower():
+        raise ValueError(f"{value!r} is not an ARM id of a {segment} resource (expected {example})")
+    return value
+
+
+def _path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError(f"{value!r} must be a path starting with '/'")
+    return value
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# --- where the service is ------------------------------------------------------------------
+class Regions(_Section):
+    """Which region serves today (primary) and which takes over (secondary)."""
+
+    primary: str = Field(min_length=1, description="e.g. eastus")
+    secondary: str = Field(min_length=1, description="e.g. westus")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Regions:
+        if self.primary == self.secondary:
+            raise ValueError("primary and secondary must be different regions")
+        return self
+
+
+class Endpoints(_Section):
+    """How users reach the service (Front Door) and how odin reaches each region's app directly."""
+
+    frontdoor: HttpUrl | None = Field(default=None, description="the Front Door endpoint; sandbox: filled at run time")
+    regions: dict[str, HttpUrl] = Field(default_factory=dict, description="region -> that region's app")
+
+
+# --- what fails over ------------------------------------------------------------------------
+class FailoverGroupSpec(_Section):
+    """An Azure SQL failover group, failed over to the secondary server."""
+
+    id: str = Field(description="ARM id of the failover group (on either server)")
+    mode: Literal["planned", "forced", "try-planned"] = Field(
+        default="try-planned",
+        description="planned: wait for the secondary to catch up (fails while the primary is down); "
+        "forced: promote the secondary now, losing unreplicated writes; try-planned: planned when "
+        "both regions answer, else forced",
+    )
+    allow_data_loss: bool = Field(
+        default=False, validate_default=True,
+        description="required true for modes forced and try-planned: the plan accepts losing unreplicated writes",
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _is_failover_group(cls, value: str) -> str:
+        return _arm_id(value, "failoverGroups",
+                       "/subscriptions/…/providers/Microsoft.Sql/servers/SERVER/failoverGroups/NAME")
+
+    @field_validator("allow_data_loss")
+    @classmethod
+    def _data_loss_is_explicit(cls, value: bool, info: ValidationInfo) -> bool:
+        mode = info.data.get("mode")
+        if mode in ("forced", "try-planned") and not value:
+            # try-planned falls back to forced exactly when a region is down, i.e. in a real failover
+            raise ValueError(f"mode '{mode}' can lose the writes not yet replicated: set allow_data_loss: true "
+                             "to accept that, or use mode planned")
+        return value
+
+
+class StorageAccountSpec(_Section):
+    """A geo-redundant storage account, failed over to its secondary region."""
+
+    id: str = Field(description="ARM id of the storage account")
+    mode: Literal["planned", "unplanned"] = Field(
+        default="planned",
+        description="planned: no data loss, needs both regions; unplanned: the secondary takes over as "
+        "it is (writes after the last sync time are lost; the account becomes LRS)",
+    )
+    allow_data_loss: bool = Field(
+        default=False, validate_default=True,
+        description="required true for mode unplanned: the plan accepts losing writes after the last sync",
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _is_storage_account(cls, value: str) -> str:
+        return _arm_id(value, "storageAccounts",
+                       "/subscriptions/…/providers/Microsoft.Storage/storageAccounts/NAME")
+
+    @field_validator("allow_data_loss")
+    @classmethod
+    def _data_loss_is_explicit(cls, value: bool, info: ValidationInfo) -> bool:
+        if info.data.get("mode") == "unplanned" and not value:
+            raise ValueError("mode 'unplanned' loses the writes after the last sync time: set "
+                             "allow_data_loss: true to accept that, or use mode planned")
+        return value
+
+
+class FrontDoorSpec(_Section):
+    """The Front Door origin group in front of the service and its origin per region."""
+
+    origin_group: str = Field(description="ARM id of the origin group")
+    origins: dict[str, str] = Field(default_factory=dict, description="region -> origin name in the group")
+
+    @field_validator("origin_group")
+    @classmethod
+    def _is_origin_group(cls, value: str) -> str:
+        return _arm_id(value, "originGroups",
+                       "/subscriptions/…/providers/Microsoft.Cdn/profiles/PROFILE/originGroups/NAME")
+
+
+class Resources(_Section):
+    """The Azure resources the drill fails over (and back)."""
+
+    failover_groups: list[FailoverGroupSpec] = Field(default_factory=list)
+    storage_accounts: list[StorageAccountSpec] = Field(default_factory=list)
+    frontdoor: FrontDoorSpec | None = None
+
+
+# --- detect, decide ---------------------------------------------------------------------------
+class ProbeRequest(_Section):
+    """One HTTP request whose 2xx answer means "this works"."""
+
+    method: HttpMethod = "GET"
+    path: str = "/health"
+    json_body: Any = Field(default=None, alias="json")
+
+    _starts_with_slash = field_validator("path")(_path)
+
+
+class Detection(_Section):
+    """Continuous probes to each region and through Front Door; when an outage is real."""
+
+    interval: Duration = Field(default=30.0, gt=0, description="plan time between probe rounds")
+    confirmation: Duration = Field(
+        default=120.0, description="the primary must fail every probe this long before the outage is confirmed "
+        "(shorter failures are glitches)")
+    threshold: Duration = Field(
+        default=1800.0, description="incident mode: fail over once the outage has lasted this long")
+    path: str = Field(default="/health", description="probed on each region's app")
+    timeout: Duration = Field(default=5.0, gt=0, description="per probe, wall seconds")
+    frontdoor_probe: ProbeRequest | None = Field(
+        default=None,
+        description="the request through Front Door whose success ends the RTO (default: GET `path`). "
+        "Make it exercise the data path: a shallow /health answers from the secondary as soon as Front "
+        "Door shifts, long before writes work again",
+    )
+    region_header: str = Field(
+        default="x-odin-region", description="response header naming the region that served a request")
+    summary_every: Duration = Field(default=300.0, gt=0, description="plan time between journaled probe summaries")
+
+    _starts_with_slash = field_validator("path")(_path)
+
+    def probe_through_frontdoor(self) -> ProbeRequest:
+        return self.frontdoor_probe or ProbeRequest(path=self.path)
+
+
+class Decision(_Section):
+    """When to fail over once the outage is confirmed."""
+
+    mode: Literal["drill", "incident"] = Field(
+        default="drill", description="drill: fail over as soon as the outage is confirmed; "
+        "incident: once it has lasted detection.threshold")
+    human_confirm: bool = Field(default=False, description="wait for a person to approve the failover")
+    confirm_timeout: Duration = Field(default=900.0, description="how long to wait for that approval")
+    on_confirm_timeout: Literal["abort", "fail-over"] = Field(
+        default="abort", description="what happens when nobody answers in time")
+
+
+# --- measure, score ---------------------------------------------------------------------------
+class Canary(_Section):
+    """Small unique writes through Front Door during the drill, read back after the failover."""
+
+    enabled: bool = True
+    path: str = Field(default="/api/orders", description="POST target (through Front Door)")
+    read_path: str = Field(default="/api/orders/{id}", description="GET to read a write back by its id")
+    read_field: str | None = Field(default="order", description="where the read answer holds the payload "
+                                   "(null: the whole body)")
+    rate_per_second: float = Field(default=5.0, gt=0, le=200, description="writes per wall second")
+    payload_bytes: int = Field(default=64, ge=8, le=65536)
+    timeout: Duration = Field(default=2.0, gt=0, description="per write, wall seconds")
+
+    _starts_with_slash = field_validator("path", "read_path")(_path)
+
+    @field_validator("read_path")
+    @classmethod
+    def _has_id(cls, value: str) -> str:
+        if "{id}" not in value:
+            raise ValueError("read_path must contain {id}, e.g. /api/orders/{id}")
+        return value
+
+
+class Targets(_Section):
+    """What the drill is scored against."""
+
+    rto: Duration = Field(default=4 * 3600.0, description="outage start -> service answering through Front Door")
+    rpo: Duration = Field(default=900.0, description="the span of acknowledged writes that may be lost")
+    consecutive_successes: int = Field(
+        default=3, ge=1, description="the service is back at the first of this many successful probes in a row")
+
+
+class Failback(_Section):
+    enabled: bool = True
+    wait_healthy: Duration = Field(
+        default=300.0, description="the old primary must answer this long before traffic goes back")
+
+
+class ChannelSpec(Channel):
+    """A stakeholder channel; ``url`` is a secret (use ``${VAR}``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Comms(_Section):
+    channels: list[ChannelSpec] = Field(default_factory=list)
+    minutes: list[int] = Field(default_factory=lambda: [0, 15, 60, 90],
+                               description="T+N plan minutes: the first is the initial message")
+
+    @field_validator("minutes")
+    @classmethod
+    def _ascending(cls, value: list[int]) -> list[int]:
+        if not value or any(m < 0 for m in value) or value != sorted(set(value)):
+            raise ValueError("minutes must be distinct, ascending and not negative, e.g. [0, 15, 60, 90]")
+        return value
+
+
+class Outage(_Section):
+    """How the drill's outage begins (that moment starts the RTO clock)."""
+
+    inject: bool = Field(
+        default=True,
+        description="the drill causes the outage itself: a region_outage fault in the sandbox; in Azure, "
+        "taking the region's origin out of Front Door. false: wait for a real outage",
+    )
+    region: str | None = Field(default=None, description="the region that goes down (default: the primary)")
+
+
+# --- the plan ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ResolvedEndpoints:
+    """Front Door and region base URLs without trailing slashes, both regions present."""
+
+    frontdoor: str
+    regions: dict[str, str]
+
+
+class DrillPlan(BaseModel):
+    """One region-failover DR drill: what fails over, how it is detected, decided and scored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="lower-case letters, digits and dashes; names the drill's history")
+    description: str = ""
+    environment: str = Field(description="lock name: two runs on one environment never overlap")
+    kind: Literal["region-failover"] = "region-failover"
+    target: SandboxTarget | AzureTarget = Field(default_factory=SandboxTarget, discriminator="kind")
+    regions: Regions
+    endpoints: Endpoints = Field(default_factory=Endpoints)
+    resources: Resources = Field(default_factory=Resources)
+    detection: Detection = Field(default_factory=Detection)
+    decision: Decision = Field(default_factory=Decision)
+    smoke: list[SmokeJourney] = Field(
+        default_factory=list,
+        description="journeys written against Front Door; also run against the DR region's app "
+        "(scheme, host and port swapped)")
+    canary: Canary = Field(default_factory=Canary)
+    targets: Targets = Field(default_factory=Targets)
+    failback: Failback = Field(default_factory=Failback)
+    comms: Comms = Field(default_factory=Comms)
+    outage: Outage = Field(default_factory=Outage)
+
+    @field_validator("name", "environment")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not _SLUG.match(value):
+            raise ValueError(f"{value!r} must be lower-case letters, digits and dashes (max 63)")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DrillPlan:
+        both = {self.regions.primary, self.regions.secondary}
+        unknown = sorted(set(self.endpoints.regions) - both)
+        if unknown:
+            raise ValueError(f"endpoints.regions: {unknown} are neither the primary nor the secondary region")
+        if self.resources.frontdoor is not None:
+            unknown = sorted(set(self.resources.frontdoor.origins) - both)
+            if unknown:
+                raise ValueError(f"resources.frontdoor.origins: {unknown} are neither the primary nor the "
+                                 "secondary region")
+        if self.outage.region is not None and self.outage.region not in both:
+            raise ValueError(f"outage.region: {self.outage.region!r} is neither the primary nor the secondary region")
+        names = [j.name for j in self.smoke]
+        if len(set(names)) != len(names):
+            raise ValueError("smoke journey names must be unique")
+        if isinstance(self.target, AzureTarget):
+            missing = [f"endpoints.regions.{r}" for r in (self.regions.primary, self.regions.secondary)
+                       if r not in self.endpoints.regions]
+            if self.endpoints.frontdoor is None:
+                missing.insert(0, "endpoints.frontdoor")
+            if missing:
+                raise ValueError(f"an Azure target needs {', '.join(missing)}")
+            if self.outage.inject and self.resources.frontdoor is None:
+                raise ValueError("outage.inject on an Azure target takes the region out of Front Door: "
+                                 "resources.frontdoor is required (or set outage.inject: false)")
+        return self
+
+    @property
+    def outage_region(self) -> str:
+        return self.outage.region or self.regions.primary
+
+    def resolve_endpoints(self, sandbox_info: Mapping[str, Any] | None = None) -> ResolvedEndpoints:
+        """The plan's endpoints, with what it leaves out taken from a running sandbox's ``info()``.
+
+        Raises :class:`PlanInvalid` naming the field when an endpoint is neither in the plan nor
+        in the sandbox (or the sandbox has no such region).
+        """
+        sandbox = sandbox_info if isinstance(self.target, SandboxTarget) else None
+        frontdoor = str(self.endpoints.frontdoor) if self.endpoints.frontdoor else None
+        if frontdoor is None and sandbox is not None:
+            frontdoor = sandbox.get("frontdoor_url")
+        problems: list[str] = []
+        if not frontdoor:
+            problems.append(f"{self.name}: endpoints.frontdoor: not set in the plan"
+                            + (" and no sandbox is running" if sandbox is None else ""))
+        regions: dict[str, str] = {}
+        for region in (self.regions.primary, self.regions.secondary):
+            url = self.endpoints.regions.get(region)
+            found = str(url) if url else (sandbox or {}).get("regions", {}).get(region)
+            if not found:
+                where = (f" and the sandbox has no region {region!r} (it has "
+                         f"{sorted((sandbox or {}).get('regions', {}))})") if sandbox is not None else ""
+                problems.append(f"{self.name}: endpoints.regions.{region}: not set in the plan{where}")
+            else:
+                regions[region] = found.rstrip("/")
+        if problems:
+            raise PlanInvalid(problems)
+        assert frontdoor is not None
+        return ResolvedEndpoints(frontdoor=frontdoor.rstrip("/"), regions=regions)
+
+
+def rebase_journey(journey: SmokeJourney, base_url: str) -> SmokeJourney:
+    """The journey sent to ``base_url`` instead: scheme, host and port swapped; path and query kept
+    (a path in ``base_url`` is put in front of the journey's)."""
+    base = urlsplit(base_url)
+    own = urlsplit(str(journey.url))
+    path = base.path.rstrip("/") + (own.path or "/")
+    url = urlunsplit((base.scheme, base.netloc, path, own.query, own.fragment))
+    return journey.model_copy(update={"url": HttpUrl(url)})
+
+
+def parse_drill(data: Any, source: str = "<drill>", environ: dict[str, str] | None = None) -> DrillPlan:
+    return parse_model(data, DrillPlan, source, "a drill must be a YAML mapping with name, environment, regions", environ)
+
+
+def load_drill(path: str | Path, environ: dict[str, str] | None = None) -> DrillPlan:
+    """Load and validate a drill file; raises :class:`PlanInvalid` with one line per problem."""
+    file, data = read_yaml(path, "drill")
+    return parse_drill(data, str(file), environ)

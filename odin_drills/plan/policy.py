@@ -1,0 +1,88 @@
+"""The rollback policy: every threshold the ladder uses, as plan-file fields with safe defaults.
+
+Defaults follow the design notes (the README's rollback ladder): multipliers 2.0 / 1.5 / 1.1, floors 0.1 percentage
+points of error rate and 5 ms of p95 latency, 99 % confidence, 80 % power, 50 requests minimum,
+two confirming windows, 1 h to roll back, 4 h for a human to decide a hold.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from odin_drills.plan.durations import Duration
+
+
+class Multipliers(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rollback: float = Field(default=2.0, gt=1)
+    hold: float = Field(default=1.5, gt=1)
+    watch: float = Field(default=1.1, gt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Multipliers":
+        if not (self.watch <= self.hold <= self.rollback):
+            raise ValueError("multipliers must satisfy watch <= hold <= rollback")
+        return self
+
+
+class Floors(BaseModel):
+    """Absolute change a metric must also exceed, so 0 % -> 0.01 % is not "infinitely worse"."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error_rate_pp: float = Field(default=0.1, ge=0, description="percentage points")
+    latency_ms: float = Field(default=5.0, ge=0)
+
+    @property
+    def error_rate(self) -> float:
+        """The error-rate floor as a fraction (0.1 pp -> 0.001)."""
+        return self.error_rate_pp / 100.0
+
+
+class Windows(BaseModel):
+    """How long each judgement looks at traffic, in plan time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    baseline: Duration = Field(default=3600.0, gt=0, description="T-1w baseline capture")
+    step: Duration = Field(default=300.0, gt=0, description="gate after each T-0 step")
+    interval: Duration = Field(default=300.0, gt=0, description="one evaluation while watching")
+    validation: Duration = Field(default=3600.0, gt=0, description="T+1h validation suite")
+    final: Duration = Field(default=82800.0, gt=0, description="T+24h: from T+1h to T+24h")
+    max_extensions: int = Field(
+        default=3, ge=0, description="extra intervals while inconclusive, watching or confirming"
+    )
+
+
+class Deadlines(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rollback: Duration = Field(default=3600.0, gt=0)
+    hold: Duration = Field(default=14400.0, gt=0)
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    multipliers: Multipliers = Field(default_factory=Multipliers)
+    floors: Floors = Field(default_factory=Floors)
+    confidence: float = Field(default=0.99, gt=0.5, lt=1)
+    power: float = Field(default=0.8, gt=0, lt=1)
+    min_requests: int = Field(default=50, ge=1)
+    confirm_windows: int = Field(default=2, ge=1)
+    latency_percentiles: list[Literal["p95", "p99"]] = Field(default_factory=lambda: ["p95"])
+    windows: Windows = Field(default_factory=Windows)
+    deadlines: Deadlines = Field(default_factory=Deadlines)
+    on_hold_timeout: Literal["rollback", "proceed"] = "rollback"
+    rollback_grace: Duration = Field(
+        default=0.0, description="time a human has to override a confirmed rollback"
+    )
+
+    @model_validator(mode="after")
+    def _p95_always(self) -> "Policy":
+        if "p95" not in self.latency_percentiles:
+            self.latency_percentiles = ["p95", *self.latency_percentiles]
+        return self

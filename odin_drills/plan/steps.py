@@ -1,0 +1,123 @@
+"""Step kinds a plan may use. World-changing steps must declare their undo.
+
+A step that changes the world (an HTTP call other than GET/HEAD, a command, an Azure action) carries
+``undo:`` — another step that puts things back — or ``undo: none`` with ``undo_reason:``. The rule is
+enforced at load time so a plan that could not be rolled back never starts. Azure steps
+(``odin_drills.plan.azure_steps``) compute their undo from the state they read, so for them ``undo: auto``
+or no ``undo:`` at all is the declaration.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+
+from odin_drills.plan.azure_steps import (
+    AZURE_KINDS,
+    FrontDoorOriginsStep,
+    FrontDoorOriginsUndo,
+    SqlFailoverStep,
+    SqlFailoverUndo,
+    StorageFailoverStep,
+    StorageFailoverUndo,
+)
+from odin_drills.plan.durations import Duration
+from odin_drills.plan.journeys import HttpMethod
+from odin_drills.plan.step_base import READ_ONLY_METHODS, _Step
+
+class HttpStep(_Step):
+    kind: Literal["http"]
+    method: HttpMethod = "POST"
+    url: HttpUrl
+    headers: dict[str, str] = Field(default_factory=dict)
+    json_body: Any = Field(default=None, alias="json")
+    body: str | None = None
+    expect_status: int | list[int] = Field(default_factory=lambda: [200, 201, 202, 204])
+    timeout: Duration = 10.0
+
+    @property
+    def changes_world(self) -> bool:
+        return self.method not in READ_ONLY_METHODS
+
+
+class CommandStep(_Step):
+    kind: Literal["command"]
+    argv: list[str] = Field(min_length=1, description="program and arguments; no shell")
+    shell: bool = Field(default=False, description="run argv[0] through /bin/sh -c (opt-in)")
+    cwd: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    timeout: Duration = 300.0
+    expect_exit: int = 0
+
+    @property
+    def changes_world(self) -> bool:
+        return True
+
+    @model_validator(mode="after")
+    def _shell_single(self) -> "CommandStep":
+        if self.shell and len(self.argv) != 1:
+            raise ValueError("with shell: true, argv must be one string (the shell command line)")
+        return self
+
+
+class WaitStep(_Step):
+    kind: Literal["wait"]
+    duration: Duration
+
+
+class SmokeStep(_Step):
+    kind: Literal["smoke"]
+    journeys: list[str] | None = Field(default=None, description="names; default all")
+
+
+class GateStep(_Step):
+    kind: Literal["gate"]
+    window: Duration | None = Field(default=None, description="default: policy.windows.step")
+
+
+class ApprovalStep(_Step):
+    kind: Literal["approval"]
+    prompt: str = "Continue?"
+    timeout: Duration = 3600.0
+    on_timeout: Literal["reject", "approve"] = "reject"
+
+
+class NotifyStep(_Step):
+    kind: Literal["notify"]
+    url: HttpUrl
+    message: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+    timeout: Duration = 10.0
+
+
+class HttpUndo(HttpStep):
+    is_undo: ClassVar[bool] = True
+
+
+class CommandUndo(CommandStep):
+    is_undo: ClassVar[bool] = True
+
+
+class WaitUndo(WaitStep):
+    is_undo: ClassVar[bool] = True
+
+
+
+UndoStep = Annotated[
+    Union[HttpUndo, CommandUndo, WaitUndo, SqlFailoverUndo, StorageFailoverUndo, FrontDoorOriginsUndo],
+    Field(discriminator="kind"),
+]
+
+Step = Annotated[
+    Union[HttpStep, CommandStep, WaitStep, SmokeStep, GateStep, ApprovalStep, NotifyStep,
+          SqlFailoverStep, StorageFailoverStep, FrontDoorOriginsStep],
+    Field(discriminator="kind"),
+]
+
+STEP_KINDS = ("http", "command", "wait", "smoke", "gate", "approval", "notify", *AZURE_KINDS)
+
+for _model in (HttpStep, CommandStep, WaitStep, SmokeStep, GateStep, ApprovalStep, NotifyStep,
+               HttpUndo, CommandUndo, WaitUndo, SqlFailoverStep, StorageFailoverStep, FrontDoorOriginsStep,
+               SqlFailoverUndo, StorageFailoverUndo, FrontDoorOriginsUndo):
+    _model.model_rebuild(_types_namespace={"UndoStep": UndoStep})
