@@ -42,7 +42,7 @@ def run_drill(plan: Path, env: dict[str, str], scale: float = SCALE, *args: str,
 
     if "drill" in cli.COMMANDS:
         return run_odin(["drill", str(plan), "--time-scale", str(scale), "--json", *args], env=env, timeout=timeout)
-    code = ("import sys; from odin.drill_cli import run_drill; "
+    code = ("import sys; from odin_drills.cli.drill import run_drill; "
             "sys.exit(run_drill(sys.argv[1], float(sys.argv[2]), True, '--allow-production' in sys.argv))")
     return subprocess.run([sys.executable, "-c", code, str(plan), str(scale), *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)

@@ -329,8 +329,8 @@ def test_a_gate_without_latency_samples_does_not_import_scipy_stats():
     # scipy.stats takes about a second to import; only the U test on raw samples needs it.
     code = (
         "import sys\n"
-        "from steps.gates import evaluate\n"
-        "from steps.snapshot import Snapshot\n"
+        "from odin_drills.steps.gates import evaluate\n"
+        "from odin_drills.steps.snapshot import Snapshot\n"
         "def snap(requests, errors, **extra):\n"
         "    return Snapshot(requests=requests, errors=errors, latency_ms={'p50': 8, 'p95': 14, 'p99': 20}, **extra)\n"
         "hist = {'le_ms': [10, 20], 'counts': [900, 1000]}\n"

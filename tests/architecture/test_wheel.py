@@ -7,6 +7,7 @@ and its file list read back: every product module of the mapped folders is insid
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -18,9 +19,12 @@ FOLDERS = {"odin_drills": "odin_drills", "odin_drills/steps": "steps", "odin_dri
 
 
 def test_the_wheel_installs_one_top_level_package_holding_every_module(tmp_path: Path) -> None:
+    source = tmp_path / "src"  # a copy, so no stale build/ folder of the checkout leaks in
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info",
+                                                                  "__pycache__", "tests", "bench"))
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "--disable-pip-version-check", "-w", str(tmp_path / "dist"), str(ROOT)],
+         "--disable-pip-version-check", "-w", str(tmp_path / "dist"), str(source)],
         capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert build.returncode == 0, build.stderr
     wheels = list((tmp_path / "dist").glob("odin_drills-*.whl"))

@@ -103,7 +103,7 @@ def test_the_schema_lists_the_azure_kinds():
 def test_fast_commands_import_no_azure_sdk_and_no_prefect(tmp_path: Path):
     path = tmp_path / "drill.yaml"
     path.write_text(yaml.safe_dump(plan(SQL, STORAGE, FRONTDOOR)))
-    code = ("import sys; from odin.plan import load_plan; import odin.cli; from steps.actions import describe_action; "
+    code = ("import sys; from odin_drills.plan import load_plan; import odin_drills.cli.main; from odin_drills.steps.actions import describe_action; "
             f"p = load_plan({str(path)!r}); [describe_action(s) for s in p.phases.t0]; "
             "bad = sorted(m for m in sys.modules if m.startswith(('azure.mgmt', 'azure.identity', 'prefect'))); "
             "print(bad)")
