@@ -44,13 +44,19 @@ def prefect_home() -> Path:
 
 
 def server_environment(port: int | None = None) -> dict[str, str]:
-    """Environment for the server process: isolated home, no telemetry leaving loopback."""
+    """Environment for the server process: isolated home, no telemetry leaving loopback.
+
+    The UI is told its API's real port: left alone it calls 127.0.0.1:4200, so on any other port
+    (the next free one, or a test's) it would show "Can't connect to Server API" and no runs.
+    """
     env = dict(os.environ)
     env.pop("PREFECT_API_URL", None)
     env["PREFECT_HOME"] = str(prefect_home())
     env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     env.setdefault("PREFECT_UI_ENABLED", "true")
     env["PREFECT_LOGGING_LEVEL"] = env.get("PREFECT_LOGGING_LEVEL", "WARNING")
+    if port is not None:
+        env["PREFECT_SERVER_UI_API_URL"] = f"http://127.0.0.1:{port}/api"
     return env
 
 
@@ -111,7 +117,7 @@ def start(timeout: float = START_TIMEOUT_SECONDS) -> ServerInfo:
     handle = log.open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=server_environment(),
+        env=server_environment(port),
         stdout=handle,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
