@@ -11,19 +11,16 @@
     │   ├── StateMissing            a later phase cannot find the baseline or T-0 journal
     │   └── OptInRequired           a dangerous action was not explicitly allowed
     ├── TargetUnreachable           an endpoint or the Prefect server did not answer
-    ├── AzureOperationFailed        an Azure call or long-running operation failed
-    └── StepFailed                  a step ended in error (the run then rolls back)
+    └── AzureOperationFailed        an Azure call or long-running operation failed
 
-Exit codes of a run: 0 completed, 3 rolled back and healthy, 4 rolled back but degraded or failed,
-2 usage error. Messages never include secrets: callers pass them through ``odin_drills.steps.redact``.
+Exit codes and what each outcome means are one table, ``odin_drills.outcomes``. Messages never include secrets: callers pass them through ``odin_drills.steps.redact``.
 """
 
 from __future__ import annotations
 
-EXIT_OK = 0
-EXIT_USAGE = 2
-EXIT_ROLLED_BACK_HEALTHY = 3
-EXIT_FAILED = 4
+from odin_drills.outcomes import EXIT_FAILED, EXIT_NOT_ACHIEVED, EXIT_OK, EXIT_USAGE
+
+__all__ = ["EXIT_FAILED", "EXIT_NOT_ACHIEVED", "EXIT_OK", "EXIT_USAGE"]
 
 
 class OdinError(Exception):
@@ -79,6 +76,3 @@ class TargetUnreachable(OdinError):
 class AzureOperationFailed(OdinError):
     pass
 
-
-class StepFailed(OdinError):
-    pass
