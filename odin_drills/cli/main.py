@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from odin_drills.errors import EXIT_USAGE, InputInvalid, OdinError, UsageError
+from odin_drills.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, InputInvalid, OdinError, UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -255,7 +255,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         print(f"odin: recording in Prefect at {url.removesuffix('/api')}", file=sys.stderr)
         migration_flow.LISTENERS.append(print_entry)
     with embedded_sandbox(plan.target):
-        summary = migration_flow.migration(
+        summary = migration_flow.run_migration(
             plan_file=str(args.plan), phase=args.phase, time_scale=args.time_scale, force=args.force, wait=args.wait
         )
     if summary.outcome == "refused":
@@ -298,7 +298,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     (folder / "report.md").write_text(render_markdown(journal.entries()), encoding="utf-8")
     for undo in result.undone:
         print(f"  undo {undo.step}: {undo.status} after {undo.attempts} attempt(s): {undo.detail}")
-    return 0 if result.all_undone else 4
+    return EXIT_OK if result.all_undone else EXIT_FAILED
 
 
 def cmd_drill(args: argparse.Namespace) -> int:
