@@ -6,8 +6,10 @@ from typing import Any
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from odin_drills.steps.journal import Entry
+from odin_drills.reports.formatting import seconds
 from odin_drills.reports.markdown import gate_rows, render_markdown
+from odin_drills.reports.templating import render
+from odin_drills.steps.journal import Entry
 
 
 def artifact_key(plan: str, what: str) -> str:
@@ -17,17 +19,17 @@ def artifact_key(plan: str, what: str) -> str:
 
 
 def publish_baseline(plan: str, record: Any) -> None:
+    create_markdown_artifact(key=artifact_key(plan, "baseline"), markdown=render_baseline(plan, record),
+                             description="The baseline every later window is judged against")
+
+
+def render_baseline(plan: str, record: Any) -> str:
+    """The baseline artifact's Markdown (``templates/baseline.md.j2``)."""
     snap = record.snapshot
-    create_markdown_artifact(
-        key=artifact_key(plan, "baseline"),
-        markdown=(
-            f"# Baseline for {plan}\n\nCaptured {record.captured_at:%Y-%m-%d %H:%M:%S} (plan time) over "
-            f"{record.window_seconds:g} s.\n\n| requests | errors | error rate | p50 ms | p95 ms | p99 ms |\n"
-            f"|---|---|---|---|---|---|\n| {snap.requests} | {snap.errors} | {snap.error_rate * 100:.2f} % | "
-            f"{snap.latency_ms.p50:.2f} | {snap.latency_ms.p95:.2f} | {snap.latency_ms.p99:.2f} |\n"
-        ),
-        description="The baseline every later window is judged against",
-    )
+    return render("baseline.md.j2", plan=plan, captured=f"{record.captured_at:%Y-%m-%d %H:%M:%S}",
+                  window=seconds(record.window_seconds), requests=snap.requests, errors=snap.errors,
+                  rate=f"{snap.error_rate * 100:.2f} %", p50=f"{snap.latency_ms.p50:.2f}",
+                  p95=f"{snap.latency_ms.p95:.2f}", p99=f"{snap.latency_ms.p99:.2f}")
 
 
 def publish_report(plan: str, entries: list[Entry]) -> None:

@@ -1,8 +1,9 @@
 """Hand-drawn SVG charts for the HTML report: no plotting library, no JavaScript, no external files.
 
-Each function returns one ``<svg>`` element as a string, ready to inline in an HTML page. Times are
-plan time as POSIX seconds (UTC). Every piece of text is escaped and redacted here (``esc``), so a
-caller may pass journal text straight through.
+Each function returns one ``<svg>`` element as ``Markup``, ready for an autoescaping template. The
+drawing is numeric, so it is built here rather than in a template; every piece of text in it is
+redacted and escaped here (``esc``) before the whole is marked safe, so a caller may pass journal
+text straight through. Times are plan time as POSIX seconds (UTC).
 
 ``TimeAxis`` maps time to x and *compresses idle gaps*: a migration's phases are a week, an hour
 and a day apart, and on a linear axis the T-0 steps would be invisible next to the wait. A gap
@@ -12,41 +13,34 @@ hides (``≈ 6 d 23 h``).
 Charts carry machine-readable attributes so tests (and curious readers) can check what was drawn:
 the value chart's ``<svg>`` has ``data-y-min``/``data-y-max``/``data-plot-top``/``data-plot-bottom``
 (y = bottom - (v - min) / (max - min) * (bottom - top)), and each reference line has
-``data-ratio`` and ``data-value``.
+``data-ratio`` and ``data-value``. The reference lines are the multipliers the caller passes: the
+plan's policy as journalled (``odin_drills.reports.journal_view.thresholds``), not constants.
 """
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
+from markupsafe import Markup, escape
+
+from odin_drills.plan.durations import human_duration
+from odin_drills.reports.formatting import clip, multiple, utc
 from odin_drills.steps.redact import redact_text
 
-REFERENCE_RATIOS: tuple[tuple[float, str, str], ...] = (
-    (1.1, "watch", "#c29200"),
-    (1.5, "hold", "#e65100"),
-    (2.0, "rollback", "#c62828"),
-)
-"""The rollback ladder's default multipliers of the baseline, with their tier and colour."""
+TIER_COLOURS = {"watch": "#c29200", "hold": "#e65100", "rollback": "#c62828"}
+"""The colour of each rung of the rollback ladder's reference lines."""
 
 _NICE_SECONDS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200,
                  86400, 172800, 604800)
 
 
 def esc(value: object) -> str:
-    """Text safe for HTML and SVG: secrets scrubbed, markup escaped. ``None`` is empty."""
+    """Text safe for HTML and SVG: secrets scrubbed, markup escaped (as the templates escape). ``None`` is empty."""
     if value is None:
         return ""
-    return html.escape(redact_text(str(value)).replace("\x00", "\ufffd"), quote=True)
-
-
-def clip(text: str, limit: int) -> str:
-    """``text`` redacted, then cut to ``limit`` characters (redact first: a cut secret no longer matches)."""
-    text = redact_text(str(text))
-    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+    return str(escape(redact_text(str(value)).replace("\x00", "\ufffd")))
 
 
 def n(value: float) -> str:
@@ -55,29 +49,6 @@ def n(value: float) -> str:
     if text.endswith(".0"):
         text = text[:-2]
     return "0" if text == "-0" else text
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "–"
-    s = abs(seconds)
-    sign = "-" if seconds < 0 else ""
-    if s < 1:
-        return f"{sign}{s:.2g} s" if s else "0 s"
-    if s < 60:
-        return f"{sign}{s:.0f} s" if s >= 10 or s == int(s) else f"{sign}{s:.1f} s"
-    if s < 3600:
-        m, r = divmod(round(s), 60)
-        return f"{sign}{m} min" + (f" {r:02d} s" if r else "")
-    if s < 86400:
-        h, r = divmod(round(s / 60), 60)
-        return f"{sign}{h} h" + (f" {r:02d} min" if r else "")
-    d, r = divmod(round(s / 3600), 24)
-    return f"{sign}{d} d" + (f" {r} h" if r else "")
-
-
-def utc(t: float) -> datetime:
-    return datetime.fromtimestamp(t, tz=timezone.utc)
 
 
 # ---------------------------------------------------------------- axes
@@ -199,8 +170,8 @@ def _axis_svg(axis: TimeAxis, top: float, bottom: float) -> list[str]:
     out = []
     for xa, xb, hidden in axis.gaps:
         out.append(f'<rect class="gap" x="{n(xa)}" y="{n(top)}" width="{n(xb - xa)}" height="{n(bottom - top)}">'
-                   f"<title>{esc(fmt_duration(hidden))} with nothing to draw (compressed)</title></rect>")
-        out.append(f'<text class="gapl" x="{n((xa + xb) / 2)}" y="{n(bottom + 24)}">≈ {esc(fmt_duration(hidden))}</text>')
+                   f"<title>{esc(human_duration(hidden))} with nothing to draw (compressed)</title></rect>")
+        out.append(f'<text class="gapl" x="{n((xa + xb) / 2)}" y="{n(bottom + 24)}">≈ {esc(human_duration(hidden))}</text>')
     for x, label in axis.ticks():
         out.append(f'<line class="grid" x1="{n(x)}" y1="{n(top)}" x2="{n(x)}" y2="{n(bottom)}"/>')
         out.append(f'<text class="tick" x="{n(x)}" y="{n(bottom + 12)}">{esc(label)}</text>')
@@ -236,7 +207,7 @@ class Marker:
 
 
 def timeline_svg(rows: Sequence[Row], markers: Sequence[Marker] = (), *, width: int = 960,
-                 caption: str = "timeline") -> str:
+                 caption: str = "timeline") -> Markup:
     """Horizontal bars on a plan-time axis; the first row holds the diamond markers when there are any."""
     x0, x1 = 204.0, width - 14.0  # labels take the first 196 px
     row_h, top = 17.0, 16.0
@@ -287,7 +258,7 @@ def timeline_svg(rows: Sequence[Row], markers: Sequence[Marker] = (), *, width: 
         spans = " · ".join(f'<tspan fill="{esc(colour)}">{esc(label)}</tspan>' for label, colour in labels)
         out.append(f'<text class="ml" x="{n(tx)}" y="{n(top - 5)}"{anchor}>{spans}</text>')
     out.append("</svg>")
-    return "".join(out)
+    return Markup("".join(out))  # every text piece above went through esc()
 
 
 # ---------------------------------------------------------------- values over time
@@ -302,15 +273,17 @@ class Point:
     group: str = ""  # the line breaks where the group changes (e.g. a new phase)
 
 
-def _fmt_ratio(r: float) -> str:
-    return f"{r:g}×"
+def _ratio_attr(r: float) -> str:
+    """``data-ratio``: one decimal (``2.0``, ``1.1``), more only when the multiplier has them (``1.25``)."""
+    return f"{r:.1f}" if abs(r * 10 - round(r * 10)) < 1e-9 else f"{r:g}"
 
 
 def series_svg(points: Sequence[Point], baselines: Sequence[tuple[float, float | None]], *,
-               fmt: Callable[[float], str], caption: str, min_top: float = 1.0,
-               ratios: Sequence[tuple[float, str, str]] = REFERENCE_RATIOS, width: int = 960, height: int = 270,
-               detail_limit: int = 150) -> str:
+               fmt: Callable[[float], str], caption: str, ratios: Sequence[tuple[float, str, str]],
+               min_top: float = 1.0, width: int = 960, height: int = 270, detail_limit: int = 150) -> Markup:
     """Values over time as a line with dots, the baseline and its reference multiples as horizontal lines.
+
+    ``ratios`` are (multiplier, tier, colour): the policy's watch, hold and rollback multipliers.
 
     ``baselines`` pairs a time with the baseline in force then; consecutive equal baselines draw one
     line. Up to ``detail_limit`` points get a hover title each; more are drawn as compact dots.
@@ -364,17 +337,17 @@ def series_svg(points: Sequence[Point], baselines: Sequence[tuple[float, float |
             value = b * r
             cls = "base" if r == 1.0 else "ref"
             dash = "" if r == 1.0 else ' stroke-dasharray="6 4"'
-            out.append(f'<line class="{cls}" data-ratio="{r:.1f}" data-value="{value!r}" data-tier="{tier}" '
-                       f'x1="{n(xa)}" y1="{n(y(value))}" x2="{n(xb)}" y2="{n(y(value))}" stroke="{colour}"{dash}>'
-                       f"<title>{esc(tier)}: {esc(_fmt_ratio(r))} baseline = {esc(fmt(value))}</title></line>")
+            out.append(f'<line class="{cls}" data-ratio="{_ratio_attr(r)}" data-value="{value!r}" data-tier="{esc(tier)}" '
+                       f'x1="{n(xa)}" y1="{n(y(value))}" x2="{n(xb)}" y2="{n(y(value))}" stroke="{esc(colour)}"{dash}>'
+                       f"<title>{esc(tier)}: {esc(multiple(r))} baseline = {esc(fmt(value))}</title></line>")
             if last:
-                text = f"baseline {fmt(value)}" if r == 1.0 else f"{_fmt_ratio(r)} {tier} {fmt(value)}"
+                text = f"baseline {fmt(value)}" if r == 1.0 else f"{multiple(r)} {tier} {fmt(value)}"
                 labels.append([y(value) + 3.5, text, colour])
     labels.sort(key=lambda item: -item[0])  # bottom first; push each label up clear of the one below
     for i in range(1, len(labels)):
         labels[i][0] = min(labels[i][0], labels[i - 1][0] - 11)
     for ly, text, colour in labels:
-        out.append(f'<text class="rlab" x="{n(x1 + 5)}" y="{n(ly)}" fill="{colour}">{esc(text)}</text>')
+        out.append(f'<text class="rlab" x="{n(x1 + 5)}" y="{n(ly)}" fill="{esc(colour)}">{esc(text)}</text>')
 
     # the line: per group, broken at compressed gaps
     runs: list[list[Point]] = []
@@ -423,13 +396,13 @@ def series_svg(points: Sequence[Point], baselines: Sequence[tuple[float, float |
         out.append(f'<text class="note" x="{n((x0 + x1) / 2)}" y="{n((top + bottom) / 2)}" text-anchor="middle">'
                    "no values</text>")
     out.append("</svg>")
-    return "".join(out)
+    return Markup("".join(out))  # every text piece above went through esc()
 
 
 # ---------------------------------------------------------------- a measured value against its target
 
 def gauge_svg(value: float | None, target: float | None, *, label: str, fmt: Callable[[float | None], str],
-              width: int = 420) -> str:
+              width: int = 420) -> Markup:
     """A bar for ``value`` against a tick at ``target``: green when within it (lower is better)."""
     x0, x1, height = 4.0, width - 4.0, 30
     known = [v for v in (value, target) if v is not None and math.isfinite(v) and v >= 0]
@@ -448,4 +421,4 @@ def gauge_svg(value: float | None, target: float | None, *, label: str, fmt: Cal
                    f"<title>target {esc(fmt(target))}</title></line>")
         out.append(f'<text class="tick" x="{n(min(tx, x1 - 40))}" y="29">target {esc(fmt(target))}</text>')
     out.append("</svg>")
-    return "".join(out)
+    return Markup("".join(out))  # every text piece above went through esc()

@@ -4,7 +4,9 @@ Rendered from the journal and the scorecard only (the journal is the truth): the
 RTO split and RPO against their targets, each criterion with its evidence, the canary writes
 that were lost (every id), the trend of earlier drills, the failover actions and their undos,
 decisions and who made them, stakeholder messages, replication as Azure reported it, and a
-timeline. The HTML twin is ``odin_drills.reports.html.render_html(entries, scorecard=card.to_report())``.
+timeline. This module prepares the rows; the layout is ``templates/drill.md.j2`` (no escaping,
+every printed string redacted). The HTML twin is
+``odin_drills.reports.html.render_html(entries, scorecard=card.to_report())``.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 from odin_drills.reports.artifacts import artifact_key
+from odin_drills.reports.formatting import as_dict, seconds
+from odin_drills.reports.templating import render
 from odin_drills.steps.dr.history import TrendPoint
-from odin_drills.steps.dr.scorecard import Scorecard, human
+from odin_drills.steps.dr.scorecard import Scorecard
 from odin_drills.steps.journal import Entry
 
 TIMELINE_KINDS = (
@@ -22,6 +26,7 @@ TIMELINE_KINDS = (
     "failover_check", "data_loss", "outage_cleared", "undo_finished", "failback_deferred", "lock", "note",
     "run_finished",
 )
+_TIMELINE_SKIP = ("output", "undo", "report", "acknowledged_ids", "lost_ids", "lost_writes", "options", "phases")
 
 
 def _t(entry: Entry) -> str:
@@ -29,13 +34,10 @@ def _t(entry: Entry) -> str:
 
 
 def _cell(value: Any, limit: int = 240) -> str:
+    """Text for one Markdown table cell: no pipes or line breaks, cut to ``limit``."""
     text = "" if value is None else str(value)
     text = text.replace("|", "/").replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _seconds(value: float | None) -> str:
-    return "–" if value is None else human(value)
 
 
 def _verdict(value: float | None, target: float) -> str:
@@ -48,111 +50,77 @@ def render_drill_markdown(entries: list[Entry], card: Scorecard | None, trend: l
                           outcome_text: str, detail: str = "", deferred: list[str] | None = None) -> str:
     started = next((e for e in entries if e.kind == "run_started"), None)
     finished = next((e for e in reversed(entries) if e.kind == "run_finished"), None)
-    plan = started.data.get("plan") if started else "?"
-    out = [f"# DR drill report: {plan}", ""]
-    if started:
-        d = started.data
-        out += [f"- Drill: `{d.get('drill')}` ({d.get('mode')} mode, flow {d.get('flow')})  ",
-                f"- Environment: `{d.get('environment')}`, target: {d.get('target')}  ",
-                f"- Time scale: {d.get('time_scale')}× (times below are plan time, UTC)  "]
-    exit_code = finished.data.get("exit_code") if finished else "?"
-    out += [f"- **Outcome: {outcome}** — {outcome_text} (exit code {exit_code})", ""]
-    if detail:
-        out += [f"  {detail}", ""]
-
-    if card is not None:
-        out += _scorecard(card)
     lost = next((e for e in reversed(entries) if e.kind == "data_loss"), None)
-    if lost is not None:
-        out += _lost_writes(lost)
-    if trend:
-        out += ["## Trend (earlier drills of this plan)", "",
-                "| drill | scored | RTO | RTO target | RPO | RPO target | passed | failed criteria |",
-                "|---|---|---|---|---|---|---|---|"]
-        for p in trend:
-            out.append(f"| `{p.drill_id}` | {p.scored_at:%Y-%m-%d %H:%M} | {_seconds(p.rto_seconds)} | "
-                       f"{_seconds(p.rto_target_seconds)} | {_seconds(p.rpo_seconds)} | {_seconds(p.rpo_target_seconds)} | "
-                       f"{'✓' if p.passed else '✗'} | {', '.join(p.failed_criteria)} |")
-        if card is not None:
-            out.append(f"| **this drill** `{card.drill_id}` | {card.scored_at:%Y-%m-%d %H:%M} | {_seconds(card.rto_seconds)} | "
-                       f"{_seconds(card.rto_target_seconds)} | {_seconds(card.rpo_seconds)} | "
-                       f"{_seconds(card.rpo_target_seconds)} | {'✓' if card.passed else '✗'} | "
-                       f"{', '.join(n for n, c in card.criteria.items() if not c.passed)} |")
-        out.append("")
-
-    out += _actions(entries)
-    if deferred:
-        out += ["## Follow-ups", ""] + [f"- {item}" for item in deferred] + [""]
-    out += _decisions(entries)
-    out += _checks(entries)
-    out += _messages(entries)
-    out += _timeline(entries)
-    return "\n".join(out)
+    return render(
+        "drill.md.j2",
+        plan=started.data.get("plan") if started else "?",
+        started=None if started is None else {k: started.data.get(k) for k in
+                                              ("drill", "mode", "flow", "environment", "target", "time_scale")},
+        outcome=outcome, outcome_text=outcome_text, detail=detail,
+        exit_code=finished.data.get("exit_code") if finished else "?",
+        card=_scorecard(card) if card is not None else None,
+        lost=_lost_writes(lost) if lost is not None else None,
+        trend=_trend(trend, card) if trend else None,
+        actions=_actions(entries), deferred=deferred or [], decisions=_decisions(entries),
+        checks=_checks(entries), messages=_messages(entries), timeline=_timeline(entries),
+    )
 
 
-def _scorecard(card: Scorecard) -> list[str]:
-    out = ["## Scorecard", "", "| measure | achieved | target | verdict |", "|---|---|---|---|",
-           f"| RTO (outage start → service back through Front Door) | {_seconds(card.rto_seconds)} | "
-           f"{_seconds(card.rto_target_seconds)} | {_verdict(card.rto_seconds, card.rto_target_seconds)} |",
-           f"| · detect (outage start → confirmed) | {_seconds(card.detect_seconds)} | | |",
-           f"| · decide (confirmed → decision) | {_seconds(card.decide_seconds)} | | |",
-           f"| · recover (decision → service back) | {_seconds(card.recover_seconds)} | | |",
-           f"| RPO (span of acknowledged writes lost) | {_seconds(card.rpo_seconds)} | "
-           f"{_seconds(card.rpo_target_seconds)} | {_verdict(card.rpo_seconds, card.rpo_target_seconds)} |",
-           f"| canary writes acknowledged | {card.canary_writes} | | |",
-           f"| canary writes lost | {card.lost_writes} | | |",
-           f"| corrupted / unreadable | {card.corrupted_writes} / {card.unreadable_writes} | | |",
-           f"| writes never acknowledged (not losses) | {card.failed_writes} | | |"]
+def _scorecard(card: Scorecard) -> dict[str, Any]:
+    rows = [
+        ("RTO (outage start → service back through Front Door)", seconds(card.rto_seconds),
+         seconds(card.rto_target_seconds), _verdict(card.rto_seconds, card.rto_target_seconds)),
+        ("· detect (outage start → confirmed)", seconds(card.detect_seconds), "", ""),
+        ("· decide (confirmed → decision)", seconds(card.decide_seconds), "", ""),
+        ("· recover (decision → service back)", seconds(card.recover_seconds), "", ""),
+        ("RPO (span of acknowledged writes lost)", seconds(card.rpo_seconds), seconds(card.rpo_target_seconds),
+         _verdict(card.rpo_seconds, card.rpo_target_seconds)),
+        ("canary writes acknowledged", card.canary_writes, "", ""),
+        ("canary writes lost", card.lost_writes, "", ""),
+        ("corrupted / unreadable", f"{card.corrupted_writes} / {card.unreadable_writes}", "", ""),
+        ("writes never acknowledged (not losses)", card.failed_writes, "", ""),
+    ]
     if card.replication is not None:
         r = card.replication
-        out.append(f"| replication as Azure reported it | state {r.replication_state or '–'}; storage last sync "
-                   f"{r.storage_last_sync_time.isoformat() if r.storage_last_sync_time else '–'} | | |")
-    out += ["", f"Outage started {card.outage_started_at.isoformat()}; "
-            f"{sum(c.passed for c in card.criteria.values())} of {len(card.criteria)} criteria met.", "",
-            "## Criteria", ""]
-    out += [f"- {'✓' if c.passed else '✗'} **{name}** — {c.evidence}" for name, c in card.criteria.items()]
-    return out + [""]
+        rows.append(("replication as Azure reported it",
+                     f"state {r.replication_state or '–'}; storage last sync "
+                     f"{r.storage_last_sync_time.isoformat() if r.storage_last_sync_time else '–'}", "", ""))
+    return {"rows": rows, "outage_started_at": card.outage_started_at.isoformat(),
+            "met": sum(c.passed for c in card.criteria.values()), "total": len(card.criteria),
+            "criteria": [(name, c.passed, c.evidence) for name, c in card.criteria.items()]}
 
 
-def _lost_writes(entry: Entry) -> list[str]:
+def _lost_writes(entry: Entry) -> dict[str, Any]:
     d = entry.data
-    ids = d.get("lost_ids") or []
-    out = ["## Lost canary writes", ""]
-    if not ids:
-        return out + [f"None: all {d.get('acknowledged')} acknowledged canary writes were read back from "
-                      f"{d.get('region')}.", ""]
-    out += [f"{len(ids)} of {d.get('acknowledged')} acknowledged canary writes were not on the new primary "
-            f"({d.get('region')}) when read back:", "", "| seq | write id | acknowledged (plan time) |", "|---|---|---|"]
-    details = {w.get("id"): w for w in d.get("lost_writes") or []}
-    for write_id in ids:
-        w = details.get(write_id, {})
-        out.append(f"| {w.get('seq', '')} | `{write_id}` | {w.get('acked_at', '')} |")
-    return out + [""]
+    details = {w.get("id"): w for w in d.get("lost_writes") or [] if isinstance(w, dict)}
+    return {"acknowledged": d.get("acknowledged"), "region": d.get("region"),
+            "writes": [(details.get(i, {}).get("seq", ""), i, details.get(i, {}).get("acked_at", ""))
+                       for i in d.get("lost_ids") or []]}
 
 
-def _actions(entries: list[Entry]) -> list[str]:
-    steps = [e for e in entries if e.kind in ("step_finished", "undo_finished", "failback_deferred")]
-    if not steps:
-        return []
-    out = ["## Failover and failback actions", "", "| time | phase | action | status | detail |", "|---|---|---|---|---|"]
-    for e in steps:
-        status = "deferred" if e.kind == "failback_deferred" else e.data.get("status")
-        what = f"undo: {e.step}" if e.kind == "undo_finished" else e.step
-        out.append(f"| {_t(e)} | {e.phase or ''} | {_cell(what)} | {status} | "
-                   f"{_cell(e.data.get('detail') or e.data.get('reason'), 400)} |")
-    return out + [""]
+def _trend(trend: list[TrendPoint], card: Scorecard | None) -> list[tuple[Any, ...]]:
+    rows = [(f"`{p.drill_id}`", f"{p.scored_at:%Y-%m-%d %H:%M}", seconds(p.rto_seconds), seconds(p.rto_target_seconds),
+             seconds(p.rpo_seconds), seconds(p.rpo_target_seconds), "✓" if p.passed else "✗",
+             ", ".join(p.failed_criteria)) for p in trend]
+    if card is not None:
+        rows.append((f"**this drill** `{card.drill_id}`", f"{card.scored_at:%Y-%m-%d %H:%M}", seconds(card.rto_seconds),
+                     seconds(card.rto_target_seconds), seconds(card.rpo_seconds), seconds(card.rpo_target_seconds),
+                     "✓" if card.passed else "✗", ", ".join(n for n, c in card.criteria.items() if not c.passed)))
+    return rows
 
 
-def _decisions(entries: list[Entry]) -> list[str]:
-    rows = [e for e in entries if e.kind in ("decision", "hold_started", "human_input")]
-    if not rows:
-        return []
-    out = ["## Decisions", "", "| time | what | by | why |", "|---|---|---|---|"]
-    for e in rows:
-        what = {"decision": e.data.get("action"), "human_input": f"answer: {e.data.get('action')}",
-                "hold_started": f"hold for a person (default {e.data.get('default')})"}[e.kind]
-        out.append(f"| {_t(e)} | {what} | {e.data.get('by', 'odin')} | {_cell(e.data.get('reason'), 400)} |")
-    return out + [""]
+def _actions(entries: list[Entry]) -> list[tuple[Any, ...]]:
+    return [(_t(e), e.phase or "", _cell(f"undo: {e.step}" if e.kind == "undo_finished" else e.step),
+             "deferred" if e.kind == "failback_deferred" else e.data.get("status"),
+             _cell(e.data.get("detail") or e.data.get("reason"), 400))
+            for e in entries if e.kind in ("step_finished", "undo_finished", "failback_deferred")]
+
+
+def _decisions(entries: list[Entry]) -> list[tuple[Any, ...]]:
+    whats = {"decision": lambda d: d.get("action"), "human_input": lambda d: f"answer: {d.get('action')}",
+             "hold_started": lambda d: f"hold for a person (default {d.get('default')})"}
+    return [(_t(e), whats[e.kind](e.data), e.data.get("by", "odin"), _cell(e.data.get("reason"), 400))
+            for e in entries if e.kind in whats]
 
 
 def _checks(entries: list[Entry]) -> list[str]:
@@ -160,38 +128,32 @@ def _checks(entries: list[Entry]) -> list[str]:
     for e in entries:
         if e.kind == "failover_check":
             mark = "⚠ worse than before the outage" if e.data.get("verdict") == "worse" else "✓ not worse than before"
-            out.append(f"- {_t(e)} failover check: **{mark}** — {e.data.get('reason')}")
+            out.append(f"{_t(e)} failover check: **{mark}** — {e.data.get('reason')}")
         elif e.kind == "replication":
             groups = "; ".join(f"{n}: primary {v.get('primary_region')}, {v.get('replication_state')}"
-                               for n, v in (e.data.get("failover_groups") or {}).items())
+                               for n, v in as_dict(e.data.get("failover_groups")).items())
             accounts = "; ".join(f"{n}: primary {v.get('primary_region')}, {v.get('sku')}, geo-replication "
                                  f"{v.get('geo_replication') or '–'}, last sync {v.get('last_sync_time') or '–'}"
-                                 for n, v in (e.data.get("storage_accounts") or {}).items())
+                                 for n, v in as_dict(e.data.get("storage_accounts")).items())
             errors = "; ".join(e.data.get("errors") or [])
             text = " | ".join(t for t in (groups, accounts, errors) if t) or "nothing to read"
-            out.append(f"- {_t(e)} replication ({e.phase}): {_cell(text, 600)}")
+            out.append(f"{_t(e)} replication ({e.phase}): {_cell(text, 600)}")
         elif e.kind == "smoke":
-            report = e.data.get("report") or {}
+            report = as_dict(e.data.get("report"))
             failed = [r.get("name") for r in report.get("results", []) if not r.get("passed")]
-            out.append(f"- {_t(e)} smoke {e.step} ({e.phase}): "
+            out.append(f"{_t(e)} smoke {e.step} ({e.phase}): "
                        + (f"failing: {', '.join(failed)}" if failed else f"{len(report.get('results', []))} passed"))
-    return (["## Validation", ""] + out + [""]) if out else []
+    return out
 
 
-def _messages(entries: list[Entry]) -> list[str]:
-    rows = [e for e in entries if e.kind == "comms"]
-    if not rows:
-        return []
-    out = ["## Stakeholder messages", "", "| time | channel | message | T+ | status |", "|---|---|---|---|---|"]
-    for e in rows:
-        minute = e.data.get("minute")
-        out.append(f"| {_t(e)} | {e.data.get('channel')} | {e.data.get('template')} | "
-                   f"{'' if minute is None else minute} | {e.data.get('status')} |")
-    return out + [""]
+def _messages(entries: list[Entry]) -> list[tuple[Any, ...]]:
+    return [(_t(e), e.data.get("channel"), e.data.get("template"),
+             "" if e.data.get("minute") is None else e.data.get("minute"), e.data.get("status"))
+            for e in entries if e.kind == "comms"]
 
 
-def _timeline(entries: list[Entry]) -> list[str]:
-    out = ["## Timeline", "", "| time | phase | event | step | detail |", "|---|---|---|---|---|"]
+def _timeline(entries: list[Entry]) -> list[tuple[Any, ...]]:
+    rows = []
     for e in entries:
         if e.kind not in TIMELINE_KINDS:
             continue
@@ -205,11 +167,9 @@ def _timeline(entries: list[Entry]) -> list[str]:
         elif e.kind == "data_loss":
             detail = f"{d.get('lost')} of {d.get('acknowledged')} acknowledged canary writes lost"
         else:
-            keep = {k: v for k, v in d.items() if k not in ("output", "undo", "report", "acknowledged_ids",
-                                                             "lost_ids", "lost_writes", "options", "phases")}
-            detail = ", ".join(f"{k}={v}" for k, v in keep.items())
-        out.append(f"| {_t(e)} | {e.phase or ''} | {e.kind} | {_cell(e.step)} | {_cell(detail, 300)} |")
-    return out + [""]
+            detail = ", ".join(f"{k}={v}" for k, v in d.items() if k not in _TIMELINE_SKIP)
+        rows.append((_t(e), e.phase or "", e.kind, _cell(e.step), _cell(detail, 300)))
+    return rows
 
 
 def criteria_rows(card: Scorecard) -> list[dict[str, Any]]:

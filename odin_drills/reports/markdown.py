@@ -1,9 +1,17 @@
-"""Reports are rendered from the journal alone: what happened, and every number a decision used."""
+"""Reports are rendered from the journal alone: what happened, and every number a decision used.
+
+``render_markdown(entries)`` is the migration report (``report.md`` and the Prefect artifact). This
+module prepares its rows and numbers; the layout is ``templates/migration.md.j2``. Markdown escapes
+nothing, but every string the template prints is redacted (``odin_drills.reports.templating``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from odin_drills.reports.formatting import as_dict, num, seconds
+from odin_drills.reports.journal_view import policy_summary, thresholds
+from odin_drills.reports.templating import render
 from odin_drills.steps.journal import Entry
 
 OUTCOME_TEXT = {
@@ -13,10 +21,12 @@ OUTCOME_TEXT = {
     "failed": "Failed: see the timeline.",
     "refused": "Refused before changing anything: see the last note.",
 }
+DECISION_KINDS = ("decision", "human_input", "hold_started", "rollback_started", "rollback_finished")
 
 
 def _pct(value: Any) -> str:
-    return "–" if value is None else f"{value * 100:.2f} %"
+    v = num(value)
+    return "–" if v is None else f"{v * 100:.2f} %"
 
 
 def _num(value: Any, digits: int = 2) -> str:
@@ -33,10 +43,10 @@ def gate_rows(entries: list[Entry]) -> list[dict[str, Any]]:
     for e in entries:
         if e.kind != "gate":
             continue
-        decision = e.data.get("decision") or {}
-        snap = e.data.get("snapshot") or {}
-        err = (decision.get("metrics") or {}).get("error_rate") or {}
-        lat = (decision.get("metrics") or {}).get("latency_p95_ms") or {}
+        decision = as_dict(e.data.get("decision"))
+        snap = as_dict(e.data.get("snapshot"))
+        err = as_dict(as_dict(decision.get("metrics")).get("error_rate"))
+        lat = as_dict(as_dict(decision.get("metrics")).get("latency_p95_ms"))
         rows.append({
             "time": e.time.strftime("%Y-%m-%d %H:%M:%S"),
             "phase": e.phase or "",
@@ -53,86 +63,70 @@ def gate_rows(entries: list[Entry]) -> list[dict[str, Any]]:
             "p95_current_ms": lat.get("current"),
             "p95_ratio": lat.get("ratio"),
             "p95_p_value": lat.get("p_value"),
-            "reasons": "; ".join(decision.get("reasons") or []),
+            "reasons": "; ".join(str(r) for r in decision.get("reasons") or []),
         })
     return rows
 
 
+def _gate_cells(r: dict[str, Any]) -> dict[str, Any]:
+    """A gate row's numbers as the Markdown table shows them."""
+    return {**r,
+            "errors": f"{_pct(r['error_rate_baseline'])} → {_pct(r['error_rate_current'])} "
+                      f"({_num(r['error_ratio'])}×, p={_num(r['error_p_value'], 3)})",
+            "detectable": f"{_num(r['min_detectable_ratio'])}×",
+            "p95": f"{_num(r['p95_baseline_ms'])} → {_num(r['p95_current_ms'])} "
+                   f"({_num(r['p95_ratio'])}×, p={_num(r['p95_p_value'], 3)})"}
+
+
+def _decision(e: Entry) -> dict[str, Any]:
+    d = e.data
+    what = {
+        "decision": d.get("action"), "human_input": d.get("action"),
+        "hold_started": f"hold ({d.get('hold')}, default {d.get('default')})",
+        "rollback_started": "rollback started",
+        "rollback_finished": "rolled back, " + ("healthy" if d.get("healthy") else "still degraded"),
+    }[e.kind]
+    return {"time": f"{e.time:%m-%d %H:%M:%S}", "phase": e.phase or "", "step": e.step or "", "what": what,
+            "by": d.get("by", "odin"), "why": d.get("reason") or d.get("detail") or ""}
+
+
+def _baseline(entries: list[Entry]) -> dict[str, Any] | None:
+    baseline = next((e for e in reversed(entries) if e.kind == "baseline"), None)
+    if baseline is None:
+        return None
+    snap = as_dict(baseline.data.get("snapshot"))
+    lat = as_dict(snap.get("latency_ms"))
+    requests, errors = num(snap.get("requests")), num(snap.get("errors"))
+    return {"time": f"{baseline.time:%Y-%m-%d %H:%M:%S}", "window": seconds(baseline.data.get("window_seconds")),
+            "requests": snap.get("requests"), "errors": snap.get("errors"),
+            "rate": _pct(errors / requests if requests and errors is not None else None),
+            "p50": _num(lat.get("p50")), "p95": _num(lat.get("p95")), "p99": _num(lat.get("p99"))}
+
+
 def render_markdown(entries: list[Entry]) -> str:
-    started = next((e for e in entries if e.kind == "run_started"), None)
     runs = [e for e in entries if e.kind == "run_started"]
     finished = [e for e in entries if e.kind == "run_finished"]
+    started = runs[0] if runs else None
     last = finished[-1] if finished else None
-    plan = started.data.get("plan") if started else "?"
-    out = [f"# Migration report: {plan}", ""]
-    if started:
-        out.append(f"- Migration: `{started.data.get('migration')}`  ")
-        out.append(f"- Environment: `{started.data.get('environment')}`  ")
-        out.append(f"- Runs in this migration: {len(runs)} (phases: "
-                   + ", ".join("/".join(r.data.get('phases', [])) for r in runs) + ")  ")
-        out.append(f"- Time scale: {started.data.get('time_scale')}× (times below are plan time)  ")
-    if last:
-        outcome = last.data.get("outcome", "")
-        out += [f"- **Outcome: {OUTCOME_TEXT.get(outcome, outcome)}** (exit code {last.data.get('exit_code')})", ""]
-        if last.data.get("detail"):
-            out += [f"  {last.data['detail']}", ""]
-
-    baseline = next((e for e in reversed(entries) if e.kind == "baseline"), None)
-    if baseline:
-        snap = baseline.data.get("snapshot") or {}
-        lat = snap.get("latency_ms") or {}
-        rate = (snap.get("errors", 0) / snap["requests"]) if snap.get("requests") else None
-        out += ["## Baseline", "",
-                f"Captured {baseline.time:%Y-%m-%d %H:%M:%S} over {baseline.data.get('window_seconds'):g} s: "
-                f"{snap.get('requests')} requests, {snap.get('errors')} errors ({_pct(rate)}), "
-                f"p50 {_num(lat.get('p50'))} ms, p95 {_num(lat.get('p95'))} ms, p99 {_num(lat.get('p99'))} ms.", ""]
-
-    decisions = [e for e in entries if e.kind in ("decision", "human_input", "hold_started", "rollback_started", "rollback_finished")]
-    if decisions:
-        out += ["## Decisions", "", "| time | phase | step | what | by | why |", "|---|---|---|---|---|---|"]
-        for e in decisions:
-            what = {
-                "decision": e.data.get("action"), "human_input": e.data.get("action"),
-                "hold_started": f"hold ({e.data.get('hold')}, default {e.data.get('default')})",
-                "rollback_started": "rollback started",
-                "rollback_finished": "rolled back, " + ("healthy" if e.data.get("healthy") else "still degraded"),
-            }[e.kind]
-            by = e.data.get("by", "odin")
-            why = e.data.get("reason") or e.data.get("detail") or ""
-            out.append(f"| {e.time:%m-%d %H:%M:%S} | {e.phase or ''} | {e.step or ''} | {what} | {by} | {why} |")
-        out.append("")
-
     rows = gate_rows(entries)
-    if rows:
-        out += ["## Gate evaluations", "",
-                "| time | phase | step | window | requests | decision | errors base → now (ratio, p) | min detectable | p95 ms base → now (ratio, p) |",
-                "|---|---|---|---|---|---|---|---|---|"]
-        for r in rows:
-            out.append(
-                f"| {r['time']} | {r['phase']} | {r['step']} | {r['window']} | {r['requests']} | **{r['decision']}** | "
-                f"{_pct(r['error_rate_baseline'])} → {_pct(r['error_rate_current'])} ({_num(r['error_ratio'])}×, p={_num(r['error_p_value'], 3)}) | "
-                f"{_num(r['min_detectable_ratio'])}× | "
-                f"{_num(r['p95_baseline_ms'])} → {_num(r['p95_current_ms'])} ({_num(r['p95_ratio'])}×, p={_num(r['p95_p_value'], 3)}) |"
-            )
-        out += ["", "Reasons:", ""]
-        for r in rows:
-            out.append(f"- {r['time']} {r['phase']} {r['step']}: **{r['decision']}** — {r['reasons']}")
-        out.append("")
-
-    undos = [e for e in entries if e.kind == "undo_finished"]
-    if undos:
-        out += ["## Undo", "", "| step | status | attempts | detail |", "|---|---|---|---|"]
-        out += [f"| {e.step} | {e.data.get('status')} | {e.data.get('attempts')} | {e.data.get('detail')} |" for e in undos]
-        out.append("")
-
-    out += ["## Timeline", "", "| time | phase | event | step | detail |", "|---|---|---|---|---|"]
-    for e in entries:
-        if e.kind in ("gate",):
-            continue
-        detail = _timeline_detail(e)
-        out.append(f"| {e.time:%m-%d %H:%M:%S} | {e.phase or ''} | {e.kind} | {e.step or ''} | {detail} |")
-    out.append("")
-    return "\n".join(out)
+    return render(
+        "migration.md.j2",
+        plan=started.data.get("plan") if started else "?",
+        started=None if started is None else {
+            "migration": started.data.get("migration"), "environment": started.data.get("environment"),
+            "runs": len(runs), "time_scale": started.data.get("time_scale"),
+            "phases": ", ".join("/".join(str(p) for p in r.data.get("phases") or []) for r in runs)},
+        outcome=None if last is None else {
+            "text": OUTCOME_TEXT.get(str(last.data.get("outcome", "")), last.data.get("outcome", "")),
+            "exit_code": last.data.get("exit_code"), "detail": last.data.get("detail")},
+        baseline=_baseline(entries),
+        decisions=[_decision(e) for e in entries if e.kind in DECISION_KINDS],
+        gates=[_gate_cells(r) for r in rows],
+        ladder=thresholds(entries).sentence if rows else "",
+        undos=[e for e in entries if e.kind == "undo_finished"],
+        timeline=[{"time": f"{e.time:%m-%d %H:%M:%S}", "phase": e.phase or "", "kind": e.kind, "step": e.step or "",
+                   "detail": _timeline_detail(e)} for e in entries if e.kind != "gate"],
+    )
 
 
 def _timeline_detail(e: Entry) -> str:
@@ -149,5 +143,7 @@ def _timeline_detail(e: Entry) -> str:
         return f"{d.get('outcome')} (exit {d.get('exit_code')})"
     if e.kind == "undo_check":
         return f"{d.get('status')}: {d.get('detail') or d.get('reason') or ''}"
+    if e.kind == "policy":
+        return policy_summary(d)
     keep = {k: v for k, v in d.items() if k not in ("snapshot", "report", "decision", "output", "undo")}
     return ", ".join(f"{k}={v}" for k, v in keep.items())[:200].replace("|", "/")

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from odin_drills.plan.durations import human_duration
 from odin_drills.steps.redact import redact_text
 
 Template = Literal["initial", "update", "resolution"]
@@ -155,19 +156,8 @@ def _is_number(value: Any) -> bool:
 
 
 def _human(seconds: float) -> str:
-    """'1h 23m', '4m 12s', '37s', '0.4s': how people say a duration."""
-    seconds = max(0.0, float(seconds))
-    if seconds < 10 and not float(seconds).is_integer():
-        return f"{seconds:.1f}s"
-    whole = int(round(seconds))
-    days, rest = divmod(whole, 86400)
-    hours, rest = divmod(rest, 3600)
-    mins, secs = divmod(rest, 60)
-    parts = [(days, "d"), (hours, "h"), (mins, "m"), (secs, "s")]
-    shown = [f"{n}{unit}" for n, unit in parts if n]
-    if days or hours:
-        shown = [f"{n}{unit}" for n, unit in parts[:3] if n]  # seconds are noise after an hour
-    return " ".join(shown[:2]) or "0s"
+    """'1h 23m', '4m 12s', '37s', '0.4s': how people say a duration (the one formatter of every report)."""
+    return human_duration(max(0.0, float(seconds)))
 
 
 def _clock(moment: datetime) -> str:

@@ -27,6 +27,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from odin_drills.plan.drill import Targets
+from odin_drills.plan.durations import human_duration
 from odin_drills.steps.dr.canary import CanaryResult
 from odin_drills.steps.probes.smoke import SmokeReport
 
@@ -255,16 +256,8 @@ def _reported(replication: ReplicationEvidence | None) -> str:
     return f" ({'; '.join(parts)})" if parts else ""
 
 
-def human(seconds: float) -> str:
-    """``2.4s``, ``12m 30s``, ``4h``, ``1h 05m``: for evidence sentences."""
-    if seconds < 60:
-        return f"{seconds:.3g}s" if seconds < 10 else f"{seconds:.1f}s".replace(".0s", "s")
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h" if not minutes and not secs else f"{hours}h {minutes:02d}m"
-    return f"{minutes}m" if not secs else f"{minutes}m {secs:02d}s"
+human = human_duration
+"""``2.4s``, ``12m 30s``, ``4h``, ``1h 5m``: for evidence sentences (the one formatter of every report)."""
 
 
 def _at(moment: datetime | None) -> str:

@@ -1,0 +1,154 @@
+"""Numbers, times and journal text as the reports show them: plain text, never markup.
+
+Escaping is the templates' job (the HTML environment autoescapes); redaction happens here and
+again where a template prints a value (``odin_drills.reports.templating``). Every helper accepts the
+wrong type (a hand-edited or older journal) and shows ``–`` rather than failing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+from odin_drills.plan.durations import human_duration
+from odin_drills.steps.redact import redact, redact_text
+
+OUTCOMES: dict[str, tuple[str, str, str]] = {
+    "completed": ("completed", "#2e7d32", "Completed: the migration is declared done."),
+    "rolled_back_healthy": ("rolled back, healthy", "#1565c0",
+                            "Rolled back, healthy: every undo ran and the service is back within baseline."),
+    "rolled_back_degraded": ("rolled back, degraded", "#e65100",
+                             "Rolled back, still degraded: check the undo and re-check sections."),
+    "failed": ("failed", "#c62828", "Failed: see the timeline."),
+    "refused": ("refused", "#616161", "Refused before changing anything: see the last note."),
+}
+DECISION_COLOURS = {
+    "proceed": "#2e7d32", "inconclusive": "#90a4ae", "watch": "#c29200", "hold": "#e65100",
+    "rollback": "#c62828", "rollback_now": "#7f0000",
+}
+STATUS_COLOURS = {"ok": "#43a047", "failed": "#c62828", "noop": "#78909c", "skipped": "#b0bec5",
+                  "unfinished": "#ffb300", "none": "#78909c", "unreachable": "#c62828"}
+GREY = "#607d8b"
+HUMAN_COLOUR = "#1565c0"
+HOLD_COLOUR = "#ffb300"
+
+
+# ---------------------------------------------------------------- numbers
+
+def num(value: Any) -> float | None:
+    """A finite float, or None for anything else (bools, text, NaN)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def pct(value: Any) -> str:
+    v = num(value)
+    if v is None:
+        return "–"
+    p = v * 100
+    return f"{p:.2f} %" if p == 0 or abs(p) >= 0.01 else f"{p:.2g} %"
+
+
+def ms(value: Any) -> str:
+    v = num(value)
+    if v is None:
+        return "–"
+    return f"{v:.0f} ms" if abs(v) >= 100 or v == int(v) else f"{v:.1f} ms"
+
+
+def ratio(value: Any) -> str:
+    v = num(value)
+    return "–" if v is None else f"{v:.2f}×"
+
+
+def p_value(value: Any) -> str:
+    v = num(value)
+    if v is None:
+        return "–"
+    return f"{v:.1e}" if 0 < v < 0.001 else f"{v:.3f}"
+
+
+def integer(value: Any) -> str:
+    v = num(value)
+    if v is None:
+        return "–" if value is None else str(value)
+    return f"{int(v):,}" if v == int(v) else f"{v:g}"
+
+
+def seconds(value: Any) -> str:
+    """A duration in seconds as people say it (``odin_drills.plan.durations.human_duration``)."""
+    return human_duration(num(value))
+
+
+def multiple(r: float) -> str:
+    """A multiplier of the baseline: ``2×``, ``1.1×``."""
+    return f"{r:g}×"
+
+
+# ---------------------------------------------------------------- text
+
+def clip(text: Any, limit: int) -> str:
+    """``text`` redacted, then cut to ``limit`` characters (redact first: a cut secret no longer matches)."""
+    text = redact_text(str(text))
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
+def text(value: Any, limit: int | None = None) -> str:
+    """Journal text to show: structures as JSON, secrets scrubbed, cut to ``limit``; empty for nothing."""
+    if value is None or value == "":
+        return ""
+    shown = value if isinstance(value, str) else json.dumps(redact(value), default=str, ensure_ascii=False)
+    return clip(shown, limit) if limit else redact_text(shown)
+
+
+def plain(value: Any) -> str:
+    """``str(value)``, but empty for None."""
+    return "" if value is None else str(value)
+
+
+def as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else ([] if value is None else [value])
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+# ---------------------------------------------------------------- times (plan time, UTC)
+
+def aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def ts(moment: datetime) -> float:
+    return aware(moment).timestamp()
+
+
+def parse_time(value: Any) -> float | None:
+    if isinstance(value, datetime):
+        return ts(value)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return ts(datetime.fromisoformat(value))
+    except ValueError:
+        return None
+
+
+def short_time(moment: datetime) -> str:
+    return f"{aware(moment).astimezone(timezone.utc):%m-%d %H:%M:%S}"
+
+
+def full_time(moment: datetime) -> str:
+    return f"{aware(moment).astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def utc(t: float) -> datetime:
+    return datetime.fromtimestamp(t, tz=timezone.utc)
