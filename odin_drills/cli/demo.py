@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.resources import files
 from pathlib import Path
 
 import httpx
@@ -22,7 +23,7 @@ import httpx
 from odin_drills.cli.processes import stop
 from odin_drills.errors import TargetUnreachable, UsageError
 
-PLAN = Path(__file__).resolve().parent.parent / "drills" / "migration-demo.yaml"
+PLAN = Path(str(files("odin_drills.drills").joinpath("migration-demo.yaml")))
 GREEN_ERROR_RATE = 0.12
 
 
@@ -32,7 +33,6 @@ def demo_service(port: int, seed: int = 7) -> Iterator[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "odin_drills.sandbox.bluegreen", "--port", str(port), "--seed", str(seed)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-        cwd=Path(__file__).resolve().parent.parent,
     )
     try:
         line = process.stdout.readline() if process.stdout else ""
@@ -66,7 +66,7 @@ def run_demo(*, clean: bool, time_scale: float, port: int) -> int:
 
         migration_flow.LISTENERS[:] = [print_entry] + ([] if clean else [degrade_green])
         started = time.monotonic()
-        summary = migration_flow.migration(plan_file=str(PLAN), time_scale=time_scale)
+        summary = migration_flow.run_migration(plan_file=str(PLAN), time_scale=time_scale)
         weights = admin.get("/_admin/weights").json()
     if summary.outcome == "refused":
         raise UsageError(summary.detail)

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 ROOT_PACKAGE = "odin_drills"
 FOLDERS = {"odin_drills": "odin_drills", "odin_drills.steps": "steps", "odin_drills.flows": "flows",
-           "odin_drills.sandbox": "sandbox"}
+           "odin_drills.sandbox": "sandbox", "odin_drills.drills": "drills"}
 LAYERS = ["odin_drills.plan", "odin_drills.steps", "odin_drills.reports", "odin_drills.flows", "odin_drills.cli"]
 SANDBOX = "odin_drills.sandbox"
 MAY_START_SANDBOX = {"odin_drills.flows", "odin_drills.cli"}

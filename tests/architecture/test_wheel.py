@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 FOLDERS = {"odin_drills": "odin_drills", "odin_drills/steps": "steps", "odin_drills/flows": "flows",
-           "odin_drills/sandbox": "sandbox"}
+           "odin_drills/sandbox": "sandbox", "odin_drills/drills": "drills"}
 
 
 def test_the_wheel_installs_one_top_level_package_holding_every_module(tmp_path: Path) -> None:
@@ -35,5 +35,7 @@ def test_the_wheel_installs_one_top_level_package_holding_every_module(tmp_path:
     expected = {f"{package}/{path.relative_to(ROOT / folder).as_posix()}"
                 for package, folder in FOLDERS.items() for path in (ROOT / folder).rglob("*.py")}
     assert expected - set(names) == set(), "modules missing from the wheel (add the package to pyproject.toml)"
+    plans = {f"odin_drills/drills/{p.name}" for p in (ROOT / "drills").glob("*.yaml")}
+    assert "odin_drills/drills/migration-demo.yaml" in plans and plans <= set(names)
     templates = [p for p in (ROOT / "odin_drills" / "reports" / "templates").glob("*") if p.is_file()]
     assert {f"odin_drills/reports/templates/{p.name}" for p in templates} <= set(names)
