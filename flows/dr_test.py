@@ -2,7 +2,8 @@
 
 The drill causes the outage itself — a ``region_outage`` fault in the sandbox (its injection
 time, as the sandbox records it, starts the RTO clock), the primary's origin taken out of Front
-Door in Azure — and the runbook responds to it exactly as it would to a real one. Then:
+Door in Azure (``odin_drills.steps.dr.outage``) — and the runbook responds to it exactly as it
+would to a real one. Then:
 
 * **RTO**, split into detect / decide / recover, from the journal's moments;
 * **RPO** from the canary writes that were acknowledged and not found on the new primary;
@@ -15,6 +16,11 @@ Against a ``kind: sandbox`` plan with no sandbox running, the drill starts one i
 under ``<drill dir>/sandbox``, ``ODIN_SANDBOX_INFO`` pointing at it), takes endpoints and resource
 ids from it, and stops it at the end.
 
+Both flows end in the state their outcome names (``odin_drills.outcomes``: ``Passed``,
+``CriteriaFailed`` (Failed-type), ``NotConfirmed``, ``Vetoed``, ``Refused``, ``Failed``…) with the
+``DrillSummary`` as its data: call them with ``return_state=True`` and read it with
+``state.result(raise_on_failure=False)`` (``flows.final_state.summary_of``).
+
 ``dr_test`` is the scheduled entry point (``prefect.yaml``: quarterly); ``region_failover_drill``
 is the one started from the Prefect UI, its options a typed form.
 """
@@ -22,25 +28,27 @@ is the one started from the Prefect UI, its options a typed form.
 from __future__ import annotations
 
 from prefect import flow
+from prefect.states import State
 
-from odin_drills.flows.region_failover import DrillOptions, DrillSummary, execute
+from odin_drills.flows.drill_run import DrillOptions, DrillSummary
+from odin_drills.flows.region_failover import runbook_state
 
 __all__ = ["DrillOptions", "DrillSummary", "dr_test", "region_failover_drill"]
 
 
 @flow(name="dr-test", log_prints=False, validate_parameters=True)
-def dr_test(plan_file: str, time_scale: float = 1.0, wait_for_lock: bool = True) -> DrillSummary:
+def dr_test(plan_file: str, time_scale: float = 1.0, wait_for_lock: bool = True) -> State:
     """The quarterly DR test: inject the outage, run the runbook as a drill, score it against the targets.
 
     A scheduled test queues behind another run on the same environment (``wait_for_lock``); the
     CLI refuses instead unless asked to wait.
     """
-    return execute(plan_file, time_scale, mode="drill", options=DrillOptions(wait_for_lock=wait_for_lock),
-                   record_history=True, name="dr-test")
+    return runbook_state(plan_file, time_scale, mode="drill", options=DrillOptions(wait_for_lock=wait_for_lock),
+                         record_history=True, name="dr-test")
 
 
 @flow(name="region-failover-drill", log_prints=False, validate_parameters=True)
-def region_failover_drill(plan_file: str, time_scale: float = 1.0, options: DrillOptions | None = None) -> DrillSummary:
+def region_failover_drill(plan_file: str, time_scale: float = 1.0, options: DrillOptions | None = None) -> State:
     """A region-failover drill started from the UI: the same scored drill as ``dr_test``, with options."""
-    return execute(plan_file, time_scale, mode="drill", options=options or DrillOptions(), record_history=True,
-                   name="region-failover-drill")
+    return runbook_state(plan_file, time_scale, mode="drill", options=options or DrillOptions(), record_history=True,
+                         name="region-failover-drill")

@@ -1,15 +1,14 @@
-"""Where a drill runs: the sandbox (reused, or started in-process), the plan's resources resolved
-against it, and the read-only questions the runbook asks Azure.
+"""Where a drill runs: the sandbox (reused, or started in-process) and the plan's resources
+resolved against it.
 
     sandbox_for(plan, folder, lag)        a running sandbox (ODIN_SANDBOX_INFO) or one started for
                                           the drill and stopped at its end; None for Azure
     drill_problems(plan, source)          what load_drill accepts but the runbook cannot run
     sandbox_resources(plan, info)         the plan's resources, or the sandbox's when it names none
-    partner_server(group id, target, r)   the failover group's server in region r (to become primary)
-    read_replication(steps, target)       who is primary and how replication stands, as ARM says now
-    replication_evidence(outcomes, now)   what the APIs reported around the failover, for the scorecard
 
-Nothing here changes Azure: the world-changing actions are ``odin_drills.steps.actions.run_action``'s.
+The read-only questions the runbook asks Azure are ``odin_drills.steps.dr.azure_reads``; the
+sandbox's fault API, through ``SandboxLink``, is how ``odin_drills.steps.dr.outage`` breaks it.
+This module is in ``flows`` because it may start ``odin_drills.sandbox``.
 """
 
 from __future__ import annotations
@@ -18,16 +17,13 @@ import contextlib
 import json
 import os
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from odin_drills.errors import UsageError
 from odin_drills.plan.drill import DrillPlan, FailoverGroupSpec, FrontDoorSpec, Resources
 from odin_drills.plan.models import AzureTarget, SandboxTarget
-from odin_drills.steps.dr import ReplicationEvidence
 
 SANDBOX_INFO_ENV = "ODIN_SANDBOX_INFO"
 
@@ -172,98 +168,3 @@ def sandbox_resources(plan: DrillPlan, info: dict[str, Any]) -> tuple[Resources,
                             f"{info.get('subscription_id')}): leave resources out to use the sandbox's, or use its ids "
                             "(`odin sandbox up` prints them)")
     return resources, notes, problems
-
-
-# ================================================================== read-only questions to Azure
-
-def partner_server(failover_group_id: str, target: Any, region: str) -> str:
-    """The ARM id of the failover group's server in ``region`` (the one to become primary)."""
-    from odin_drills.steps.azure import AzureSession
-    from odin_drills.plan.arm_ids import ArmId, parse_arm_id, region_name
-
-    ref = parse_arm_id(failover_group_id)
-    server = ref.name_of("servers") or ""
-    try:
-        with AzureSession(target) as session:
-            group = session.sql(ref.subscription_id).failover_groups.get(ref.resource_group, server, ref.name)
-    except UsageError:
-        raise
-    except Exception as exc:
-        raise UsageError(f"resources.failover_groups: cannot read {ref.name} through server {server} "
-                         f"({exc.__class__.__name__}: {_first_line(exc)}); in an incident name the group through "
-                         "the server in the DR region") from None
-    if region_name(group.location) == region:  # the id names the group through that very server
-        return str(ArmId(ref.subscription_id, ref.resource_group, ref.namespace, ref.segments[:-1]))
-    for partner in group.properties.partner_servers or []:
-        if region_name(partner.location) == region:
-            return str(partner.id)
-    raise UsageError(f"resources.failover_groups: {ref.name} has no server in {region} "
-                     f"(it is in {region_name(group.location)})")
-
-
-def read_replication(steps: list[tuple[str, Any]], target: Any) -> dict[str, Any]:
-    """For each (label, failover step): who is primary and how replication stands, as ARM says
-    now. A read that fails is reported in ``errors``, never raised."""
-    from odin_drills.steps.azure import AzureSession
-    from odin_drills.plan.arm_ids import parse_arm_id, region_name
-
-    state: dict[str, Any] = {"failover_groups": {}, "storage_accounts": {}}
-    try:
-        session = AzureSession(target)
-    except Exception as exc:
-        return {**state, "errors": [f"{exc.__class__.__name__}: {_first_line(exc)}"]}
-    with session:
-        for label, step in steps:
-            try:
-                if step.kind == "azure.sql.failover":
-                    ref = parse_arm_id(step.to_server)
-                    name = step.ref().failover_group
-                    group = session.sql(ref.subscription_id).failover_groups.get(ref.resource_group, ref.name, name)
-                    role = str(_plain(group.properties.replication_role)).lower()
-                    primary = region_name(group.location) if role == "primary" else next(
-                        (region_name(p.location) for p in group.properties.partner_servers or []), None)
-                    state["failover_groups"][name] = {"primary_region": primary,
-                                                      "replication_state": _plain(group.properties.replication_state)}
-                elif step.kind == "azure.storage.failover":
-                    ref = parse_arm_id(step.account)
-                    account = session.storage(ref.subscription_id).storage_accounts.get_properties(
-                        ref.resource_group, ref.name, expand="geoReplicationStats")
-                    stats = account.properties.geo_replication_stats
-                    state["storage_accounts"][ref.name] = {
-                        "primary_region": region_name(account.properties.primary_location),
-                        "sku": _plain(account.sku.name) if account.sku else None,
-                        "geo_replication": _plain(stats.status) if stats else None,
-                        "last_sync_time": stats.last_sync_time.isoformat() if stats and stats.last_sync_time else None}
-            except Exception as exc:  # noqa: BLE001 - a read that fails is evidence too
-                state.setdefault("errors", []).append(f"{label}: {exc.__class__.__name__}: {_first_line(exc)}")
-    return state
-
-
-def replication_evidence(outcomes: list[tuple[Any, Any]], now: dict[str, Any]) -> ReplicationEvidence:
-    """What the APIs reported around the failover, as reported: the replication state each SQL
-    failover read before acting, and the storage account's last sync time; ``now`` (a
-    ``read_replication`` answer) when the failovers said nothing."""
-    sql_state = storage_sync = None
-    for step, outcome in outcomes:
-        risk = outcome.output.get("data_at_risk") or {}
-        before = outcome.output.get("before") or {}
-        if step.kind == "azure.sql.failover":
-            sql_state = sql_state or risk.get("replication_state") or before.get("replication_state")
-        elif step.kind == "azure.storage.failover":
-            storage_sync = storage_sync or risk.get("last_sync_time") or before.get("last_sync_time")
-    if sql_state is None:
-        sql_state = next((g.get("replication_state") for g in now.get("failover_groups", {}).values()), None)
-    synced = None
-    if storage_sync:
-        with contextlib.suppress(ValueError):
-            synced = datetime.fromisoformat(str(storage_sync).replace("Z", "+00:00"))
-    return ReplicationEvidence(replication_state=sql_state, storage_last_sync_time=synced)
-
-
-def _plain(value: Any) -> Any:
-    return getattr(value, "value", value)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc)
-    return text.splitlines()[0][:200] if text else ""

@@ -187,6 +187,36 @@ def test_a_forced_drill_is_detected_failed_over_validated_and_failed_back_with_r
     assert {a["key"] for a in found.json()} == {"forced-drill-drill-report", "forced-drill-drill-criteria"}
     assert "odin: error" not in result.stderr and "outage injected in eastus" in result.stderr
 
+    # the flow run ends in the outcome's state, the journal's run_finished keeps outcome and exit code
+    assert flow_run_state(prefect_api, entries) == ("Passed", "COMPLETED")
+    assert only(entries, "run_finished")["data"]["outcome"] == "passed"
+    assert [e["phase"] for e in entries if e["kind"] == "phase_started"] == [
+        "prepare", "detect", "decide", "failover", "validate", "communicate", "failback"]
+
+
+def flow_run_state(prefect_api: str, entries: list[dict[str, Any]]) -> tuple[str, str]:
+    flow_run_id = only(entries, "run_started")["data"]["flow_run_id"]
+    state = httpx.get(f"{prefect_api}/flow_runs/{flow_run_id}").json()["state"]
+    return state["name"], state["type"]
+
+
+def test_a_missed_criterion_ends_in_a_failed_criteria_failed_state_and_the_cli_still_reports_the_scorecard(
+        azure_sandbox: Any, odin_env: dict[str, str], tmp_path: Path, prefect_api: str) -> None:
+    """An RTO target below the confirmation time cannot be met: exit 3, the scorecard on stdout, and a
+    red ``CriteriaFailed`` run in Prefect whose data the CLI read (``return_state=True``)."""
+    info = azure_sandbox.info()
+    plan = write_drill(tmp_path, "missed-drill", resources=sandbox_resources(info, "forced", True),
+                       targets={"rto": "1m", "rpo": "15m"}, failback={"enabled": False})
+    result = run_drill(plan, sandbox_env(odin_env, tmp_path))
+    assert result.returncode == 3, result.stderr[-4000:]
+    card = json.loads(result.stdout)
+    assert not card["criteria"]["failover_within_rto"], card
+    entries = journal_of(card["report"])
+    finished = only(entries, "run_finished")["data"]
+    assert (finished["outcome"], finished["exit_code"]) == ("criteria_failed", 3)
+    assert flow_run_state(prefect_api, entries) == ("CriteriaFailed", "FAILED")
+    assert "■ criteria_failed (exit 3)" in result.stderr
+
 
 # ---------------------------------------------------------------- (b, planned)
 

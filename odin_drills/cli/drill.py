@@ -60,8 +60,9 @@ def _run(plan: str, time_scale: float, as_json: bool, allow_production: bool, qu
 
     url = server.ensure()
     server.use(url)
-    import odin_drills.flows.region_failover as runbook
-    from odin_drills.flows.dr_test import dr_test
+    import odin_drills.flows.drill_run as runbook
+    from odin_drills.flows.dr_test import DrillSummary, dr_test
+    from odin_drills.flows.final_state import summary_of
 
     listener = None
     if not quiet:
@@ -69,7 +70,9 @@ def _run(plan: str, time_scale: float, as_json: bool, allow_production: bool, qu
         listener = print_drill_entry
         runbook.LISTENERS.append(listener)
     try:
-        summary = dr_test(plan_file=str(plan), time_scale=time_scale, wait_for_lock=wait)
+        # the flow ends in its outcome's state (CriteriaFailed is Failed-type): the summary is its data
+        state = dr_test(plan_file=str(plan), time_scale=time_scale, wait_for_lock=wait, return_state=True)
+        summary = summary_of(state, DrillSummary)
     finally:
         if listener is not None:
             runbook.LISTENERS.remove(listener)
@@ -86,7 +89,7 @@ def _run(plan: str, time_scale: float, as_json: bool, allow_production: bool, qu
 
 
 def summary_line(summary: Any) -> str:
-    from odin_drills.steps.dr.scorecard import human
+    from odin_drills.plan.durations import human_duration as human
 
     card = summary.scorecard
     if not card:

@@ -8,7 +8,19 @@
                                                                                   (``scorecard``)
     DrillHistory     scorecards per plan, and the trend over earlier drills       (``history``)
 
-Nothing here uses Prefect or changes Azure: the failover actions live in ``odin_drills.steps.azure``.
+and the run the runbook flow (``odin_drills.flows.region_failover``) drives, phase by phase:
+
+    DrillRun         one run's plan, clock, journal, target; its Moments and Findings; score_run
+                                                                                  (``run``)
+    OutageInjector   how a drill causes its outage and ends it: SandboxOutage (fault API),
+                     FrontDoorOutage (real Azure: the primary's origin disabled)  (``outage``)
+    failover_waves   the failover's actions, each run journaled with its undo; the failback's undos
+                                                                                  (``failover``)
+    Stakeholders     the incident state every message renders from, and the comms cadence
+                                                                                  (``stakeholders``)
+    partner_server, read_replication   read-only questions to Azure                (``azure_reads``)
+
+Nothing here uses Prefect. Azure changes only through ``odin_drills.steps.actions.run_action``.
 """
 
 from odin_drills.steps.dr.canary import CanaryResult, CanaryWrite, CanaryWriter, ReadBack

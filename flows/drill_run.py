@@ -1,0 +1,214 @@
+"""A drill from its plan file to its summary, around the runbook; each function one job.
+
+    execute(...)                the whole drill, in this order:
+      checked_plan              load and check the plan: refused before anything runs
+      open_journal              the drill's id, folder and journal (``run_started``)
+      run_drill                 under the environment lock (``environment_held``), on its target
+                                (``open_run``: the sandbox, reused or started, or Azure), the
+                                runbook, then the scorecard and the outcome; the resolution message
+      keep_scorecard            scorecard.json, the drill history, the trend of earlier drills
+      write_reports             report.md and report.html (``odin_drills.reports``), Prefect artifacts
+
+The outcome's exit code, and the Prefect state the flows end in, are ``odin_drills.outcomes``'.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from prefect import get_run_logger
+from prefect.runtime import flow_run as runtime_flow_run
+from pydantic import BaseModel, Field
+
+from odin_drills.errors import PlanInvalid, UsageError
+from odin_drills.flows.drill_target import SandboxLink, drill_problems, sandbox_for, sandbox_lag, sandbox_resources
+from odin_drills.home import odin_home
+from odin_drills.outcomes import describe, exit_code
+from odin_drills.plan.drill import DrillPlan, load_drill
+from odin_drills.plan.models import SandboxTarget
+from odin_drills.steps.clock import ScaledClock
+from odin_drills.steps.dr import DrillHistory, Scorecard, TrendPoint
+from odin_drills.steps.dr.outage import injector_for
+from odin_drills.steps.dr.run import DrillOptions, DrillRun, EndRun, Mode, judge, score_run
+from odin_drills.steps.journal import Journal
+from odin_drills.steps.lock import environment_lock
+
+__all__ = ["LISTENERS", "DrillOptions", "DrillSummary", "execute"]
+
+Outcome = Literal["passed", "criteria_failed", "not_confirmed", "vetoed", "no_failover_needed", "refused", "failed"]
+Runbook = Callable[[DrillRun], None]
+
+LISTENERS: list[Any] = []
+"""Extra journal listeners for in-process runs (the CLI's live progress)."""
+
+
+class DrillSummary(BaseModel):
+    """What a drill run returns: the outcome, the scorecard and where the reports are."""
+
+    plan: str
+    drill_id: str
+    mode: Mode
+    outcome: Outcome
+    exit_code: int
+    passed: bool = False
+    scorecard: dict[str, Any] = Field(default_factory=dict, description="Scorecard.to_json(report): the --json output")
+    report: str = ""
+    report_html: str = ""
+    journal: str = ""
+    detail: str = ""
+
+
+def execute(plan_file: str, time_scale: float, *, mode: Mode, options: DrillOptions, record_history: bool,
+            name: str, runbook: Runbook, phases: Sequence[str]) -> DrillSummary:
+    """Never raises for a failing drill: the summary says what happened (and its exit code)."""
+    try:
+        plan = checked_plan(plan_file, time_scale)
+    except UsageError as exc:
+        return DrillSummary(plan="", drill_id="", mode=mode, outcome="refused", exit_code=exit_code("refused"),
+                            detail="\n".join(exc.lines()))
+    clock = ScaledClock(time_scale)
+    drill_id, folder, journal = open_journal(plan, clock, mode=mode, options=options, name=name, phases=phases)
+    outcome, detail, run, card = run_drill(plan, drill_id, folder, clock, journal, mode, options, runbook)
+    journal.append("run_finished", outcome=outcome, exit_code=exit_code(outcome), detail=detail)
+    trend = keep_scorecard(plan.name, folder, card, record=record_history)
+    report, html = write_reports(plan.name, folder, journal, card, trend, outcome=outcome, detail=detail,
+                                 deferred=run.found.deferred if run else [])
+    return DrillSummary(plan=plan.name, drill_id=drill_id, mode=mode, outcome=outcome, exit_code=exit_code(outcome),
+                        passed=bool(card and card.passed), scorecard=card.to_json(report) if card else {},
+                        report=str(report), report_html=str(html), journal=str(journal.path), detail=detail)
+
+
+def checked_plan(plan_file: str, time_scale: float) -> DrillPlan:
+    if time_scale <= 0:
+        raise UsageError("--time-scale must be positive")
+    plan = load_drill(plan_file)
+    problems = drill_problems(plan, plan_file)
+    if problems:
+        raise PlanInvalid(problems)
+    return plan
+
+
+def open_journal(plan: DrillPlan, clock: ScaledClock, *, mode: Mode, options: DrillOptions, name: str,
+                 phases: Sequence[str]) -> tuple[str, Path, Journal]:
+    """``$ODIN_HOME/drills/<plan>/<drill id>/journal.jsonl``, logged to Prefect and the LISTENERS."""
+    drill_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+    folder = odin_home() / "drills" / plan.name / drill_id
+    folder.mkdir(parents=True)
+    journal = Journal(folder / "journal.jsonl", clock)
+    logger = get_run_logger()
+    journal.subscribe(lambda e: logger.info("%s %s %s", e.kind, e.step or e.phase or "", _short(e.data)))
+    for listener in LISTENERS:
+        journal.subscribe(listener)
+    journal.append("run_started", plan=plan.name, drill=drill_id, mode=mode, flow=name, phases=list(phases),
+                   time_scale=clock.scale, environment=plan.environment, target=plan.target.kind,
+                   flow_run_id=str(runtime_flow_run.id), options=options)
+    return drill_id, folder, journal
+
+
+def run_drill(plan: DrillPlan, drill_id: str, folder: Path, clock: ScaledClock, journal: Journal, mode: Mode,
+              options: DrillOptions, runbook: Runbook) -> tuple[Outcome, str, DrillRun | None, Scorecard | None]:
+    """Lock, target, runbook, scorecard: the outcome and its detail; everything opened is closed."""
+    outcome: Outcome = "failed"
+    detail = ""
+    run: DrillRun | None = None
+    card: Scorecard | None = None
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(environment_held(plan.environment, journal, wait=options.wait_for_lock))
+            lag = sandbox_lag(clock.scale, options.replication_lag_seconds)
+            sandbox = stack.enter_context(sandbox_for(plan, folder, lag))
+            run = stack.enter_context(open_run(plan, drill_id, mode, options, folder, clock, journal, sandbox))
+            try:
+                runbook(run)
+                outcome = "passed"
+            except EndRun as end:
+                outcome, detail = end.outcome, end.detail  # type: ignore[assignment]
+            card = score_run(run)
+            journal.append("scorecard", **card.model_dump(mode="json"))
+            outcome, detail = judge(outcome, detail, card)  # type: ignore[assignment]
+            run.stakeholders.resolve(outcome, detail, card.rto_seconds, card.rpo_seconds)
+        except UsageError as exc:
+            outcome, detail = "refused", "\n".join(exc.lines())
+        except Exception as exc:  # anything unexpected: journal it, report it, exit 4
+            outcome, detail = "failed", f"{exc.__class__.__name__}: {exc}"
+            get_run_logger().exception("region failover failed")
+    if run is not None and run.found.worse:
+        detail = f"{detail}; {run.found.worse}" if detail else run.found.worse
+    return outcome, detail, run, card
+
+
+@contextlib.contextmanager
+def environment_held(environment: str, journal: Journal, *, wait: bool) -> Iterator[None]:
+    """Two runs on one environment never overlap (``LockHeld``, a refusal, unless ``wait``)."""
+    with environment_lock(environment, wait=wait):
+        journal.append("lock", action="acquired", environment=environment)
+        try:
+            yield
+        finally:
+            journal.append("lock", action="released", environment=environment)
+
+
+@contextlib.contextmanager
+def open_run(plan: DrillPlan, drill_id: str, mode: Mode, options: DrillOptions, folder: Path, clock: ScaledClock,
+             journal: Journal, sandbox: SandboxLink | None) -> Iterator[DrillRun]:
+    """The run on its target: endpoints, target and resources (the sandbox's, when there is one),
+    and how the drill will cause its outage. Closed (outage ended, helpers stopped) at the end."""
+    target: Any = plan.target
+    resources = plan.resources
+    info = sandbox.info if sandbox is not None else None
+    if sandbox is not None and info is not None:
+        target = SandboxTarget(arm_url=info["arm_url"], ca_cert=info["ca_cert"], subscription_id=info["subscription_id"])
+        journal.append("sandbox", action="started in-process" if sandbox.owned is not None else "reused",
+                       admin_url=info["admin_url"], frontdoor_url=info["frontdoor_url"],
+                       state_dir=str(folder / "sandbox") if sandbox.owned is not None else None)
+        resources, notes, problems = sandbox_resources(plan, info)
+        for note in notes:
+            journal.append("note", phase="prepare", message=note)
+        if problems:
+            raise PlanInvalid(problems)
+    run = DrillRun(plan=plan, drill_id=drill_id, mode=mode, options=options, clock=clock, journal=journal,
+                   endpoints=plan.resolve_endpoints(info), target=target, resources=resources)
+    try:
+        run.outage = injector_for(run, sandbox)
+        yield run
+    finally:
+        run.close()
+
+
+def keep_scorecard(plan_name: str, folder: Path, card: Scorecard | None, *, record: bool) -> list[TrendPoint]:
+    """scorecard.json beside the journal; the drill in its plan's history (``record``); the trend."""
+    if card is None:
+        return []
+    (folder / "scorecard.json").write_text(card.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    history = DrillHistory(odin_home() / "drills")
+    if record:
+        history.record(card)
+    return history.trend(plan_name, exclude=card.drill_id, limit=8)
+
+
+def write_reports(plan_name: str, folder: Path, journal: Journal, card: Scorecard | None, trend: list[TrendPoint],
+                  *, outcome: str, detail: str, deferred: list[str]) -> tuple[Path, Path]:
+    """report.md and report.html beside the journal, and the Prefect artifacts."""
+    from odin_drills.reports.drill import publish_drill_artifacts, render_drill_markdown
+    from odin_drills.reports.html import render_html
+
+    entries = journal.entries()
+    report, html = folder / "report.md", folder / "report.html"
+    markdown = render_drill_markdown(entries, card, trend, outcome=outcome, outcome_text=describe(outcome),
+                                     detail=detail, deferred=deferred)
+    report.write_text(markdown, encoding="utf-8")
+    html.write_text(render_html(entries, title=f"DR drill report: {plan_name}",
+                                scorecard=card.to_report() if card else None), encoding="utf-8")
+    publish_drill_artifacts(plan_name, markdown, card, trend)
+    return report, html
+
+
+def _short(data: dict[str, Any]) -> str:
+    text = ", ".join(f"{k}={v}" for k, v in data.items()
+                     if k not in ("report", "output", "undo", "acknowledged_ids", "lost_writes", "options", "criteria"))
+    return text[:300]

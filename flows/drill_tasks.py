@@ -1,0 +1,153 @@
+"""The region-failover runbook's Prefect tasks: each probe wait, failover action, undo and check
+is one task run in the Prefect UI. The work is ``odin_drills.steps.dr``'s; a task only names it.
+
+Tasks take the ``DrillRun`` itself: a plain object Prefect does not walk (see ``steps.dr.run``).
+"""
+
+from __future__ import annotations
+
+import contextvars
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run as runtime_flow_run
+
+from odin_drills.steps.actions import StepOutcome
+from odin_drills.steps.dr import CanaryResult, DetectionResult
+from odin_drills.steps.dr.azure_reads import read_replication
+from odin_drills.steps.dr.failover import execute_action, failover_waves, run_undo
+from odin_drills.steps.dr.run import Action, DrillRun, Where
+from odin_drills.steps.journal import Entry
+from odin_drills.steps.probes.smoke import SmokeReport, run_journeys
+
+QUIET = {"cache_policy": NO_CACHE, "persist_result": False}
+
+
+@task(name="smoke-journeys", task_run_name="smoke-{where}", **QUIET)
+def smoke(run: DrillRun, phase: str, where: Where) -> SmokeReport:
+    report = run_journeys(run.journeys(where), client=run.client)
+    step = {"frontdoor": "through Front Door", "primary": f"in {run.primary}", "secondary": f"in {run.secondary}"}[where]
+    run.journal.append("smoke", phase=phase, step=step, report=report, critical_failed=report.critical_failed,
+                       noncritical_failed=report.noncritical_failed)
+    return report
+
+
+@task(name="resolve-failover-actions", **QUIET)
+def resolve_actions(run: DrillRun, phase: str) -> list[list[Action]]:
+    """Which server becomes primary is read from Azure now, while the primary still answers."""
+    waves = failover_waves(run)
+    run.note(phase, "failover actions: " + "; then ".join(", ".join(a.label for a in wave) for wave in waves)
+             if waves else "failover actions: none (no resources)")
+    return waves
+
+
+@task(name="inject-outage", **QUIET)
+def cause_outage(run: DrillRun) -> datetime:
+    """Cause the drill's outage; returns its start (plan time): the RTO clock starts here."""
+    assert run.outage is not None
+    return run.outage.inject()
+
+
+@task(name="detect-outage", **QUIET)
+def detect_outage(run: DrillRun, since: datetime, max_wait: float) -> DetectionResult:
+    assert run.detector is not None
+    if run.outage is not None:
+        return run.outage.wait_confirmed(since, max_wait)
+    return run.detector.wait_for_outage(max_wait, since=since)
+
+
+@task(name="wait-for-threshold", **QUIET)
+def wait_for_threshold(run: DrillRun, result: DetectionResult) -> bool:
+    """Incident mode: does the outage last the plan's threshold (False: the primary came back)?"""
+    assert run.detector is not None and result.first_failure_at is not None
+    threshold = run.plan.detection.threshold
+    remaining = (result.first_failure_at + timedelta(seconds=threshold) - run.clock.now()).total_seconds()
+    return run.detector.wait_for_threshold(result, threshold, max(0.0, remaining) + run.plan.detection.interval,
+                                           consecutive=run.plan.targets.consecutive_successes)
+
+
+def confirm_with_person(run: DrillRun, phase: str, reason: str) -> tuple[str, str, str]:
+    """Hold for a person: ``proceed`` fails over, ``rollback`` vetoes; the plan's default at the deadline."""
+    from odin_drills.flows.human import wait_for_decision
+
+    decision = run.plan.decision
+    default: Literal["proceed", "rollback"] = "proceed" if decision.on_confirm_timeout == "fail-over" else "rollback"
+    flow_run_id = str(runtime_flow_run.id)
+    run.journal.append("hold_started", phase=phase, hold="confirm-failover", reason=reason, default=default,
+                       deadline=run.clock.now() + timedelta(seconds=decision.confirm_timeout), flow_run_id=flow_run_id,
+                       decide=f"odin decide {flow_run_id} proceed|rollback --reason '...' --by NAME")
+    answer, _ = wait_for_decision(deadline_wall_seconds=run.clock.wall_seconds(decision.confirm_timeout), default=default)
+    run.journal.append("human_input", phase=phase, action=answer.action, reason=answer.reason, by=answer.by,
+                       at=run.clock.now())
+    return answer.action, answer.by, answer.reason
+
+
+@task(name="failover-action", task_run_name="{action.label}", **QUIET)
+def failover_action(run: DrillRun, action: Action, phase: str) -> StepOutcome:
+    return execute_action(run, action, phase)
+
+
+def run_wave(run: DrillRun, actions: list[Action], phase: str) -> list[tuple[Action, StepOutcome]]:
+    """Independent actions at once, at most ``max_parallel``; each a task of this flow run."""
+    if len(actions) == 1:
+        return [(actions[0], failover_action(run, actions[0], phase))]
+    with ThreadPoolExecutor(max_workers=min(run.options.max_parallel, len(actions)),
+                            thread_name_prefix="odin-failover") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, failover_action, run, a, phase) for a in actions]
+        return [(a, f.result()) for a, f in zip(actions, futures)]
+
+
+@task(name="wait-for-service", task_run_name="wait-for-service-{region}", **QUIET)
+def wait_for_service(run: DrillRun, region: str, since: datetime, max_wait: float) -> datetime | None:
+    """The first of N successful probes in a row through Front Door, served by ``region``."""
+    assert run.detector is not None
+    return run.detector.wait_for_recovery(region=region, consecutive=run.plan.targets.consecutive_successes,
+                                          max_wait=max_wait, since=since)
+
+
+@task(name="replication-state", task_run_name="replication-{phase}", **QUIET)
+def replication_state(run: DrillRun, phase: str) -> dict[str, Any]:
+    """What Azure reports now: who is primary, replication state, storage last sync (read only)."""
+    state = read_replication([(a.label, a.step) for wave in run.waves for a in wave], run.target)
+    run.journal.append("replication", phase=phase, **state)
+    return state
+
+
+@task(name="verify-canary", task_run_name="verify-canary-{phase}", **QUIET)
+def verify_canary(run: DrillRun, phase: str, region: str) -> CanaryResult:
+    assert run.canary is not None
+    failover_at = run.moments.failover_started_at
+    run.canary.stop()
+    result = run.canary.verify(run.endpoints.regions[region], failover_at=failover_at)
+    acked = [w.write_id for w in run.canary.acknowledged() if w.write_id]
+    run.journal.append("data_loss", phase=phase, region=region, acknowledged=result.acknowledged,
+                       lost=len(result.lost), lost_ids=result.lost_ids,
+                       lost_writes=[{"id": w.write_id, "seq": w.seq, "acked_at": w.acked_at} for w in result.lost],
+                       corrupted=len(result.corrupted),
+                       unreadable=len(result.unreadable), failed_writes=result.failed_writes,
+                       rpo_seconds=result.lost_span_seconds, failover_at=failover_at,
+                       acknowledged_ids=acked[:10000], acknowledged_ids_truncated=len(acked) > 10000)
+    return result
+
+
+@task(name="restore-primary", **QUIET)
+def restore_primary(run: DrillRun, phase: str) -> datetime | None:
+    """End the drill's outage (the injector's to end) and wait until the primary has been healthy
+    for ``failback.wait_healthy``. None when it never was within the wait."""
+    assert run.detector is not None
+    if run.outage is not None:
+        run.outage.clear()
+    else:
+        run.note(phase, f"waiting for {run.primary} to be healthy again on its own")
+    wait = run.plan.failback.wait_healthy
+    return run.detector.wait_for_region_healthy(
+        run.primary, consecutive=run.plan.targets.consecutive_successes, healthy_for=wait,
+        max_wait=wait + max(1800.0, 20 * run.plan.detection.interval), since=run.clock.now())
+
+
+@task(name="failback-undo", task_run_name="undo {label}", **QUIET)
+def failback_undo(run: DrillRun, entry: Entry, label: str, phase: str) -> bool:
+    return run_undo(run, entry, label, phase)
