@@ -4,6 +4,14 @@ One JSON object per line (``journal.jsonl``), written and flushed as it happens,
 a journal a re-run can continue from and undo can read: which world-changing steps completed, and
 what their undo is. Entries are redacted on the way in.
 
+Every entry is typed: ``steps/journal_entries.py`` has one model per kind (the authority on the
+fields below). ``append`` validates the fields through the kind's model and refuses an unknown kind
+or a bad field (``JournalEntryInvalid``, naming both) before writing anything; reading parses each
+line into its model (``Entry.record``). A line of an older journal that no longer validates is read
+with its data as written and a ``LegacyRecord`` saying why; a line that is not an entry at all (torn
+by a crash mid-write) is skipped and reported (``Journal.read().skipped``), so a rollback still reads
+the rest.
+
 Entry kinds (``kind``) and their ``data``:
   run_started      plan, migration, phases, time_scale, mode
   phase_started    phase           phase_finished  phase, outcome
@@ -19,7 +27,8 @@ Entry kinds (``kind``) and their ``data``:
   rollback_finished  healthy (bool), detail
   lock             action (acquired|released|refused), environment
   notify           url (redacted), status
-  note             message
+  note             message (a step's progress adds its data: data_at_risk, stage)
+  policy           the effective rollback policy, at run start (odin_drills.plan.policy.Policy's fields)
   run_finished     outcome (completed|rolled_back_healthy|rolled_back_degraded|failed), exit_code
 
 Region-failover drills (``flows/region_failover.py``) also write, besides the detection, canary
@@ -46,6 +55,7 @@ outage_not_confirmed, service_recovered, canary_*, comms):
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -53,14 +63,22 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr, ValidationError
 
+from odin_drills.steps.journal_entries import JournalEntryInvalid, LegacyRecord, Record, check, parse
 from odin_drills.steps.redact import redact
 
+__all__ = ["Entry", "Journal", "JournalContents", "JournalEntryInvalid", "LegacyRecord", "Record", "SkippedLine",
+           "read_journal", "read_journal_contents"]
+
 Listener = Callable[["Entry"], None]
+log = logging.getLogger(__name__)
 
 
 class Entry(BaseModel):
+    """One journal line: the envelope (seq, times, kind, phase, step) and its ``data`` as written.
+    ``record`` is ``data`` as the kind's model (a ``LegacyRecord`` when it does not validate)."""
+
     seq: int
     time: datetime
     wall: datetime
@@ -68,6 +86,35 @@ class Entry(BaseModel):
     phase: str | None = None
     step: str | None = None
     data: dict[str, Any] = {}
+    _record: Record | LegacyRecord | None = PrivateAttr(default=None)
+
+    @property
+    def record(self) -> Record | LegacyRecord:
+        if self._record is None:
+            self._record = parse(self.kind, self.data, phase=self.phase, step=self.step)
+        return self._record
+
+    @property
+    def legacy(self) -> bool:
+        """True when ``data`` does not validate against its kind's model (see ``record.problem``)."""
+        return isinstance(self.record, LegacyRecord)
+
+
+class SkippedLine(BaseModel):
+    """A journal line that is not an entry (torn by a crash mid-write, or garbage)."""
+
+    line: int
+    text: str
+    error: str
+
+
+class JournalContents(BaseModel):
+    entries: list[Entry] = []
+    skipped: list[SkippedLine] = []
+
+    @property
+    def legacy(self) -> list[Entry]:
+        return [e for e in self.entries if e.legacy]
 
 
 def _jsonable(value: Any) -> Any:
@@ -84,6 +131,43 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _why(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'line'}: {e['msg']}"
+                             for e in exc.errors(include_url=False, include_input=False))
+        return f"not a journal entry: {problems}"[:300]
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not JSON (torn or garbled): {exc.msg} at column {exc.colno}"
+    return f"{exc.__class__.__name__}: {exc}"[:300]
+
+
+def _parse_lines(text: str) -> JournalContents:
+    out = JournalContents()
+    # only "\n" ends a line: JSON leaves U+2028, U+0085 and friends raw, and splitlines() would cut there
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = Entry.model_validate(json.loads(line))
+        except Exception as exc:  # noqa: BLE001 - a torn or garbled line is reported, never fatal
+            out.skipped.append(SkippedLine(line=number, text=redact(line[:200]), error=_why(exc)))
+            continue
+        entry.record  # parsed now: a LegacyRecord when the data does not validate
+        out.entries.append(entry)
+    return out
+
+
+def read_journal_contents(path: Path) -> JournalContents:
+    """Every entry of a journal file, and the lines that are not entries."""
+    file = Path(path)
+    if not file.exists():
+        return JournalContents()
+    contents = _parse_lines(file.read_text(encoding="utf-8", errors="replace"))
+    for skipped in contents.skipped:
+        log.warning("journal %s: line %d skipped: %s", file, skipped.line, skipped.error)
+    return contents
+
+
 class Journal:
     """Append-only JSONL journal. Thread-safe; listeners see each entry as it is written."""
 
@@ -94,11 +178,19 @@ class Journal:
         self._lock = threading.Lock()
         self._listeners: list[Listener] = []
         self._seq = sum(1 for _ in self._lines())
+        self._torn = self._ends_mid_line()
+        self._warned: set[int] = set()
+        self.skipped: list[SkippedLine] = []
+        """The lines the last read skipped (see ``read``)."""
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
     def append(self, kind: str, *, phase: str | None = None, step: str | None = None, **data: Any) -> Entry:
+        """Write one entry; raises ``JournalEntryInvalid`` (naming kind and field) when ``data`` is
+        not what the kind's model says, before anything is written."""
+        fields = redact(_jsonable(data))
+        record = check(kind, fields, phase=phase, step=step)
         with self._lock:
             self._seq += 1
             entry = Entry(
@@ -108,13 +200,16 @@ class Journal:
                 kind=kind,
                 phase=phase,
                 step=step,
-                data=redact(_jsonable(data)),
+                data=fields,
             )
+            entry._record = record
             line = entry.model_dump_json()
             with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(line + "\n")
+                # a line torn by a crash mid-write gets its own line: the new entry stays readable
+                handle.write(("\n" if self._torn else "") + line + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())
+            self._torn = False
         for listener in list(self._listeners):
             try:
                 listener(entry)
@@ -122,19 +217,42 @@ class Journal:
                 pass
         return entry
 
+    def _ends_mid_line(self) -> bool:
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(0, os.SEEK_END)
+                if handle.tell() == 0:
+                    return False
+                handle.seek(-1, os.SEEK_END)
+                return handle.read(1) != b"\n"
+        except OSError:
+            return False
+
     def _lines(self) -> Iterator[str]:
         if not self.path.exists():
             return iter(())
-        return (line for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip())
+        return (line for line in self.path.read_text(encoding="utf-8", errors="replace").split("\n") if line.strip())
+
+    def read(self) -> JournalContents:
+        """Every entry, parsed into its model, and the lines that are not entries (a torn last
+        line after a crash mid-write): those are skipped, logged once and kept in ``skipped``."""
+        if not self.path.exists():
+            contents = JournalContents()
+        else:
+            contents = _parse_lines(self.path.read_text(encoding="utf-8", errors="replace"))
+        for skipped in contents.skipped:
+            if skipped.line not in self._warned:
+                self._warned.add(skipped.line)
+                log.warning("journal %s: line %d skipped: %s", self.path, skipped.line, skipped.error)
+        self.skipped = contents.skipped
+        return contents
 
     def entries(self, kind: str | None = None) -> list[Entry]:
-        out = [Entry.model_validate(json.loads(line)) for line in self._lines()]
-        return [e for e in out if kind is None or e.kind == kind]
+        """The entries (lines that are not entries are skipped: see ``skipped``), optionally of one kind."""
+        return [e for e in self.read().entries if kind is None or e.kind == kind]
 
 
 def read_journal(path: Path) -> list[Entry]:
-    """Entries of a journal file, for reports and for resuming in another process."""
-    file = Path(path)
-    if not file.exists():
-        return []
-    return [Entry.model_validate(json.loads(l)) for l in file.read_text(encoding="utf-8").splitlines() if l.strip()]
+    """Entries of a journal file, for reports and for resuming in another process (lines that are
+    not entries are skipped and logged: ``read_journal_contents`` has them)."""
+    return read_journal_contents(path).entries

@@ -55,7 +55,7 @@ def test_notify_posts_json_and_never_shows_the_webhook_url(tmp_path: Path) -> No
         got = receiver.wait_for(1)
     assert outcome.status == "ok" and got[0].body == {"text": "cut-over starts", "channel": "#ops"}
     journal = Journal(tmp_path / "j.jsonl", ManualClock())
-    journal.append("step_finished", step="notify", detail=outcome.detail, output=outcome.output)
+    journal.append("step_finished", step="notify", status=outcome.status, detail=outcome.detail, output=outcome.output)
     # a webhook URL's path is its credential: only the host is ever shown
     assert "secret-token" not in outcome.detail and "127.0.0.1" in outcome.detail
     assert "secret-token" not in (tmp_path / "j.jsonl").read_text()

@@ -1,0 +1,516 @@
+"""One model per journal entry kind: what each ``kind`` carries in its ``data``, typed.
+
+``Journal.append(kind, phase=..., step=..., **fields)`` validates ``fields`` through the kind's
+model before anything is written (after redaction, so what is checked is exactly what lands in
+the file), and ``Journal.entries()`` parses every line back into its model (``Entry.record``).
+A field no model declares, a missing field, a wrong type or an unknown kind is a programming
+error: ``append`` raises :class:`JournalEntryInvalid` naming the kind and the field.
+
+Models have ``extra="forbid"`` (a misspelled field fails at write time), except ``policy``, whose
+shape belongs to the rollback policy (``odin_drills.plan.policy``). Nested free-form data (a
+smoke report, a gate's decision and snapshot, an undo spec, a step's output) is ``dict[str, Any]``:
+its own types own its structure.
+
+``phase`` and ``step`` stay on the envelope (``Entry``), as before; ``REQUIRES`` names the ones a
+kind cannot do without (a ``step_finished`` without a step could not be undone by name).
+
+Reading an older journal: a line whose kind is unknown or whose fields do not validate is kept,
+with its ``data`` untouched, and its ``record`` is a :class:`LegacyRecord` (kind, problem, data):
+reports render it as they always did, a rollback reads ``data`` as it always did, nothing raises.
+Lines that are not entries at all (a torn last line after a crash mid-write, garbage) are skipped
+and reported by the journal (``Journal.read().skipped``), never fatal.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from odin_drills.plan.policy import Policy as RollbackPolicy
+
+
+class JournalEntryInvalid(TypeError):
+    """A journal entry its kind's model refuses: a bug in the code that wrote it, not user input."""
+
+
+class Record(BaseModel):
+    """The typed ``data`` of one journal entry kind."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    KIND: ClassVar[str] = ""
+    REQUIRES: ClassVar[tuple[str, ...]] = ()
+    """Envelope fields (``phase``, ``step``) this kind must have."""
+
+
+class LegacyRecord(BaseModel):
+    """An entry that does not validate against its kind's model (an older odin, a hand edit, a
+    kind since retired): its data as written, and why it is not typed."""
+
+    kind: str
+    problem: str
+    data: dict[str, Any] = {}
+
+
+# ------------------------------------------------------------------ a run
+
+class RunStarted(Record):
+    """Migrations write plan, migration, phases, time_scale, flow_run_id, environment; drills also
+    drill, mode (drill|incident), flow, target, options."""
+
+    KIND = "run_started"
+    plan: str
+    phases: list[str]
+    time_scale: float | None = None
+    environment: str | None = None
+    flow_run_id: str | None = None
+    migration: str | None = None
+    drill: str | None = None
+    mode: str | None = None
+    flow: str | None = None
+    target: str | None = None
+    options: dict[str, Any] | None = None
+
+
+class RunFinished(Record):
+    KIND = "run_finished"
+    outcome: str
+    exit_code: int
+    detail: str = ""
+
+
+class PhaseStarted(Record):
+    KIND = "phase_started"
+    REQUIRES = ("phase",)
+
+
+class PhaseFinished(Record):
+    KIND = "phase_finished"
+    REQUIRES = ("phase",)
+    outcome: str
+
+
+class Lock(Record):
+    KIND = "lock"
+    action: Literal["acquired", "released", "refused"]
+    environment: str
+
+
+class Note(Record):
+    """A line for people; a step's progress notes carry its progress data (``data_at_risk``,
+    ``stage``), a chained phase its flow run, a drill's stakeholder checkpoint its message counts
+    (``sent``, ``failed``)."""
+
+    KIND = "note"
+    message: str
+    flow_run_id: str | None = None
+    data_at_risk: dict[str, Any] | None = None
+    stage: dict[str, Any] | None = None
+    sent: int | None = None
+    failed: int | None = None
+
+
+class Policy(Record, RollbackPolicy):
+    """The effective rollback policy, journaled at run start: the fields of ``odin_drills.plan.policy.Policy``
+    (multipliers, floors, windows ...), which the reports' charts draw. Its shape is the policy's own."""
+
+    model_config = ConfigDict(extra="allow")
+    KIND = "policy"
+
+
+# ------------------------------------------------------------------ steps and undo
+
+class StepStarted(Record):
+    KIND = "step_started"
+    REQUIRES = ("step",)
+    step_kind: str
+    changes_world: bool
+
+
+class StepFinished(Record):
+    """``undo`` is the undo spec a rollback runs (None: nothing to undo); drills add the step's
+    ``step_kind`` and ``mode``, which the failback reads."""
+
+    KIND = "step_finished"
+    REQUIRES = ("step",)
+    status: Literal["ok", "failed", "noop", "skipped"]
+    detail: str
+    undo: dict[str, Any] | None = None
+    undo_reason: str | None = None
+    output: dict[str, Any] | None = None
+    step_kind: str | None = None
+    mode: str | None = None
+
+
+class UndoCheck(Record):
+    """Before T-0: status ok|unreachable (with detail) or none (with the plan's reason)."""
+
+    KIND = "undo_check"
+    REQUIRES = ("step",)
+    status: str
+    detail: str | None = None
+    reason: str | None = None
+
+
+class UndoStarted(Record):
+    KIND = "undo_started"
+    REQUIRES = ("step",)
+    undo_of: int
+    undo: dict[str, Any]
+
+
+class UndoFinished(Record):
+    KIND = "undo_finished"
+    REQUIRES = ("step",)
+    undo_of: int
+    status: str
+    attempts: int
+    detail: str
+
+
+class RollbackStarted(Record):
+    KIND = "rollback_started"
+    reason: str
+
+
+class RollbackFinished(Record):
+    KIND = "rollback_finished"
+    healthy: bool
+    detail: str
+
+
+# ------------------------------------------------------------------ measuring and judging
+
+class Baseline(Record):
+    KIND = "baseline"
+    snapshot: dict[str, Any]
+    window_seconds: float
+    path: str | None = None
+
+
+class Smoke(Record):
+    KIND = "smoke"
+    report: dict[str, Any]
+    critical_failed: int
+    noncritical_failed: int
+
+
+class Gate(Record):
+    """``window``: the evaluation's number, ``all`` (a whole watch) or ``recheck`` (after a rollback)."""
+
+    KIND = "gate"
+    window: int | str
+    decision: dict[str, Any]
+    snapshot: dict[str, Any]
+
+
+class Decision(Record):
+    """``action``: proceed|rollback|rollback_now|hold|watch (migrations), fail_over|veto|no_failover (drills)."""
+
+    KIND = "decision"
+    action: str
+    reason: str
+    by: str
+
+
+class HoldStarted(Record):
+    KIND = "hold_started"
+    hold: str
+    reason: str
+    default: str
+    deadline: datetime
+    flow_run_id: str | None = None
+    decide: str | None = None
+
+
+class HumanInput(Record):
+    KIND = "human_input"
+    action: str
+    reason: str
+    by: str
+    at: datetime
+
+
+# ------------------------------------------------------------------ messages
+
+class Notify(Record):
+    """A webhook notification as older journals have it (the report's messages show it); a notify
+    step now journals its ``step_finished``."""
+
+    KIND = "notify"
+    url: str
+    status: int | str
+
+
+class Comms(Record):
+    """One stakeholder message to one channel (``channel_kind`` is missing, and ``channel`` lists
+    every channel, when the message could not even be rendered)."""
+
+    KIND = "comms"
+    channel: str
+    template: str
+    status: Literal["sent", "failed"]
+    attempts: int
+    detail: str
+    minute: int | None = None
+    channel_kind: str | None = None
+    http_status: int | None = None
+    text: str | None = None
+
+
+# ------------------------------------------------------------------ region-failover drills
+
+class Sandbox(Record):
+    KIND = "sandbox"
+    action: str
+    admin_url: str
+    frontdoor_url: str
+    state_dir: str | None = None
+
+
+class OutageInjected(Record):
+    """``injected_at`` is the sandbox's own (wall) clock; ``outage_started_at`` plan time."""
+
+    KIND = "outage_injected"
+    region: str
+    how: str
+    outage_started_at: datetime
+    fault_id: str | None = None
+    injected_at: datetime | None = None
+
+
+class OutageCleared(Record):
+    KIND = "outage_cleared"
+    region: str
+    fault_id: str
+    cleared_at: datetime | None = None
+
+
+class ProbeState(Record):
+    KIND = "probe_state"
+    target: str
+    state: Literal["ok", "failing"]
+    status: int | None = None
+    error: str | None = None
+    served_by: str | None = None
+    previous: Literal["ok", "failing"] | None = None
+    previous_lasted_seconds: float | None = None
+    previous_probes: int | None = None
+
+
+class ProbeCounts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ok: int
+    failed: int
+    state: Literal["ok", "failing"]
+
+
+class ProbeSummary(Record):
+    KIND = "probe_summary"
+    since: datetime
+    rounds: int
+    targets: dict[str, ProbeCounts]
+
+
+class OutageConfirmed(Record):
+    """Written by the detector and by the flow's own Front Door check (which adds ``via`` and
+    ``served_by``)."""
+
+    KIND = "outage_confirmed"
+    region: str
+    confirmed_at: datetime
+    failed_probes: int
+    first_failure_at: datetime | None = None
+    last_error: str | None = None
+    via: str | None = None
+    served_by: str | None = None
+
+
+class OutageNotConfirmed(Record):
+    KIND = "outage_not_confirmed"
+    region: str
+    waited_seconds: float
+    glitches: int | None = None
+    via: str | None = None
+
+
+class ServiceRecovered(Record):
+    KIND = "service_recovered"
+    via: str
+    region: str | None
+    first_success_at: datetime
+    consecutive: int
+    healthy_for: float
+
+
+class CanaryStarted(Record):
+    KIND = "canary_started"
+    url: str
+    rate_per_second: float
+    payload_bytes: int
+
+
+class CanaryState(Record):
+    KIND = "canary_state"
+    state: Literal["acknowledging", "failing"]
+    seq: int
+    reason: str
+    previous: Literal["acknowledging", "failing"] | None = None
+    previous_lasted_seconds: float | None = None
+    previous_writes: int | None = None
+
+
+class CanaryStopped(Record):
+    KIND = "canary_stopped"
+    attempted: int
+    acknowledged: int
+    failed_writes: int
+
+
+class CanaryVerified(Record):
+    KIND = "canary_verified"
+    acknowledged: int
+    verified: int
+    lost: int
+    corrupted: int
+    unreadable: int
+    lost_ids: list[str]
+    oldest_lost_ack: datetime | None = None
+    newest_ack_before_failover: datetime | None = None
+    newest_surviving_ack: datetime | None = None
+
+
+class Replication(Record):
+    """What Azure reported: failover_groups {name: {primary_region, replication_state}},
+    storage_accounts {name: {primary_region, sku, geo_replication, last_sync_time}}, errors."""
+
+    KIND = "replication"
+    failover_groups: dict[str, dict[str, Any]]
+    storage_accounts: dict[str, dict[str, Any]]
+    errors: list[str] | None = None
+
+
+class LostWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str | None
+    seq: int
+    acked_at: datetime
+
+
+class DataLoss(Record):
+    KIND = "data_loss"
+    region: str
+    acknowledged: int
+    lost: int
+    lost_ids: list[str]
+    lost_writes: list[LostWrite]
+    corrupted: int
+    unreadable: int
+    failed_writes: int
+    rpo_seconds: float | None
+    failover_at: datetime | None = None
+    acknowledged_ids: list[str] = []
+    acknowledged_ids_truncated: bool = False
+
+
+class FailbackDeferred(Record):
+    KIND = "failback_deferred"
+    REQUIRES = ("step",)
+    reason: str
+
+
+class FailoverCheck(Record):
+    KIND = "failover_check"
+    verdict: Literal["restored", "worse"]
+    reason: str
+    broken: list[str]
+
+
+class ScorecardRecord(Record):
+    """The drill's ``steps.dr.scorecard.Scorecard``, its fields at the top level of ``data``, checked
+    against ``Scorecard`` itself (imported when checked: the journal stays importable below the
+    drill modules, which import it). ``scorecard()`` gives it typed."""
+
+    model_config = ConfigDict(extra="allow")
+    KIND = "scorecard"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _is_a_scorecard(cls, data: Any) -> Any:
+        from odin_drills.steps.dr.scorecard import Scorecard
+
+        if not isinstance(data, dict):
+            raise ValueError("a scorecard is an object")
+        unknown = sorted(set(data) - set(Scorecard.model_fields))
+        if unknown:
+            raise ValueError(f"unexpected field(s) {', '.join(map(repr, unknown))} "
+                             f"(the fields of a Scorecard: {', '.join(Scorecard.model_fields)})")
+        try:
+            Scorecard.model_validate(data)
+        except ValidationError as exc:
+            raise ValueError("; ".join(_describe(error) for error in exc.errors(include_url=False, include_input=False))) from None
+        return data
+
+    def scorecard(self) -> Any:
+        """This entry as a ``steps.dr.scorecard.Scorecard``."""
+        from odin_drills.steps.dr.scorecard import Scorecard
+
+        return Scorecard.model_validate(self.model_dump())
+
+
+RECORDS: dict[str, type[Record]] = {model.KIND: model for model in (
+    RunStarted, RunFinished, PhaseStarted, PhaseFinished, Lock, Note, Policy,
+    StepStarted, StepFinished, UndoCheck, UndoStarted, UndoFinished, RollbackStarted, RollbackFinished,
+    Baseline, Smoke, Gate, Decision, HoldStarted, HumanInput, Notify, Comms,
+    Sandbox, OutageInjected, OutageCleared, ProbeState, ProbeSummary, OutageConfirmed, OutageNotConfirmed,
+    ServiceRecovered, CanaryStarted, CanaryState, CanaryStopped, CanaryVerified, Replication, DataLoss,
+    FailbackDeferred, FailoverCheck, ScorecardRecord,
+)}
+"""Every entry kind there is, by its ``kind``."""
+
+
+# ------------------------------------------------------------------ checking
+
+def _field(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(data)"
+
+
+
+def _describe(error: Any, known: str = "") -> str:
+    field = _field(error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"unexpected field {field!r}" + (f" (the fields: {known})" if known else "")
+    if error["type"] == "missing":
+        return f"missing field {field!r}"
+    if not error["loc"]:
+        return str(error["msg"]).removeprefix("Value error, ")
+    return f"field {field!r}: {error['msg']}"
+
+
+def _problems(kind: str, model: type[Record], exc: ValidationError) -> str:
+    known = ", ".join(model.model_fields) or "none"
+    return "; ".join(_describe(error, known) for error in exc.errors(include_url=False, include_input=False))
+
+
+def check(kind: str, data: dict[str, Any], *, phase: str | None = None, step: str | None = None) -> Record:
+    """``data`` as its kind's model; raises :class:`JournalEntryInvalid` naming kind and field."""
+    model = RECORDS.get(kind)
+    if model is None:
+        raise JournalEntryInvalid(f"journal entry kind {kind!r} is unknown (known kinds: {', '.join(sorted(RECORDS))})")
+    missing = [name for name, value in (("phase", phase), ("step", step)) if name in model.REQUIRES and not value]
+    if missing:
+        raise JournalEntryInvalid(f"journal entry {kind!r}: missing {' and '.join(repr(m) for m in missing)}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise JournalEntryInvalid(f"journal entry {kind!r}: {_problems(kind, model, exc)}") from None
+
+
+def parse(kind: str, data: dict[str, Any], *, phase: str | None = None, step: str | None = None) -> Record | LegacyRecord:
+    """What a reader gets for an entry: its model, or a :class:`LegacyRecord` saying why not. Never raises."""
+    try:
+        return check(kind, data, phase=phase, step=step)
+    except JournalEntryInvalid as exc:
+        return LegacyRecord(kind=kind, problem=str(exc), data=data if isinstance(data, dict) else {})
