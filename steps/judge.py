@@ -12,16 +12,24 @@ turns a stream of window decisions into one verdict a flow can act on:
   never became conclusive is a question for a human, never a silent pass;
 - a watch spanning several windows ends with an evaluation of all of them merged (the T+24h
   "24 h vs baseline" judgement), which can also demand a rollback or a hold.
+
+Each evaluation — measuring the window, running the smoke journeys, the verdict and its journal
+entries — is one measurement window on the run's clock (``odin_drills.steps.clock``): it advances
+plan time by the window's configured length and no more. Under a scaled clock the smoke journeys
+and the statistics take real time that would otherwise count N times over (a second of it is 5.6
+plan hours at N = 20000); a real gate window likewise ends with its verdict.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from odin_drills.steps.clock import measurement_window
 from odin_drills.steps.snapshot import Snapshot, merge_snapshots
 
 Action = Literal["proceed", "rollback_now", "rollback", "hold"]
@@ -55,8 +63,10 @@ class Judge:
         journal: Any,
         smoke: Callable[[], Any] | None = None,
         stop: threading.Event | None = None,
+        clock: Any = None,
     ) -> None:
         self.source = source
+        self.clock = clock if clock is not None else getattr(source, "clock", None)
         self.baseline = baseline
         self.policy = policy
         self.journal = journal
@@ -67,23 +77,27 @@ class Judge:
     def _window(self, length: float, phase: str, step: str | None, pending: Snapshot | None) -> tuple[Snapshot, Any]:
         from odin_drills.steps.gates import evaluate
 
-        measured = self.source.measure(length)
-        smoke_report = self.smoke() if self.smoke else None
-        measured = _signals_from_smoke(measured, smoke_report)
-        if smoke_report is not None:
+        wall = getattr(self.source, "wall_seconds", None)
+        span = (measurement_window(self.clock, length, wall(length) if callable(wall) else 0.0)
+                if self.clock is not None else nullcontext())
+        with span:  # the source's own window nests inside: the whole evaluation is ``length`` of plan time
+            measured = self.source.measure(length)
+            smoke_report = self.smoke() if self.smoke else None
+            measured = _signals_from_smoke(measured, smoke_report)
+            if smoke_report is not None:
+                self.journal.append(
+                    "smoke", phase=phase, step=step, report=smoke_report,
+                    critical_failed=smoke_report.critical_failed, noncritical_failed=smoke_report.noncritical_failed,
+                )
+            window = merge_snapshots([pending, measured]) if pending is not None else measured
+            if pending is not None:
+                window = _signals_from_smoke(window, smoke_report)
+            decision = evaluate(self.baseline, window, self.policy)
+            self.evaluations += 1
             self.journal.append(
-                "smoke", phase=phase, step=step, report=smoke_report,
-                critical_failed=smoke_report.critical_failed, noncritical_failed=smoke_report.noncritical_failed,
+                "gate", phase=phase, step=step, window=self.evaluations, decision=decision,
+                snapshot=window.model_dump(mode="json", exclude={"latency_samples_ms"}),
             )
-        window = merge_snapshots([pending, measured]) if pending is not None else measured
-        if pending is not None:
-            window = _signals_from_smoke(window, smoke_report)
-        decision = evaluate(self.baseline, window, self.policy)
-        self.evaluations += 1
-        self.journal.append(
-            "gate", phase=phase, step=step, window=self.evaluations, decision=decision,
-            snapshot=window.model_dump(mode="json", exclude={"latency_samples_ms"}),
-        )
         return window, decision
 
     def watch(self, duration: float, *, phase: str, step: str | None = None, interval: float | None = None) -> Verdict:

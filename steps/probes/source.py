@@ -19,7 +19,12 @@ class MetricSource(Protocol):
     name: str
 
     def measure(self, plan_seconds: float) -> Snapshot:
-        """Block for a window of ``plan_seconds`` of plan time; return what the window showed."""
+        """Block for a window of ``plan_seconds`` of plan time; return what the window showed.
+
+        The window advances the run's clock by ``plan_seconds`` however much real time it takes
+        (``odin_drills.steps.clock.measurement_window``): a source that needs a real-time floor
+        under a scaled clock must not stretch the plan timeline by it.
+        """
         ...
 
     def close(self) -> None:

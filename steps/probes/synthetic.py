@@ -21,8 +21,10 @@ Rates and windows:
   so a rehearsal at scale 3600 still judges real requests. On a clock with ``scale == 1`` whose
   ``wall_seconds`` is 0 (``ManualClock``) a window sends nothing.
 * Requests still in flight when the sending stops are awaited (each for at most ``spec.timeout``
-  after it was sent) and counted in this window. ``measure`` then sleeps out any plan time the
-  window has not yet taken, so it always lasts at least ``plan_seconds`` of plan time.
+  after it was sent) and counted in this window.
+* The window runs inside ``clock.window(plan_seconds, wall)``, so it advances plan time by exactly
+  ``plan_seconds`` however long its real-time floor made it (``odin_drills.steps.clock``): a
+  5-minute gate window is 5 plan minutes at any scale. Its snapshot spans that plan interval.
 
 Counting: every scheduled request is counted in ``requests``. A status matched by
 ``spec.error_statuses``, a timeout, a refused or reset connection all count as errors; their
@@ -53,7 +55,7 @@ import httpcore
 import httpx
 
 from odin_drills.plan.journeys import SyntheticProbe
-from odin_drills.steps.clock import Clock
+from odin_drills.steps.clock import Clock, measurement_window
 from odin_drills.steps.snapshot import LatencyPercentiles, Snapshot
 
 log = logging.getLogger(__name__)
@@ -232,23 +234,20 @@ class SyntheticProbeSource:
     def measure(self, plan_seconds: float) -> Snapshot:
         with self._window_lock:
             wall = window_wall_seconds(self.spec, self.clock, plan_seconds)
-            started_at = self.clock.now()
-            with self._state_lock:
-                if self._closed:
-                    raise ProbeClosed(f"{self.name} is closed")
-                self._running = asyncio.run_coroutine_threadsafe(self._window(wall), self._loop)
-            try:
-                latencies, errors, stats = self._running.result()
-            except concurrent.futures.CancelledError:
-                raise ProbeClosed(f"{self.name} was closed during a window") from None
-            finally:
+            with measurement_window(self.clock, plan_seconds, wall) as span:
                 with self._state_lock:
-                    self._running = None
+                    if self._closed:
+                        raise ProbeClosed(f"{self.name} is closed")
+                    self._running = asyncio.run_coroutine_threadsafe(self._window(wall), self._loop)
+                try:
+                    latencies, errors, stats = self._running.result()
+                except concurrent.futures.CancelledError:
+                    raise ProbeClosed(f"{self.name} was closed during a window") from None
+                finally:
+                    with self._state_lock:
+                        self._running = None
             self.last_window = stats
-            remaining = plan_seconds - (self.clock.now() - started_at).total_seconds()
-            if remaining > 0:
-                self.clock.sleep(remaining)
-            ended_at = self.clock.now()
+            started_at, ended_at = span.started_at, span.ended_at or self.clock.now()
 
         ordered = sorted(latencies)
         return Snapshot(
