@@ -11,7 +11,10 @@
     GET    /operations        every ARM mutation: time, resource_id, operation, result, …
     GET    /writes            every acknowledged write and whether the current primary holds it
     GET    /state             who is primary where, replication backlog, edge health
-    POST   /reset             back to the initial world (faults, data, operations cleared)
+    POST   /reset             back to the initial world (faults, data, operations cleared; secrets kept)
+    GET    /secrets           the Key Vault's secrets: name, versions, enabled, reads (never a value)
+    PUT    /secrets/{name}    {"value": "...", "enabled"?, "content_type"?, "tags"?} → 201 a new version
+    DELETE /secrets/{name}    → 204, 404 if there is no such secret
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .faults import FaultRegistry, InvalidFault
+from .keyvault import InvalidSecret, SecretStore
 
 
 class AdminApi:
@@ -33,8 +37,10 @@ class AdminApi:
 
     def __init__(self, *, faults: FaultRegistry, info: Callable[[], dict[str, Any]],
                  operations: Callable[[], list[dict[str, Any]]], writes: Callable[[], list[dict[str, Any]]],
-                 state: Callable[[], dict[str, Any]], reset: Callable[[], None]) -> None:
+                 state: Callable[[], dict[str, Any]], reset: Callable[[], None],
+                 secrets: SecretStore | None = None) -> None:
         self.faults = faults
+        self.secrets = secrets
         self._info, self._operations, self._writes = info, operations, writes
         self._state, self._reset = state, reset
         self.app = Starlette(routes=[
@@ -48,6 +54,9 @@ class AdminApi:
             Route("/writes", lambda r: JSONResponse(self._writes()), methods=["GET"]),
             Route("/state", lambda r: JSONResponse(self._state()), methods=["GET"]),
             Route("/reset", self.reset, methods=["POST"]),
+            Route("/secrets", self.list_secrets, methods=["GET"]),
+            Route("/secrets/{name}", self.put_secret, methods=["PUT"]),
+            Route("/secrets/{name}", self.delete_secret, methods=["DELETE"]),
         ])
 
     async def list_faults(self, request: Request) -> Response:
@@ -80,5 +89,33 @@ class AdminApi:
         return JSONResponse({"reset": True})
 
 
-def _bad_request(message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": "InvalidFault", "message": message}}, status_code=400)
+    async def list_secrets(self, request: Request) -> Response:
+        return JSONResponse(self.secrets.summary() if self.secrets else [])
+
+    async def put_secret(self, request: Request) -> Response:
+        if self.secrets is None:
+            return JSONResponse({"error": {"code": "NotFound", "message": "this sandbox has no vault"}}, status_code=404)
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or "value" not in body:
+            return _bad_request('the secret must be a JSON object with "value", e.g. {"value": "s3cret"}',
+                                code="InvalidSecret")
+        tags = body.get("tags")
+        try:
+            made = self.secrets.set(request.path_params["name"], body["value"], enabled=body.get("enabled", True),
+                                    content_type=body.get("content_type"),
+                                    tags=tags if isinstance(tags, dict) else None)
+        except InvalidSecret as exc:
+            return _bad_request(str(exc), code="InvalidSecret")
+        return JSONResponse(made, status_code=201)
+
+    async def delete_secret(self, request: Request) -> Response:
+        if self.secrets is not None and self.secrets.delete(request.path_params["name"]):
+            return Response(status_code=204)
+        return JSONResponse({"error": {"code": "NotFound", "message": "no such secret"}}, status_code=404)
+
+
+def _bad_request(message: str, code: str = "InvalidFault") -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=400)

@@ -26,13 +26,14 @@ from .arm_app import ArmApi
 from .clock import Clock
 from .edge import EdgeProxy, HealthProbes
 from .faults import FaultRegistry
+from .keyvault import KeyVaultApi, SecretStore
 from .region_app import RegionApp
 from .server import BackgroundServer, RestartableServer, bind
 from .tls import make_tls
-from .topology import REGIONS, Topology
+from .topology import REGIONS, Topology, seeded_uuid
 from .world import World
 
-SERVER_NAMES = ("arm", "frontdoor", "admin", *REGIONS)
+SERVER_NAMES = ("arm", "frontdoor", "admin", "keyvault", *REGIONS)
 
 
 class AzureSandbox:
@@ -77,6 +78,9 @@ class AzureSandbox:
         self.topology = Topology.from_seed(seed)
         self.faults = FaultRegistry(self.lock, clock)
         self.faults.on_change(around=self._advance_world, after=self._outage_signal.set)
+        # The Key Vault's secrets: seeded before or after start, kept across reset() (they are
+        # configuration, like the CA, not world state a drill changes).
+        self.secrets = SecretStore(clock)
         self.world: World | None = None
         self._sockets: list[Any] = []
         self._servers: dict[str, BackgroundServer | RestartableServer] = {}
@@ -124,12 +128,15 @@ class AzureSandbox:
         arm = ArmApi(world, self.faults, retry_after=self._lro_retry_after)
         edge = EdgeProxy(world, self._probes, seed=self.seed)
         admin = AdminApi(faults=self.faults, info=self.info, operations=self.operations,
-                         writes=self.writes, state=self.state, reset=self.reset)
+                         writes=self.writes, state=self.state, reset=self.reset, secrets=self.secrets)
+        vault = KeyVaultApi(self.secrets, tenant_id=seeded_uuid(self.seed, "tenant"))
         self._servers = {
             "arm": BackgroundServer(arm.asgi(), sockets["arm"], name="arm",
                                     ssl_context=tls.server_context),
             "frontdoor": BackgroundServer(edge.app, sockets["frontdoor"], name="frontdoor", lifespan="on"),
             "admin": BackgroundServer(admin.app, sockets["admin"], name="admin"),
+            "keyvault": BackgroundServer(vault.app, sockets["keyvault"], name="keyvault",
+                                         ssl_context=tls.server_context),
             **{r: RestartableServer(RegionApp(world, r, seed=self.seed), sockets[r], name=f"app-{r}")
                for r in REGIONS},
         }
@@ -148,6 +155,7 @@ class AzureSandbox:
             "resource_group": self.topology.resource_group,
             "frontdoor_url": f"http://{self.host}:{port['frontdoor']}",
             "admin_url": f"http://{self.host}:{port['admin']}",
+            "keyvault_url": f"https://{self.host}:{port['keyvault']}",
             "regions": {r: f"http://{self.host}:{port[r]}" for r in REGIONS},
             "resources": self._resources(),
         }
