@@ -1,7 +1,9 @@
 """The rollback ladder: a baseline and a window of traffic in, a Decision with every number out.
 
 ``evaluate(baseline, current, policy)`` is pure (no I/O, no clock) and serves ``odin gate``, the
-flows and the tests alike. The first rung that matches decides; every rung that matched is listed
+fixed-window judge (``policy.judge: fixed``) and the tests alike; the sequential judge that runs
+use by default (``odin_drills.steps.sequential``) keeps its rungs and hard signals
+(``signal_reasons``) and replaces the per-window evidence with evidence over the whole watch. The first rung that matches decides; every rung that matched is listed
 in ``reasons``::
 
     rollback_now   outage, data loss or corruption, security breach, RTO exceeded
@@ -63,7 +65,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from odin_drills.steps import stats
 from odin_drills.plan.policy import Policy
-from odin_drills.steps.snapshot import LatencyHistogram, Snapshot
+from odin_drills.steps.snapshot import LatencyHistogram, Signals, Snapshot
 
 DecisionName = Literal["proceed", "inconclusive", "watch", "hold", "rollback", "rollback_now"]
 
@@ -77,7 +79,7 @@ evaluations, e.g. the worst of the T+1h windows.
 """
 
 Tier = Literal["rollback", "hold", "watch", "ok"]
-EvidenceTest = Literal["fisher-exact", "mann-whitney-u", "mann-whitney-u-buckets", "percentiles"]
+EvidenceTest = Literal["fisher-exact", "mann-whitney-u", "mann-whitney-u-buckets", "percentiles", "e-detector"]
 
 
 def severity(decision: DecisionName) -> int:
@@ -168,20 +170,14 @@ def evaluate(baseline: Snapshot, current: Snapshot, policy: Policy | None = None
         elif sentence:
             notes.append(sentence)
 
+    signalled = signal_reasons(signals)
     rungs: list[tuple[DecisionName, list[str]]] = [
-        ("rollback_now", [text for field, text in _SIGNALS_NOW if getattr(signals, field)]),
+        ("rollback_now", signalled["rollback_now"]),
         ("inconclusive", [f"only {current.requests} requests in the window (< {policy.min_requests} minimum)"]
          if current.requests < policy.min_requests else []),
-        ("rollback", breaches["rollback"]
-         + ([_count(signals.critical_failed, "critical journey", "failing")] if signals.critical_failed else [])
-         + ([f"{signals.sev1_alerts} Sev 1 alerts"] if signals.sev1_alerts >= 2 else [])),
-        ("hold", breaches["hold"]
-         + ([_count(signals.noncritical_failed, "non-critical journey", "failing")] if signals.noncritical_failed else [])
-         + (["1 Sev 1 alert"] if signals.sev1_alerts == 1 else [])
-         + (["SLO at risk"] if signals.slo_at_risk else [])
-         + (["negative user feedback"] if signals.user_feedback == "negative" else [])),
-        ("watch", breaches["watch"]
-         + ([_count(signals.new_alerts, "new alert", "")] if signals.new_alerts else [])),
+        ("rollback", breaches["rollback"] + signalled["rollback"]),
+        ("hold", breaches["hold"] + signalled["hold"]),
+        ("watch", breaches["watch"] + signalled["watch"]),
         ("inconclusive", [power_reason] if power_reason and error_verdict.tier != "rollback" else []),
     ]
     decision: DecisionName = next((name for name, fired in rungs if fired), "proceed")
@@ -198,6 +194,21 @@ def evaluate(baseline: Snapshot, current: Snapshot, policy: Policy | None = None
         confidence=policy.confidence,
         power_target=policy.power,
     )
+
+
+def signal_reasons(signals: Signals) -> dict[str, list[str]]:
+    """The facts beyond rates and latencies, by the rung they reach (the ladder's hard signals,
+    shared by the fixed and the sequential judge)."""
+    return {
+        "rollback_now": [text for field, text in _SIGNALS_NOW if getattr(signals, field)],
+        "rollback": ([_count(signals.critical_failed, "critical journey", "failing")] if signals.critical_failed else [])
+        + ([f"{signals.sev1_alerts} Sev 1 alerts"] if signals.sev1_alerts >= 2 else []),
+        "hold": ([_count(signals.noncritical_failed, "non-critical journey", "failing")] if signals.noncritical_failed else [])
+        + (["1 Sev 1 alert"] if signals.sev1_alerts == 1 else [])
+        + (["SLO at risk"] if signals.slo_at_risk else [])
+        + (["negative user feedback"] if signals.user_feedback == "negative" else []),
+        "watch": [_count(signals.new_alerts, "new alert", "")] if signals.new_alerts else [],
+    }
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,39 @@
 """Watching the service against its baseline until the numbers allow a verdict.
 
 This is where the rollback ladder meets time. Each evaluation window is measured by the plan's
-metric source, smoke journeys add their signals, and ``odin_drills.steps.gates.evaluate`` decides. The loop
-turns a stream of window decisions into one verdict a flow can act on:
+metric source, smoke journeys add their signals, and a judge turns the stream of windows into one
+verdict a flow can act on. ``policy.judge`` picks which:
 
-- ``rollback_now`` acts at once; ``hold`` acts at once (a person decides);
-- ``rollback`` acts only after ``policy.confirm_windows`` consecutive windows say so;
-- ``inconclusive`` windows are merged with the next one (keep collecting until there is enough
-  traffic), and ``watch``, ``inconclusive`` or an unconfirmed rollback at the end of the watch get up
-  to ``windows.max_extensions`` extra intervals, after which the verdict is ``hold``: a window that
-  never became conclusive is a question for a human, never a silent pass;
-- a watch spanning several windows ends with an evaluation of all of them merged (the T+24h
-  "24 h vs baseline" judgement), which can also demand a rollback or a hold.
+**sequential** (the default; ``odin_drills.steps.sequential``): every window adds to anytime-valid
+evidence (e-detectors against the baseline's exact bounds), so the watch may act after any window
+while a healthy service is held or rolled back with probability at most the watch's alpha over the
+whole watch (``AlphaBudget`` spends one alpha per migration across the phases):
+
+- ``rollback_now`` acts at once; a hold acts at once (a person decides);
+- a rollback the evidence shows acts at once (``policy.confirm_windows``, if set, still asks for
+  that many consecutive windows); a rollback from hard signals alone (critical journeys, Sev 1
+  alerts) or from percentile-only latency keeps the old confirmation over 2 windows;
+- at the end of the planned windows: evidence above the watch rung (1.1x) is a hold; a watch that
+  could not yet have seen a rollback-tier error breach (the power rule, for this test) collects up
+  to ``windows.max_extensions`` more intervals and then holds, saying how much more traffic it
+  would need; otherwise it proceeds. Windows are never merged: the evidence is cumulative already.
+
+**fixed** (the rule before issue 11): each window is judged alone by ``gates.evaluate`` at
+``policy.confidence``; ``rollback`` acts only after 2 (or ``confirm_windows``) consecutive windows
+say so; ``inconclusive`` windows are merged with the next one; ``watch``, ``inconclusive`` or an
+unconfirmed rollback at the end get up to ``windows.max_extensions`` extra intervals, then a hold;
+a watch of several windows ends with an evaluation of all of them merged (the T+24h "24 h vs
+baseline" judgement). On a healthy service it holds or rolls back most day-long watches
+(``bench/results/watch_noise.md``).
 
 Each evaluation — measuring the window, running the smoke journeys, the verdict and its journal
 entries — is one measurement window on the run's clock (``odin_drills.steps.clock``): it advances
 plan time by the window's configured length and no more. Under a scaled clock the smoke journeys
 and the statistics take real time that would otherwise count N times over (a second of it is 5.6
 plan hours at N = 20000); a real gate window likewise ends with its verdict.
+
+A gate entry keeps the window's latencies as a histogram (``sequential.histogram_of``) when the
+source gave raw samples, so ``odin replay --journal`` can judge the windows again.
 """
 
 from __future__ import annotations
@@ -25,12 +41,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from contextlib import nullcontext
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
 from odin_drills.steps.clock import measurement_window
 from odin_drills.steps.snapshot import Snapshot, merge_snapshots
+
+if TYPE_CHECKING:
+    from odin_drills.steps.sequential import AlphaBudget
 
 Action = Literal["proceed", "rollback_now", "rollback", "hold"]
 
@@ -64,6 +83,7 @@ class Judge:
         smoke: Callable[[], Any] | None = None,
         stop: threading.Event | None = None,
         clock: Any = None,
+        budget: "AlphaBudget | None" = None,
     ) -> None:
         self.source = source
         self.clock = clock if clock is not None else getattr(source, "clock", None)
@@ -73,8 +93,12 @@ class Judge:
         self.smoke = smoke
         self.stop = stop or threading.Event()
         self.evaluations = 0
+        self.budget = budget  # who spends how much alpha; None: this watch alone has the policy's alpha
 
-    def _window(self, length: float, phase: str, step: str | None, pending: Snapshot | None) -> tuple[Snapshot, Any]:
+    def _window(self, length: float, phase: str, step: str | None, pending: Snapshot | None,
+                judge: Callable[[Snapshot], Any] | None = None) -> tuple[Snapshot, Any]:
+        """Measure one window (merged with ``pending``), judge it (by default with the ladder) and
+        journal both, all inside one measurement window of plan time."""
         from odin_drills.steps.gates import evaluate
 
         wall = getattr(self.source, "wall_seconds", None)
@@ -92,18 +116,18 @@ class Judge:
             window = merge_snapshots([pending, measured]) if pending is not None else measured
             if pending is not None:
                 window = _signals_from_smoke(window, smoke_report)
-            decision = evaluate(self.baseline, window, self.policy)
+            decision = judge(window) if judge is not None else evaluate(self.baseline, window, self.policy)
             self.evaluations += 1
             self.journal.append(
                 "gate", phase=phase, step=step, window=self.evaluations, decision=decision,
-                snapshot=window.model_dump(mode="json", exclude={"latency_samples_ms"}),
+                snapshot=_journaled(window) if getattr(self.journal, "keeps_snapshots", True) else {},
+                merged_windows=2 if pending is not None else 1,
             )
         return window, decision
 
-    def watch(self, duration: float, *, phase: str, step: str | None = None, interval: float | None = None) -> Verdict:
-        """Judge ``duration`` seconds of plan time in windows of ``interval`` (default: one window)."""
+    def _planned(self, duration: float, interval: float | None) -> tuple[int, float]:
+        """How many windows of what length cover ``duration``."""
         interval = interval or duration
-        windows = self.policy.windows
         needed = max(1, round(duration / interval))
         wall = getattr(self.source, "wall_seconds", None)
         if callable(wall) and needed > 1:
@@ -113,6 +137,69 @@ class Judge:
             if fits < needed:
                 needed = max(1, fits)
                 interval = duration / needed
+        return needed, interval
+
+    def watch(self, duration: float, *, phase: str, step: str | None = None, interval: float | None = None) -> Verdict:
+        """Judge ``duration`` seconds of plan time in windows of ``interval`` (default: one window)."""
+        if getattr(self.policy, "judge", "fixed") == "sequential":
+            return self._watch_sequential(duration, phase=phase, step=step, interval=interval)
+        return self._watch_fixed(duration, phase=phase, step=step, interval=interval)
+
+    def _watch_sequential(self, duration: float, *, phase: str, step: str | None, interval: float | None) -> Verdict:
+        from odin_drills.steps.sequential import AlphaBudget, SequentialWatch
+
+        needed, interval = self._planned(duration, interval)
+        extensions_allowed = self.policy.windows.max_extensions
+        budget = self.budget or AlphaBudget.single(self.policy.alpha)
+        state = SequentialWatch(self.baseline, self.policy, alpha=budget.watch(phase), baseline_alpha=budget.baseline,
+                                horizon=needed + extensions_allowed, interval_seconds=interval)
+        consecutive = 0
+        intervals = 0
+        last: Any = None
+        while not self.stop.is_set():
+            _, decision = self._window(interval, phase, step, None, judge=state.add)
+            last = decision
+            intervals += 1
+            verdict = decision.decision
+            dump = decision.model_dump(mode="json")
+            reasons = "; ".join(decision.reasons)
+            if verdict == "rollback_now":
+                return Verdict(action="rollback_now", reason=reasons, decision=dump, windows=intervals)
+            if verdict == "rollback":
+                consecutive += 1
+                confirmations = self.policy.rollback_confirmations(evidence=decision.evidence_tier == "rollback")
+                if consecutive >= confirmations:
+                    head = (f"confirmed over {consecutive} consecutive windows: " if confirmations > 1 else
+                            f"conclusive after window {intervals}: ")
+                    return Verdict(action="rollback", reason=head + reasons, decision=dump, windows=intervals)
+            else:
+                consecutive = 0
+            if verdict == "hold":
+                return Verdict(action="hold", reason=reasons, decision=dump, windows=intervals)
+            if intervals < needed:
+                continue
+            action, reason = state.conclude()
+            if action is not None:
+                return Verdict(action=action, reason=reason, decision=dump, windows=intervals)  # type: ignore[arg-type]
+            extensions = intervals - needed + 1
+            if extensions <= extensions_allowed:
+                self.journal.append(
+                    "note", phase=phase, step=step,
+                    message=(f"rollback in {consecutive} of {confirmations} windows: confirming over one more interval"
+                             if verdict == "rollback" else
+                             f"{verdict} after the window: collecting one more interval ({extensions}/{extensions_allowed})"),
+                )
+                continue
+            return Verdict(action="hold", reason=f"still {verdict} after {extensions - 1} extra windows: {reason}",
+                           decision=dump, windows=intervals)
+        return Verdict(
+            action="hold", reason="watch stopped before a verdict",
+            decision=last.model_dump(mode="json") if last is not None else None, windows=intervals,
+        )
+
+    def _watch_fixed(self, duration: float, *, phase: str, step: str | None, interval: float | None) -> Verdict:
+        windows = self.policy.windows
+        needed, interval = self._planned(duration, interval)
         self._planned_windows = needed
         measured: list[Snapshot] = []
         pending: Snapshot | None = None
@@ -131,7 +218,7 @@ class Judge:
                 return Verdict(action="rollback_now", reason="; ".join(decision.reasons), decision=dump, windows=len(measured))
             if verdict == "rollback":
                 consecutive += 1
-                if consecutive >= self.policy.confirm_windows:
+                if consecutive >= self.policy.rollback_confirmations(evidence=False):
                     reason = f"confirmed over {consecutive} consecutive windows: " + "; ".join(decision.reasons)
                     return Verdict(action="rollback", reason=reason, decision=dump, windows=len(measured))
             else:
@@ -148,7 +235,8 @@ class Judge:
             if extensions <= windows.max_extensions:
                 self.journal.append(
                     "note", phase=phase, step=step,
-                    message=(f"rollback in {consecutive} of {self.policy.confirm_windows} windows: confirming over one more interval"
+                    message=(f"rollback in {consecutive} of {self.policy.rollback_confirmations(evidence=False)} windows: "
+                             "confirming over one more interval"
                              if verdict == "rollback" else
                              f"{verdict} after the window: collecting one more interval ({extensions}/{windows.max_extensions})"),
                 )
@@ -168,8 +256,8 @@ class Judge:
         whole = merge_snapshots(measured)
         decision = evaluate(self.baseline, whole, self.policy)
         self.journal.append(
-            "gate", phase=phase, step=step, window="all", decision=decision,
-            snapshot=whole.model_dump(mode="json", exclude={"latency_samples_ms"}),
+            "gate", phase=phase, step=step, window="all", decision=decision, snapshot=_journaled(whole),
+            merged_windows=len(measured),
         )
         whole_dump = decision.model_dump(mode="json")
         reasons = "; ".join(decision.reasons)
@@ -183,3 +271,73 @@ class Judge:
         if decision.decision == "hold":
             return Verdict(action="hold", reason=f"all {len(measured)} windows together: {reasons}", decision=whole_dump, windows=len(measured))
         return Verdict(action="proceed", reason=reasons or "within baseline", decision=whole_dump, windows=len(measured))
+
+
+def _journaled(window: Snapshot) -> dict[str, Any]:
+    """The window as its gate entry keeps it: raw samples become a compact histogram."""
+    from odin_drills.steps.sequential import histogram_of
+
+    data = window.model_dump(mode="json", exclude={"latency_samples_ms"})
+    if data.get("latency_histogram") is None and window.latency_samples_ms:
+        data["latency_histogram"] = histogram_of(window.latency_samples_ms).model_dump(mode="json")
+    return data
+
+
+# ---------------------------------------------------------------- replaying recorded windows
+
+class StreamEnded(Exception):
+    """A replayed stream has no more windows."""
+
+
+class WindowStream:
+    """A metric source that hands out recorded windows in order (``odin replay``, the benchmark)."""
+
+    name = "replay"
+
+    def __init__(self, windows: Any) -> None:
+        self._windows = iter(windows)
+        self.read = 0
+
+    def measure(self, plan_seconds: float) -> Snapshot:
+        try:
+            window = next(self._windows)
+        except StopIteration:
+            raise StreamEnded from None
+        self.read += 1
+        return window
+
+    def close(self) -> None:
+        pass
+
+
+class MemoryJournal:
+    """Keeps what the judge journals, as (kind, fields), without validating or writing it."""
+
+    def __init__(self, keep: bool = True) -> None:
+        self.keep = keep
+        self.keeps_snapshots = keep  # the judge need not build what nobody keeps
+        self.entries: list[tuple[str, dict[str, Any]]] = []
+
+    def append(self, kind: str, **fields: Any) -> None:
+        if self.keep:
+            self.entries.append((kind, fields))
+
+
+def replay(baseline: Snapshot, windows: Any, policy: Any, *, duration: float, interval: float,
+           phase: str = "t+24h", step: str | None = None, budget: "AlphaBudget | None" = None,
+           journal: Any = None) -> tuple[Verdict, bool]:
+    """Run recorded windows through the same watch a run uses (``Judge.watch``); returns the
+    verdict and whether the stream ended before the watch did (the verdict is then a hold: the
+    watch was still collecting, and a run would have held at the end of its extensions)."""
+    journal = journal if journal is not None else MemoryJournal()
+    source = WindowStream(windows)
+    judge = Judge(source=source, baseline=baseline, policy=policy, journal=journal, budget=budget)
+    try:
+        return judge.watch(duration, phase=phase, step=step, interval=interval), False
+    except StreamEnded:
+        gates = [fields for kind, fields in getattr(journal, "entries", []) if kind == "gate"]
+        last = gates[-1]["decision"] if gates else None
+        reasons = "; ".join(last.reasons) if last is not None else "no window"
+        return Verdict(action="hold", reason=f"the stream ended while the watch was still collecting: {reasons}",
+                       decision=last.model_dump(mode="json") if last is not None else None,
+                       windows=source.read), True

@@ -2,6 +2,11 @@
 
 The metric source here is a scripted implementation of the MetricSource interface (windows given
 in advance), like httpx's MockTransport: the judge, the ladder and the journal are the real ones.
+
+Since issue 11 the default judge is sequential (anytime-valid evidence, no confirmation window, no
+merging); the tests of the fixed-window rule's own mechanics (confirmation over two windows,
+merging inconclusive windows, the all-windows aggregate) select it with ``judge: fixed``, which
+keeps it as it was. The sequential judge's own tests follow them.
 """
 
 from __future__ import annotations
@@ -62,14 +67,17 @@ def test_a_healthy_window_proceeds(tmp_path: Path) -> None:
     assert verdict.action == "proceed" and len(journal.entries("gate")) == 1
 
 
+FIXED = Policy(judge="fixed")
+
+
 def test_rollback_needs_two_consecutive_windows(tmp_path: Path) -> None:
-    j, source, _ = judge(tmp_path, [BROKEN, BROKEN])
+    j, source, _ = judge(tmp_path, [BROKEN, BROKEN], FIXED)
     verdict = j.watch(300, phase="t0")
     assert verdict.action == "rollback" and verdict.windows == 2 and "confirmed over 2" in verdict.reason
 
 
 def test_one_bad_window_then_a_good_one_does_not_roll_back(tmp_path: Path) -> None:
-    j, _, _ = judge(tmp_path, [BROKEN, HEALTHY])
+    j, _, _ = judge(tmp_path, [BROKEN, HEALTHY], FIXED)
     assert j.watch(300, phase="t0").action == "proceed"
 
 
@@ -86,7 +94,7 @@ def test_a_hold_acts_at_once(tmp_path: Path) -> None:
 
 def test_inconclusive_windows_are_merged_until_they_decide(tmp_path: Path) -> None:
     small = window(30, 0)  # below min_requests
-    j, source, journal = judge(tmp_path, [small, HEALTHY])
+    j, source, journal = judge(tmp_path, [small, HEALTHY], FIXED)
     verdict = j.watch(300, phase="t0")
     assert verdict.action == "proceed"
     gates = journal.entries("gate")
@@ -104,7 +112,7 @@ def test_never_conclusive_becomes_a_hold_after_the_extensions(tmp_path: Path) ->
 
 def test_a_long_watch_judges_all_windows_together(tmp_path: Path) -> None:
     # 3 planned windows: the first is bad (unconfirmed), the later ones fine; together they still breach
-    j, _, journal = judge(tmp_path, [window(5000, 700), HEALTHY, HEALTHY])
+    j, _, journal = judge(tmp_path, [window(5000, 700), HEALTHY, HEALTHY], FIXED)
     verdict = j.watch(900, phase="t+24h", interval=300)
     assert verdict.action == "hold" and "all 3 windows together" in verdict.reason
     assert journal.entries("gate")[-1].data["window"] == "all"
@@ -115,3 +123,76 @@ def test_a_scaled_watch_uses_as_many_floor_length_windows_as_fit(tmp_path: Path)
     j, source, _ = judge(tmp_path, [HEALTHY] * 8, floor=10.0)
     assert j.watch(82800, phase="t+24h", interval=300).action == "proceed"
     assert len(source.asked) == 8 and abs(source.asked[0] - 82800 / 8) < 1e-6
+
+
+# --- the sequential judge (the default) ----------------------------------------------------------
+
+
+def test_sequential_a_clear_breach_rolls_back_in_its_first_window(tmp_path: Path) -> None:
+    j, source, journal = judge(tmp_path, [BROKEN, BROKEN])
+    verdict = j.watch(300, phase="t0")
+    assert verdict.action == "rollback" and verdict.windows == 1 and len(source.windows) == 1
+    assert verdict.reason.startswith("conclusive after window 1: error rate 8.00% since window 1")
+    assert "e-value" in verdict.reason and ">= 1/alpha" in verdict.reason
+    evidence = journal.entries("gate")[0].data["decision"]["evidence"]["error_rate"]
+    assert evidence["tier"] == "rollback" and evidence["rungs"]["rollback"]["e_value"] >= evidence["e_threshold"]
+
+
+def test_sequential_confirm_windows_is_an_explicit_opt_in(tmp_path: Path) -> None:
+    j, _, _ = judge(tmp_path, [BROKEN, BROKEN], Policy(confirm_windows=2))
+    verdict = j.watch(300, phase="t0")
+    assert verdict.action == "rollback" and verdict.windows == 2 and "confirmed over 2" in verdict.reason
+
+
+def test_sequential_a_failing_critical_journey_still_needs_two_windows(tmp_path: Path) -> None:
+    # hard signals are not covered by the sequential evidence: their rule is unchanged
+    failing = window(5000, 50, critical_failed=1)
+    j, _, _ = judge(tmp_path, [failing, HEALTHY])
+    assert j.watch(300, phase="t0").action == "proceed"
+    (tmp_path / "again").mkdir()
+    j, _, _ = judge(tmp_path / "again", [failing, failing])
+    verdict = j.watch(300, phase="t0")
+    assert verdict.action == "rollback" and verdict.windows == 2 and "1 critical journey failing" in verdict.reason
+
+
+def test_sequential_a_breach_mid_watch_is_judged_from_where_it_began(tmp_path: Path) -> None:
+    # 20 healthy windows do not dilute a breach in window 21: the detector restarts at every window
+    j, source, _ = judge(tmp_path, [HEALTHY] * 20 + [BROKEN] * 10)
+    verdict = j.watch(30 * 300, phase="t+24h", interval=300)
+    assert verdict.action == "rollback" and verdict.windows == 21
+    assert "since window 21" in verdict.reason
+
+
+def test_sequential_windows_are_never_merged(tmp_path: Path) -> None:
+    j, _, journal = judge(tmp_path, [window(30, 0), HEALTHY])
+    assert j.watch(600, phase="t+1h", interval=300).action == "proceed"
+    gates = journal.entries("gate")
+    assert [g.data["snapshot"]["requests"] for g in gates] == [30, 5000]
+    assert [g.data["merged_windows"] for g in gates] == [1, 1]
+
+
+def test_sequential_conclusive_mild_degradation_ends_in_a_hold(tmp_path: Path) -> None:
+    # 1.6 % against a 1 % baseline over 10 windows of 20,000 requests: conclusively above 1.1x the
+    # baseline's bound, not conclusively above 1.5x it: no hold during the watch, a hold at its end
+    mild = [window(20000, 320) for _ in range(10)]
+    j, _, journal = judge(tmp_path, mild)
+    verdict = j.watch(3000, phase="t+24h", interval=300)
+    assert verdict.action == "hold" and verdict.windows == 10
+    assert "conclusively worse than 1.1x" in verdict.reason
+    assert all(g.data["decision"]["decision"] in ("watch", "inconclusive", "proceed") for g in journal.entries("gate"))
+
+
+def test_sequential_too_little_traffic_says_how_much_more_it_needs(tmp_path: Path) -> None:
+    j, source, _ = judge(tmp_path, [window(300, 3) for _ in range(4)])
+    verdict = j.watch(300, phase="t0")
+    assert verdict.action == "hold" and source.windows == []
+    assert "cannot yet rule out a 2.0x error breach" in verdict.reason
+    assert "requests in all would" in verdict.reason
+
+
+def test_a_gate_entry_keeps_the_window_latencies_as_a_histogram(tmp_path: Path) -> None:
+    j, _, journal = judge(tmp_path, [HEALTHY])
+    j.watch(300, phase="t0")
+    snapshot = journal.entries("gate")[0].data["snapshot"]
+    assert "latency_samples_ms" not in snapshot
+    assert snapshot["latency_histogram"]["counts"][-1] == len(HEALTHY.latency_samples_ms or [])

@@ -2,7 +2,9 @@
 
 Defaults follow the design notes (the README's rollback ladder): multipliers 2.0 / 1.5 / 1.1, floors 0.1 percentage
 points of error rate and 5 ms of p95 latency, 99 % confidence, 80 % power, 50 requests minimum,
-two confirming windows, 1 h to roll back, 4 h for a human to decide a hold.
+1 h to roll back, 4 h for a human to decide a hold. Watches are judged sequentially with one
+alpha of 1 % per migration (``odin_drills.steps.sequential``); ``judge: fixed`` restores the
+per-window rule with two confirming windows.
 """
 
 from __future__ import annotations
@@ -69,10 +71,30 @@ class Policy(BaseModel):
 
     multipliers: Multipliers = Field(default_factory=Multipliers)
     floors: Floors = Field(default_factory=Floors)
-    confidence: float = Field(default=0.99, gt=0.5, lt=1)
+    judge: Literal["sequential", "fixed"] = Field(
+        default="sequential",
+        description="sequential: anytime-valid evidence over the whole watch, one alpha per migration (or watch); "
+                    "fixed: the per-window ladder at `confidence`, confirmed over 2 windows (the rule before issue 11)",
+    )
+    alpha: float = Field(
+        default=0.01, gt=0, lt=0.5,
+        description="sequential judge: the chance a healthy service is held or rolled back anywhere in alpha_scope",
+    )
+    alpha_scope: Literal["migration", "watch"] = Field(
+        default="migration", description="spend alpha once across all phases' gates, or anew in every watch",
+    )
+    confidence: float = Field(default=0.99, gt=0.5, lt=1, description="fixed judge: the per-window level")
     power: float = Field(default=0.8, gt=0, lt=1)
     min_requests: int = Field(default=50, ge=1)
-    confirm_windows: int = Field(default=2, ge=1)
+    confirm_windows: int | None = Field(
+        default=None, ge=1,
+        description="consecutive rollback windows before acting; unset: 2 for the fixed judge and for the hard "
+                    "signals, 1 (act at once) where the sequential evidence decides",
+    )
+    adequacy: Literal["warn", "refuse", "off"] = Field(
+        default="warn", description="at T-1w, when the baseline and the plan's windows cannot see a 2x error or a "
+                                    "1.5x latency breach: journal a warning, refuse the migration, or say nothing",
+    )
     latency_percentiles: list[Literal["p95", "p99"]] = Field(default_factory=lambda: ["p95"])
     windows: Windows = Field(default_factory=Windows)
     deadlines: Deadlines = Field(default_factory=Deadlines)
@@ -80,6 +102,12 @@ class Policy(BaseModel):
     rollback_grace: Duration = Field(
         default=0.0, description="time a human has to override a confirmed rollback"
     )
+
+    def rollback_confirmations(self, evidence: bool) -> int:
+        """Consecutive rollback windows needed: as set, else 1 for sequential evidence, else 2."""
+        if self.confirm_windows is not None:
+            return self.confirm_windows
+        return 1 if evidence and self.judge == "sequential" else 2
 
     @model_validator(mode="after")
     def _p95_always(self) -> "Policy":
