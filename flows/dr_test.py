@@ -37,18 +37,33 @@ __all__ = ["DrillOptions", "DrillSummary", "dr_test", "region_failover_drill"]
 
 
 @flow(name="dr-test", log_prints=False, validate_parameters=True)
-def dr_test(plan_file: str, time_scale: float = 1.0, wait_for_lock: bool = True) -> State:
+def dr_test(plan_file: str, time_scale: float = 1.0, wait_for_lock: bool = True, allow_production: bool = False) -> State:
     """The quarterly DR test: inject the outage, run the runbook as a drill, score it against the targets.
 
     A scheduled test queues behind another run on the same environment (``wait_for_lock``); the
-    CLI refuses instead unless asked to wait.
+    CLI refuses instead unless asked to wait. A production drill runs only with ``allow_production``
+    set on the deployment (its schedule) or the run.
+
+    Args:
+        plan_file: the drill file; for a deployment or UI run, under the project's drills/ folder (or $ODIN_PLAN_ROOT on the worker)
+        time_scale: run the plan clock this many times faster (rehearsals)
+        wait_for_lock: queue behind another run on the same environment instead of refusing
+        allow_production: required (true) to run a drill whose target is production; the run is refused otherwise
     """
     return runbook_state(plan_file, time_scale, mode="drill", options=DrillOptions(wait_for_lock=wait_for_lock),
-                         record_history=True, name="dr-test")
+                         record_history=True, name="dr-test", allow_production=allow_production)
 
 
 @flow(name="region-failover-drill", log_prints=False, validate_parameters=True)
-def region_failover_drill(plan_file: str, time_scale: float = 1.0, options: DrillOptions | None = None) -> State:
-    """A region-failover drill started from the UI: the same scored drill as ``dr_test``, with options."""
+def region_failover_drill(plan_file: str, time_scale: float = 1.0, options: DrillOptions | None = None,
+                          allow_production: bool = False) -> State:
+    """A region-failover drill started from the UI: the same scored drill as ``dr_test``, with options.
+
+    Args:
+        plan_file: the drill file, under the project's drills/ folder (or $ODIN_PLAN_ROOT on the worker)
+        time_scale: run the plan clock this many times faster (rehearsals)
+        options: human confirmation, failback, outage injection, parallelism
+        allow_production: required (true) to run a drill whose target is production; the run is refused otherwise
+    """
     return runbook_state(plan_file, time_scale, mode="drill", options=options or DrillOptions(), record_history=True,
-                         name="region-failover-drill")
+                         name="region-failover-drill", allow_production=allow_production)

@@ -5,22 +5,38 @@ Prefect fails a run whose pause times out, so odin never lets that happen: a bac
 keeps watching the service (``monitor``) and resolves the hold itself — ``rollback`` when the
 numbers escalate, the policy's default at the deadline — by resuming the run with that input,
 before Prefect's own timeout (set with a margin) could fire. Whoever resumes first decides.
+
+Who decided: the form's ``by`` is a name anyone can type. ``odin decide`` also records the
+identity it can check (``odin_drills.steps.identity``: the Prefect Cloud account of its API key,
+else the OS user). It is not a form field (the UI would let anyone type one): just before resuming,
+``odin decide`` stores it as a flow-run input of its own beside the paused run's response key
+(``<response key>-odin-verified``), together with the decision it vouches for. The flow takes it
+only when that decision is the one it received; a decision from the UI form is recorded as not
+verified. Odin's own resolutions (deadline, escalation) record ``odin (this flow run)``.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Literal
 
+from pydantic import Field, PrivateAttr
+
 from prefect.flow_runs import pause_flow_run, resume_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run as runtime_flow_run
 
+from odin_drills.steps.identity import ODIN_ITSELF, UNVERIFIED_FORM, verified_identity
+
 PAUSE_MARGIN_SECONDS = 120
 POLL_SECONDS = 1
+RETRY_FIRST_SECONDS = 0.5
+RETRY_MAX_SECONDS = 5.0
+log = logging.getLogger(__name__)
 
 
 class HumanDecision(RunInput):
@@ -28,7 +44,50 @@ class HumanDecision(RunInput):
 
     action: Literal["proceed", "rollback"]
     reason: str
-    by: str
+    by: str = Field(description="your name (free text; odin records separately what it could verify)")
+    _verified: str = PrivateAttr(default=UNVERIFIED_FORM)
+
+    @property
+    def verified(self) -> str:
+        """What the journal records beside ``by``: the identity vouched for this decision, if any."""
+        return self._verified
+
+
+IDENTITY_SUFFIX = "-odin-verified"
+
+
+def _vouch(flow_run_id: str, decision: dict[str, str], verified: str) -> None:
+    """Store who (as odin checked) sends ``decision``, keyed to the run's current pause.
+
+    Written before the resume, so the flow finds it when it wakes; a leftover from an attempt whose
+    resume failed is replaced, and one that vouches for another decision is ignored by the flow."""
+    from prefect.client.orchestration import get_client
+    from prefect.input.actions import create_flow_run_input, delete_flow_run_input
+
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(flow_run_id).state  # type: ignore[arg-type]
+    keyset = state.state_details.run_input_keyset if state is not None and state.is_paused() else None
+    if not keyset:
+        return
+    key = keyset["response"] + IDENTITY_SUFFIX
+    try:
+        delete_flow_run_input(key, flow_run_id=flow_run_id)  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001 - none there: the usual case
+        pass
+    create_flow_run_input(key, {**decision, "verified_as": verified}, flow_run_id=flow_run_id)  # type: ignore[arg-type]
+
+
+def _vouched_for(decision: HumanDecision, flow_run_id: str) -> str:
+    """The identity stored for exactly this decision at this pause, or :data:`UNVERIFIED_FORM`."""
+    from prefect.input.actions import read_flow_run_input
+
+    try:
+        record = read_flow_run_input(decision.metadata.key + IDENTITY_SUFFIX, flow_run_id=flow_run_id)  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001 - no record, or the API blipped: nothing verified
+        return UNVERIFIED_FORM
+    if isinstance(record, dict) and all(record.get(k) == getattr(decision, k) for k in ("action", "reason", "by")):
+        return str(record.get("verified_as") or UNVERIFIED_FORM)
+    return UNVERIFIED_FORM
 
 
 def _resume_when_paused(flow_run_id: str, action: str, reason: str, by: str, stop: threading.Event) -> bool:
@@ -36,20 +95,36 @@ def _resume_when_paused(flow_run_id: str, action: str, reason: str, by: str, sto
 
     The deadline can fall before the flow has finished pausing (a hold of a few seconds under a
     fast clock), so a "not paused" answer means "try again shortly" until the hold is over.
+
+    A Prefect API error (a blip, a restart, a 5xx on the resume) never ends this: it is logged and
+    retried with backoff until the run is resumed — by us or by someone who decided first, which
+    ends the hold and sets ``stop`` — so the policy default is applied even when the API blipped at
+    the deadline, and well before Prefect's own pause timeout (``PAUSE_MARGIN_SECONDS`` later).
     """
     from prefect.client.orchestration import get_client
 
+    backoff = RETRY_FIRST_SECONDS
+    resumed = False
     while not stop.is_set():
-        with get_client(sync_client=True) as client:
-            state = client.read_flow_run(flow_run_id).state  # type: ignore[arg-type]
-        if state is not None and state.is_paused():
-            try:
-                resume_flow_run(flow_run_id, run_input={"action": action, "reason": reason, "by": by})  # type: ignore[arg-type]
-                return True
-            except Exception:  # someone else resumed it between our read and our resume
-                return False
+        try:
+            with get_client(sync_client=True) as client:
+                state = client.read_flow_run(flow_run_id).state  # type: ignore[arg-type]
+            if state is not None and state.is_paused():
+                # a resume the server did not take (its input schema not saved yet, a 5xx) leaves the
+                # run paused: the next read finds it so and this tries again, until the hold ends
+                decision = {"action": action, "reason": reason, "by": by}
+                _vouch(flow_run_id, decision, ODIN_ITSELF)
+                resume_flow_run(flow_run_id, run_input=decision)  # type: ignore[arg-type]
+                resumed = True
+            backoff = RETRY_FIRST_SECONDS
+        except Exception as exc:  # noqa: BLE001 - the API blipped, or someone resumed first: look again
+            log.warning("hold of flow run %s: could not apply %r yet (%s: %s); retrying in %.1f s",
+                        flow_run_id, action, exc.__class__.__name__, exc, backoff)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, RETRY_MAX_SECONDS)
+            continue
         stop.wait(0.2)
-    return False
+    return resumed
 
 
 def wait_for_decision(
@@ -73,7 +148,11 @@ def wait_for_decision(
 
     def escalate() -> None:
         assert monitor is not None
-        reason = monitor(stop)
+        try:
+            reason = monitor(stop)
+        except Exception:  # noqa: BLE001 - a broken monitor must not end the hold; the deadline still applies
+            log.exception("hold monitor of flow run %s failed; the deadline still applies", flow_run_id)
+            return
         if reason and not stop.is_set():
             _resume_when_paused(flow_run_id, "rollback", f"escalation during the hold: {reason}", "odin (escalation)", stop)
 
@@ -93,9 +172,15 @@ def wait_for_decision(
         stop.set()
         for thread in threads:
             thread.join(timeout=30)
+    decision._verified = _vouched_for(decision, flow_run_id)  # type: ignore[union-attr]
     return decision, datetime.now(timezone.utc)  # type: ignore[return-value]
 
 
-def decide(flow_run_id: str, action: str, reason: str, by: str) -> None:
-    """``odin decide``: resume a held run with a person's decision."""
-    resume_flow_run(flow_run_id, run_input={"action": action, "reason": reason, "by": by})  # type: ignore[arg-type]
+def decide(flow_run_id: str, action: str, reason: str, by: str, verified_as: str | None = None) -> str:
+    """``odin decide``: resume a held run with a person's decision and the identity odin verified
+    for them (computed here unless given); returns that identity."""
+    verified = verified_as or verified_identity()
+    decision = {"action": action, "reason": reason, "by": by}
+    _vouch(flow_run_id, decision, verified)
+    resume_flow_run(flow_run_id, run_input=decision)  # type: ignore[arg-type]
+    return verified

@@ -18,7 +18,8 @@ from tests.test_migration_e2e import journal, kinds, shop, write_plan  # noqa: F
 
 
 @pytest.fixture
-def deployed(odin_env: dict) -> dict:
+def deployed(odin_env: dict, tmp_path: Path) -> dict:
+    odin_env["ODIN_PLAN_ROOT"] = str(tmp_path)  # deployments read plans only from under the plan root
     deploy_all(odin_env)
     return odin_env
 
@@ -51,6 +52,11 @@ def test_migration_deployment_runs_each_phase_as_its_own_future_run(tmp_path: Pa
     assert [r["data"]["phases"] for r in runs] == [["t-1w"], ["t0"], ["t+1h"], ["t+24h"]]
     assert runs[0]["data"]["flow_run_id"] == first
     assert len({r["data"]["flow_run_id"] for r in runs}) == 4  # four separate flow runs, no worker held
+    # each chained run was handed the migration id (never the mutable `current` pointer), and the
+    # environment stayed reserved for it from T-0 until T+24h finished
+    assert len({r["data"]["migration"] for r in runs}) == 1
+    reservation = [(e["data"]["action"], e.get("phase")) for e in kinds(entries, "lock") if e["data"]["action"] in ("reserved", "freed")]
+    assert [a for a, _ in reservation] == ["reserved", "freed"]
     assert [f["data"]["outcome"] for f in kinds(entries, "run_finished")] == ["completed"] * 4
     scheduled = [n for n in kinds(entries, "note") if "scheduled" in n["data"].get("message", "")]
     assert len(scheduled) == 3

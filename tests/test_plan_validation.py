@@ -152,3 +152,86 @@ def test_schema_is_json_schema_with_step_kinds() -> None:
 def test_bad_flags_exit_2_with_one_line(flag: list[str]) -> None:
     result = run_odin(flag)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------ one line per real problem (issue 9)
+
+def test_a_union_reports_the_member_meant_not_every_member(tmp_path: Path) -> None:
+    """``undo:`` is a step or 'none': a misspelled method is one problem, not two."""
+    lines = bad(tmp_path, lambda d: d["phases"]["t0"][0]["undo"].update(method="PUTT"))
+    assert lines == [f"odin: error: {tmp_path / 'plan.yaml'}: phases.t0[0].undo.method: Input should be 'GET', "
+                     "'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE' or 'OPTIONS'"]
+    lines = bad(tmp_path, lambda d: d["phases"]["t0"][0]["undo"].pop("kind"))
+    assert lines == [f"odin: error: {tmp_path / 'plan.yaml'}: phases.t0[0].undo: missing 'kind'"]
+
+
+def test_a_value_no_member_accepts_is_one_line_naming_what_fits(tmp_path: Path) -> None:
+    from odin_drills.errors import PlanInvalid
+    from odin_drills.plan.loader import parse_plan
+
+    def problems(mutate) -> list[str]:
+        data = json.loads(json.dumps(GOOD))
+        mutate(data)
+        with pytest.raises(PlanInvalid) as refused:
+            parse_plan(data, "p.yaml")
+        return refused.value.problems
+
+    assert problems(lambda d: d["phases"]["t0"][0].update(undo=5)) == [
+        "p.yaml: phases.t0[0].undo: Input should be a valid dictionary or object to extract fields from, or 'none'"]
+    assert problems(lambda d: d.update(change_window={"start": "25:00", "end": "02:00"})) == [
+        "p.yaml: change_window.start: Input should be in a valid time format, hour value is outside expected range "
+        "of 0-23, or a valid datetime or date, input is too short"]
+    assert problems(lambda d: d["phases"]["t0"][0].update(expect_status="ok")) == [
+        "p.yaml: phases.t0[0].expect_status: Input should be a valid integer, unable to parse string as an integer"]
+    assert problems(lambda d: d["phases"]["t0"][0].update({"bad\nkey": 1})) == [
+        "p.yaml: phases.t0[0].bad\\nkey: unknown field (check the spelling; `odin schema` lists the fields)"]
+
+
+def test_a_plan_that_changes_nothing_is_refused_unless_it_says_observe_only(tmp_path: Path) -> None:
+    lines = bad(tmp_path, lambda d: d["phases"].update(t0=[{"kind": "wait", "duration": "1m"}]))
+    assert lines == [f"odin: error: {tmp_path / 'plan.yaml'}: phases: no step changes anything, so this migration "
+                     "would migrate nothing; add the steps that make the change, or say observe_only: true to only "
+                     "baseline and watch"]
+    assert len(bad(tmp_path, lambda d: d.pop("phases"))) == 1
+
+    data = json.loads(json.dumps(GOOD))
+    data.update(phases={"t0": [{"kind": "gate", "window": "5m"}]}, observe_only=True)
+    ok = run_odin(["validate", str(write(tmp_path, data, "watch.yaml"))])
+    assert ok.returncode == 0 and "observe only" in ok.stdout, ok.stderr
+    dry = run_odin(["plan", str(tmp_path / "watch.yaml")])
+    assert dry.returncode == 0 and "observe only: no step changes anything" in dry.stdout
+
+    lines = bad(tmp_path, lambda d: d.update(observe_only=True))
+    assert lines == [f"odin: error: {tmp_path / 'plan.yaml'}: observe_only: the plan says it changes nothing, but "
+                     "phases.t0[0] (shift) changes the world; remove observe_only or the step"]
+
+
+def test_oversized_and_hostile_yaml_is_one_line(tmp_path: Path) -> None:
+    bomb = "\n".join(["a0: &a0 [x, x, x, x, x, x, x, x, x]",
+                      *(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)), "name: *a8"])
+    cases = {"bomb.yaml": (bomb, "invalid plan file: more than 100000 values"),
+             "deep.yaml": ("phases: " + "[" * 5000 + "]" * 5000, "invalid YAML at line 1"),
+             "nested.yaml": ("name: " + "{a: " * 100 + "1" + "}" * 100, "invalid plan file: nested more than 64 levels deep"),
+             "bell.yaml": ("name: a\x07b\n", "invalid YAML at character 8: unacceptable character #x0007"),
+             "tag.yaml": ("name: !!float x\n", "invalid YAML: a tagged value cannot be read (ValueError: could not "
+                          "convert string to float: 'x')"),
+             "bool.yaml": ("name: !!bool maybe\n", "invalid YAML: a tagged value cannot be read (KeyError")}
+    for name, (text, expected) in cases.items():
+        result = run_odin(["validate", str(write(tmp_path, text, name))], timeout=30)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert result.stderr.startswith(f"odin: error: {tmp_path / name}: {expected}"), result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_times_and_dates_are_read_as_written_not_as_yaml_1_1_guesses(tmp_path: Path) -> None:
+    """``22:30`` unquoted is half past ten at night, not 1350 (base 60); an impossible date is a
+    message naming the field, not a crash."""
+    from odin_drills.plan import load_plan
+
+    text = yaml.safe_dump(GOOD, sort_keys=False) + "change_window: {start: 22:30, end: 23:45, timezone: UTC}\n"
+    window = load_plan(write(tmp_path, text, "window.yaml")).change_window
+    assert (str(window.start), str(window.end)) == ("22:30:00", "23:45:00")
+    text = yaml.safe_dump(GOOD, sort_keys=False) + "change_window: {start: 2026-02-30T22:00:00Z, end: 2026-03-01T02:00:00Z}\n"
+    result = run_odin(["validate", str(write(tmp_path, text, "date.yaml"))])
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"odin: error: {tmp_path / 'date.yaml'}: change_window.start: ")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, time
+from datetime import datetime, time, timedelta, timezone as fixed_offset, tzinfo
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from odin_drills.plan.journeys import MetricSourceSpec, SmokeJourney
+from odin_drills.plan.secrets import SecretSource
 from odin_drills.plan.steps import Step
 from odin_drills.plan.policy import Policy
 
@@ -19,6 +20,25 @@ PHASES = ("t-1w", "t0", "t+1h", "t+24h")
 PHASE_OFFSETS = {"t-1w": -7 * 86400.0, "t0": 0.0, "t+1h": 3600.0, "t+24h": 86400.0}
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+_OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
+
+
+def zone_of(name: str) -> tzinfo:
+    """An IANA zone (``Europe/Berlin``) or a fixed UTC offset (``+02:00``, ``-0530``, ``UTC+2``,
+    ``GMT-3``); ValueError otherwise."""
+    match = _OFFSET.match(name.strip())
+    if match:
+        sign, hours, minutes = match.groups()
+        delta = timedelta(hours=int(hours), minutes=int(minutes or 0))
+        if delta >= timedelta(hours=24):
+            raise ValueError(f"UTC offset {name!r} is out of range")
+        return fixed_offset(-delta if sign == "-" else delta)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name like Europe/Berlin, or a UTC offset "
+                         "like +02:00)") from None
 
 
 class ChangeWindow(BaseModel):
@@ -34,10 +54,7 @@ class ChangeWindow(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)") from None
+        zone_of(value)
         return value
 
     @model_validator(mode="after")
@@ -49,17 +66,28 @@ class ChangeWindow(BaseModel):
                 raise ValueError("fixed change-window date-times need a UTC offset, e.g. 2026-12-01T22:00:00Z")
             if self.end <= self.start:
                 raise ValueError("the change window ends before it starts")
+        elif isinstance(self.start, time) and isinstance(self.end, time):
+            offsets = {t.utcoffset() for t in (self.start, self.end)}
+            if len(offsets) > 1:
+                raise ValueError("start and end must carry the same UTC offset (or none, and say timezone:)")
         return self
+
+    def zone(self) -> tzinfo:
+        """Where a daily window's times of day are read: the offset its times carry, else ``timezone``."""
+        if isinstance(self.start, time) and self.start.tzinfo is not None:
+            return self.start.tzinfo
+        return zone_of(self.timezone)
 
     def contains(self, moment: datetime) -> bool:
         """Whether ``moment`` (aware) falls in the window; daily windows may cross midnight."""
         if isinstance(self.start, datetime) and isinstance(self.end, datetime):
             return self.start <= moment < self.end
-        local = moment.astimezone(ZoneInfo(self.timezone))
+        local = moment.astimezone(self.zone())
         names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
         t = local.time().replace(tzinfo=None)
         start, end = self.start, self.end
         assert isinstance(start, time) and isinstance(end, time)
+        start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)  # read in self.zone(): compare naive
         if start <= end:
             return names[local.weekday()] in self.days and start <= t < end
         if t >= start:
@@ -90,7 +118,8 @@ class AzureTarget(BaseModel):
     kind: Literal["azure"]
     subscription_id: str = Field(min_length=1)
     production: bool = Field(
-        default=False, description="production targets need --allow-production on the command line"
+        default=False, description="production targets need an explicit opt-in: --allow-production on the command "
+                                    "line, allow_production=true on a deployment or UI run"
     )
 
 
@@ -140,7 +169,12 @@ class Plan(BaseModel):
     smoke: list[SmokeJourney] = Field(default_factory=list)
     policy: Policy = Field(default_factory=Policy)
     change_window: ChangeWindow | None = None
+    secrets: SecretSource | None = Field(
+        default=None, description="where ${secret:NAME} references are looked up when a step runs")
     phases: Phases = Field(default_factory=Phases)
+    observe_only: bool = Field(
+        default=False, description="the plan changes nothing on purpose: it only baselines and watches (T-0 runs its "
+                                   "gate and smoke steps); without it a plan with no world-changing step is refused")
 
     @field_validator("name", "environment")
     @classmethod
@@ -148,6 +182,14 @@ class Plan(BaseModel):
         if not _NAME.match(value):
             raise ValueError(f"{value!r} must be lower-case letters, digits and dashes (max 63)")
         return value
+
+    @model_validator(mode="after")
+    def _vault_known(self) -> "Plan":
+        """Outside the sandbox (which serves its own vault) a Key Vault source must say which vault."""
+        if self.secrets is not None and self.secrets.kind == "keyvault" and not self.secrets.vault_url \
+                and not isinstance(self.target, SandboxTarget):
+            raise ValueError("secrets.vault_url: required unless the target is the sandbox")
+        return self
 
     @model_validator(mode="after")
     def _undo_declared_and_names_unique(self) -> "Plan":
@@ -164,5 +206,16 @@ class Plan(BaseModel):
                     unknown = sorted(set(step.journeys) - set(journeys))  # type: ignore[attr-defined]
                     if unknown:
                         raise ValueError(f"phases.{phase}.{step.label}: unknown journeys {unknown}")
+        if isinstance(self.target, LocalTarget) and any(step.kind.startswith("azure.") for phase in PHASES
+                                                        for step in self.phases.steps(phase)):
+            raise ValueError("target: Azure steps need target kind 'sandbox' or 'azure'")
+        changing = [f"phases.{phase}[{i}] ({step.label})" for phase in PHASES
+                    for i, step in enumerate(self.phases.steps(phase)) if step.changes_world]
+        if self.observe_only and changing:
+            raise ValueError(f"observe_only: the plan says it changes nothing, but {changing[0]} changes the world; "
+                             "remove observe_only or the step")
+        if not self.observe_only and not changing:
+            raise ValueError("phases: no step changes anything, so this migration would migrate nothing; add the "
+                             "steps that make the change, or say observe_only: true to only baseline and watch")
         return self
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from odin_drills.plan.azure_steps import (
     AZURE_KINDS,
@@ -24,12 +24,13 @@ from odin_drills.plan.azure_steps import (
 )
 from odin_drills.plan.durations import Duration
 from odin_drills.plan.journeys import HttpMethod
+from odin_drills.plan.secrets import RefUrl
 from odin_drills.plan.step_base import READ_ONLY_METHODS, _Step
 
 class HttpStep(_Step):
     kind: Literal["http"]
     method: HttpMethod = "POST"
-    url: HttpUrl
+    url: RefUrl = Field(description="may hold ${secret:NAME} / ${env:NAME} / ${file:PATH}, resolved at the call")
     headers: dict[str, str] = Field(default_factory=dict)
     json_body: Any = Field(default=None, alias="json")
     body: str | None = None
@@ -44,9 +45,12 @@ class HttpStep(_Step):
 class CommandStep(_Step):
     kind: Literal["command"]
     argv: list[str] = Field(min_length=1, description="program and arguments; no shell")
-    shell: bool = Field(default=False, description="run argv[0] through /bin/sh -c (opt-in)")
+    shell: bool = Field(default=False, description="run argv[0] through /bin/sh -c (opt-in); no ${...} inside")
     cwd: str | None = None
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="the command's environment besides PATH, HOME, LANG, LC_ALL, TZ, TMPDIR, USER (nothing else "
+                    "of odin's is passed); values may be ${secret:NAME} / ${env:NAME} / ${file:PATH}")
     timeout: Duration = 300.0
     expect_exit: int = 0
 
@@ -58,6 +62,10 @@ class CommandStep(_Step):
     def _shell_single(self) -> "CommandStep":
         if self.shell and len(self.argv) != 1:
             raise ValueError("with shell: true, argv must be one string (the shell command line)")
+        if self.shell and "${" in self.argv[0]:
+            # odin never splices values into sh -c text: a value holding `; rm -rf` would run.
+            raise ValueError("argv: ${...} in a shell: true command line is not expanded; pass the value "
+                             "with env: {NAME: ...} and write $NAME in the script")
         return self
 
 
@@ -85,7 +93,7 @@ class ApprovalStep(_Step):
 
 class NotifyStep(_Step):
     kind: Literal["notify"]
-    url: HttpUrl
+    url: RefUrl = Field(description="the webhook; its path is usually the credential: use ${secret:NAME}")
     message: str
     payload: dict[str, Any] = Field(default_factory=dict)
     timeout: Duration = 10.0
