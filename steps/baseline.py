@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from odin_drills.errors import StateMissing
+from odin_drills.home import write_private
 from odin_drills.steps.snapshot import Snapshot
 
 
@@ -20,9 +21,7 @@ class BaselineRecord(BaseModel):
 
 
 def save_baseline(path: Path, record: BaselineRecord) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(record.model_dump_json(indent=2), encoding="utf-8")
-    tmp.replace(path)  # atomic: a crash never leaves half a baseline
+    write_private(path, record.model_dump_json(indent=2))  # atomic and 0600: a crash never leaves half a baseline
 
 
 def load_baseline(path: Path) -> BaselineRecord:

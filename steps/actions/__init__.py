@@ -2,6 +2,8 @@
 
 The undo a step declares is recorded in the journal with its outcome, so a rollback (possibly in
 another process, days later) runs exactly what was declared for exactly the steps that completed.
+Secret references in it stay references (``odin_drills.steps.secrets``): the replay resolves them
+again, through ``secrets`` (the plan's ``secrets:`` source, or a resolver).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from odin_drills.steps.actions.command import describe_command, run_command
 from odin_drills.steps.actions.http_call import describe_http, run_http
 from odin_drills.steps.actions.notify import run_notify
 from odin_drills.steps.actions.outcome import StepOutcome
+from odin_drills.steps.secrets import resolver_for
 
 __all__ = ["StepOutcome", "run_action", "describe_action", "undo_spec", "parse_undo"]
 
@@ -35,23 +38,35 @@ def parse_undo(spec: dict[str, Any]) -> Any:
     return _UNDO.validate_python(spec)
 
 
-def run_action(step: Any, *, client: httpx.Client, clock: Any, target: Any = None, progress: Any = None) -> StepOutcome:
+def run_action(step: Any, *, client: httpx.Client, clock: Any, target: Any = None, progress: Any = None,
+               secrets: Any = None, intent: Any = None, on_operation: Any = None) -> StepOutcome:
     """Run a world-changing (or wait/notify) step once and say what happened.
 
     ``target`` is the plan's target (Azure steps need it); ``progress(message, **data)``, when
-    given, hears what a long step reports while it runs (data at risk, each stage).
+    given, hears what a long step reports while it runs (data at risk, each stage); ``secrets`` is
+    the plan's ``secrets:`` (or a ``SecretResolver``) for ``${secret:...}`` references.
+
+    Write-ahead hooks (``steps.intent`` passes them; drills run without): ``intent(prior=, undo=,
+    change=)`` is called right before the first world-changing call — after an Azure step observed
+    the world and computed its undo; for ``http``/``command`` (whose effect odin cannot read back)
+    with ``prior=None`` and the declared undo — and the step does not act if it raises.
+    ``on_operation(operation=, resource=, continuation_token=)`` hears each Azure long-running
+    operation ARM accepted.
     """
     if is_azure_step(step):
-        return _run_azure(step, clock=clock, target=target, progress=progress)
+        return _run_azure(step, clock=clock, target=target, progress=progress, intent=intent,
+                          on_operation=on_operation)
+    if intent is not None and getattr(step, "changes_world", False):
+        intent(prior=None, undo=undo_spec(step), change=describe_action(step))
     if isinstance(step, HttpStep):
-        outcome = run_http(step, client)
+        outcome = run_http(step, client, resolver_for(secrets, target))
     elif isinstance(step, CommandStep):
-        outcome = run_command(step)
+        outcome = run_command(step, resolver_for(secrets, target))
     elif isinstance(step, WaitStep):
         clock.sleep(step.duration)
         outcome = StepOutcome(status="ok", detail=f"waited {step.duration:g} s of plan time")
     elif isinstance(step, NotifyStep):
-        outcome = run_notify(step, client)
+        outcome = run_notify(step, client, resolver=resolver_for(secrets, target))
     else:
         raise TypeError(f"{type(step).__name__} is not an action")
     if outcome.succeeded:
@@ -59,11 +74,21 @@ def run_action(step: Any, *, client: httpx.Client, clock: Any, target: Any = Non
     return outcome
 
 
-def _run_azure(step: Any, *, clock: Any, target: Any, progress: Any) -> StepOutcome:
-    """Azure steps compute their undo from what they read; a declared undo overrides it."""
+def _run_azure(step: Any, *, clock: Any, target: Any, progress: Any, intent: Any = None,
+               on_operation: Any = None) -> StepOutcome:
+    """Azure steps compute their undo from what they read; a declared undo overrides it (in the
+    intent too)."""
     from odin_drills.steps.azure import run_azure_step
 
-    outcome = run_azure_step(step, target=target, clock=clock, progress=progress)
+    if intent is not None and (step.is_undo or step.undo == "none" or step.undo is not None):
+        declared = None if (step.is_undo or step.undo == "none") else undo_spec(step)
+        computed = intent
+
+        def intent(**fields: Any) -> None:  # noqa: F811 - the same hook, with the declared undo
+            computed(**{**fields, "undo": declared})
+
+    outcome = run_azure_step(step, target=target, clock=clock, progress=progress, intent=intent,
+                             on_operation=on_operation)
     if step.is_undo or step.undo == "none" or outcome.status != "ok":
         outcome.undo = None
     elif step.undo is not None:

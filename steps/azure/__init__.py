@@ -30,7 +30,8 @@ from odin_drills.errors import OdinError
 if TYPE_CHECKING:
     from odin_drills.steps.actions.outcome import StepOutcome
 
-__all__ = ["AzureSession", "azure_reachability_problem", "describe_azure_step", "run_azure_step"]
+__all__ = ["AzureSession", "azure_follow", "azure_reachability_problem", "azure_reached", "describe_azure_step",
+           "run_azure_step"]
 
 
 def __getattr__(name: str) -> Any:
@@ -54,18 +55,56 @@ def _module(step: Any) -> Any:
     return module
 
 
-def run_azure_step(step: Any, *, target: Any, clock: Any, progress: Any = None) -> "StepOutcome":
+def run_azure_step(step: Any, *, target: Any, clock: Any, progress: Any = None, intent: Any = None,
+                   on_operation: Any = None) -> "StepOutcome":
     """Run one Azure step. Azure failures come back as a failed outcome with a one-line detail;
-    a target that cannot reach Azure at all is a :class:`~odin.errors.UsageError` (raised)."""
+    a target that cannot reach Azure at all is a :class:`~odin.errors.UsageError` (raised).
+
+    ``intent`` and ``on_operation`` (``steps.azure.operation``) hear the observed state and the
+    computed undo before the first change, and each operation's continuation token once ARM
+    accepted it: the write-ahead journal (``steps.intent``) records both."""
     from odin_drills.steps.azure.clients import AzureSession
     from odin_drills.steps.azure.operation import no_progress
 
     module = _module(step)
     session, owned = AzureSession.of(target)
+    hooks = {"intent": intent, "on_operation": on_operation}
     try:
         if module.KIND == "azure.frontdoor.origins":
-            return module.run(step, session, clock=clock, progress=progress or no_progress)
-        return module.run(step, session, progress=progress or no_progress)
+            return module.run(step, session, clock=clock, progress=progress or no_progress, **hooks)
+        return module.run(step, session, progress=progress or no_progress, **hooks)
+    finally:
+        if owned:
+            session.close()
+
+
+def azure_reached(step: Any, target: Any) -> tuple[bool, dict[str, Any]]:
+    """Reconcile: whether the world shows what ``step`` wants (an in-flight Front Door update or
+    storage failover is waited for), and what was read. Raises ``OdinError`` when Azure cannot be read."""
+    from odin_drills.steps.azure.clients import AzureSession
+
+    module = _module(step)
+    session, owned = AzureSession.of(target)
+    try:
+        return module.reached(step, session)
+    finally:
+        if owned:
+            session.close()
+
+
+def azure_follow(step: Any, target: Any, *, operation: str, continuation_token: str, resource: str = "",
+                 seconds: float | None = None) -> None:
+    """Reconcile: poll a journaled long-running operation by its continuation token until it ends
+    (raises ``OdinError`` if it ended Failed or outlives ``seconds``)."""
+    from odin_drills.steps.azure.clients import AzureSession
+
+    module = _module(step)
+    session, owned = AzureSession.of(target)
+    try:
+        if module.KIND == "azure.frontdoor.origins":
+            module.follow(step, session, operation, continuation_token, seconds, resource=resource)
+        else:
+            module.follow(step, session, operation, continuation_token, seconds)
     finally:
         if owned:
             session.close()

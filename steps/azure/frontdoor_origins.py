@@ -15,6 +15,7 @@ bounds each stage.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -24,7 +25,7 @@ from odin_drills.plan.azure_steps import FrontDoorOriginsStep
 from odin_drills.steps.actions.outcome import StepOutcome
 from odin_drills.steps.azure.clients import AzureSession
 from odin_drills.steps.azure.errors import azure_failure, code_of, one_line, plain
-from odin_drills.steps.azure.operation import Deadline, Progress, finish, no_progress
+from odin_drills.steps.azure.operation import Deadline, Intent, OnOperation, Progress, finish, no_progress, token_of
 
 KIND = "azure.frontdoor.origins"
 Patch = dict[str, Any]  # REST property name → value, e.g. {"enabledState": "Disabled", "weight": 500}
@@ -136,12 +137,16 @@ def describe(step: FrontDoorOriginsStep, session: AzureSession) -> str:
     return change_text(step, current)
 
 
-def _patch(step: FrontDoorOriginsStep, session: AzureSession, name: str, patch: Patch, deadline: Deadline) -> None:
+def _patch(step: FrontDoorOriginsStep, session: AzureSession, name: str, patch: Patch, deadline: Deadline,
+           on_operation: OnOperation | None = None) -> None:
     ref = step.ref()
     where = f"{KIND} {ref.origin_group}/{name}"
     try:
         poller = session.cdn(ref.subscription_id).afd_origins.begin_update(
             ref.resource_group, ref.profile, ref.origin_group, name, {"properties": patch}, **deadline.call(where, lro=True))
+        if on_operation is not None:
+            on_operation(operation="begin_update", resource=f"{_origin_group_id(step, session)}/origins/{name}",
+                         continuation_token=token_of(poller))
         finish(poller, deadline, where)
     except Exception as exc:
         raise azure_failure(KIND, f"{ref.origin_group}/{name}", exc) from None
@@ -162,11 +167,15 @@ def _restore(step: FrontDoorOriginsStep, session: AzureSession, originals: dict[
 
 
 def run(step: FrontDoorOriginsStep, session: AzureSession, *, clock: Any,
-        progress: Progress = no_progress) -> StepOutcome:
+        progress: Progress = no_progress, intent: Intent | None = None,
+        on_operation: OnOperation | None = None) -> StepOutcome:
+    """Observe ▸ plan the stages ▸ compute the undo (every field any stage changes, as read
+    before) ▸ ``intent`` (journaled before the first PATCH) ▸ PATCH stage by stage (each
+    operation's continuation token to ``on_operation``) ▸ verify."""
     ref = step.ref()
     where = f"{KIND} {ref.origin_group}"
     output: dict[str, Any] = {"stages": []}
-    originals: dict[str, Patch] = {}  # ARM name → REST field → value before this step
+    originals: dict[str, Patch] = {}  # ARM name → REST field → value before this step (what was PATCHed so far)
     try:
         before = observe(step, session, Deadline(step.timeout))
         output["before"] = {name: asdict(v) for name, v in before.items()}
@@ -174,6 +183,15 @@ def run(step: FrontDoorOriginsStep, session: AzureSession, *, clock: Any,
         if not stages:
             return StepOutcome(status="noop", detail=change_text(step, before), output=output)
         by_arm_name = {v.name: v for v in before.values()}
+        planned: dict[str, Patch] = {}
+        for stage in stages:
+            for name, patch in stage.items():
+                for key in patch:
+                    planned.setdefault(name, {}).setdefault(key, by_arm_name[name].rest(key))
+        undo = {"kind": KIND, "origin_group": _origin_group_id(step, session),
+                "origins": {name: _settings(patch) for name, patch in planned.items()}, "timeout": step.timeout}
+        if intent is not None:
+            intent(prior=output["before"], undo=undo, change=change_text(step, before))
         for number, stage in enumerate(stages, start=1):
             if number > 1 and step.stage_interval:
                 clock.sleep(step.stage_interval)
@@ -181,7 +199,7 @@ def run(step: FrontDoorOriginsStep, session: AzureSession, *, clock: Any,
             for name, patch in _ordered(stage):
                 for key in patch:
                     originals.setdefault(name, {}).setdefault(key, by_arm_name[name].rest(key))
-                _patch(step, session, name, patch, deadline)
+                _patch(step, session, name, patch, deadline, on_operation)
             record = {"stage": number, "of": len(stages), "at": clock.now().isoformat(), "set": stage}
             output["stages"].append(record)
             progress(f"{where}: stage {number}/{len(stages)}: {_text(_ordered(stage))}", stage=record)
@@ -199,10 +217,35 @@ def run(step: FrontDoorOriginsStep, session: AzureSession, *, clock: Any,
         return StepOutcome(status="failed", detail=one_line(detail), output=output)
     changed = ", ".join(originals)
     staged = f" in {len(stages)} stages" if len(stages) > 1 else ""
-    undo = {"kind": KIND, "origin_group": _origin_group_id(step, session),
-            "origins": {name: _settings(patch) for name, patch in originals.items()}, "timeout": step.timeout}
     return StepOutcome(status="ok", output=output, undo=undo,
                        detail=one_line(f"set {changed}{staged}: now {_state_text(after)}"))
+
+
+def reached(step: FrontDoorOriginsStep, session: AzureSession) -> tuple[bool, dict[str, Any]]:
+    """Reconcile: do the origins show the wanted settings, deployed? An origin still ``Updating``
+    (an operation in flight) is waited for, within the step's timeout."""
+    deadline = Deadline(step.timeout)
+    while True:
+        views = observe(step, session, Deadline(min(max(deadline.left(), 1.0), 60.0)))
+        if not any((v.provisioning_state or "").lower() == "updating" for v in views.values()) or deadline.left() <= 0:
+            break
+        time.sleep(0.2)
+    done = not stage_plan(step.model_copy(update={"stages": 1}), views)
+    return done, {name: asdict(v) for name, v in views.items()}
+
+
+def follow(step: FrontDoorOriginsStep, session: AzureSession, operation: str, continuation_token: str,
+           seconds: float | None = None, resource: str = "") -> None:
+    """Reconcile: poll one journaled origin update (``resource`` is the origin's id) until it ends."""
+    ref = step.ref()
+    name = resource.rstrip("/").rsplit("/", 1)[-1]
+    deadline = Deadline(seconds or step.timeout)
+    try:
+        poller = session.cdn(ref.subscription_id).afd_origins.begin_update(
+            ref.resource_group, ref.profile, ref.origin_group, name, {}, continuation_token=continuation_token)
+        finish(poller, deadline, f"{KIND} {ref.origin_group}/{name}")
+    except Exception as exc:
+        raise azure_failure(KIND, f"{ref.origin_group}/{name}", exc) from None
 
 
 def _settings(patch: Patch) -> dict[str, Any]:

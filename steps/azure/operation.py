@@ -21,6 +21,16 @@ def no_progress(message: str, **data: Any) -> None:
     pass
 
 
+Intent = Callable[..., None]
+"""``intent(prior=..., undo=..., change=...)``: called once the step has observed the world and
+computed its undo, right before its first world-changing call; the caller journals it (fsynced).
+If it raises, the step does not act."""
+
+OnOperation = Callable[..., None]
+"""``on_operation(operation=..., resource=..., continuation_token=...)``: an operation ARM accepted;
+the caller journals its token so a later run can poll it instead of starting another."""
+
+
 class Deadline:
     def __init__(self, seconds: float) -> None:
         self.seconds = float(seconds)
@@ -54,6 +64,11 @@ def finish(poller: Any, deadline: Deadline, where: str) -> Any:
         failure.continuation_token = token  # type: ignore[attr-defined]
         raise failure
     return poller.result()
+
+
+def token_of(poller: Any) -> str | None:
+    """The poller's continuation token (None if the SDK cannot give one)."""
+    return _token(poller)
 
 
 def _token(poller: Any) -> str | None:

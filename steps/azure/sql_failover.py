@@ -21,7 +21,7 @@ from odin_drills.steps.actions.outcome import StepOutcome
 from odin_drills.steps.azure.clients import AzureSession
 from odin_drills.steps.azure.errors import azure_failure, code_of, one_line, plain
 from odin_drills.plan.arm_ids import parse_arm_id, region_name
-from odin_drills.steps.azure.operation import Deadline, Progress, finish, no_progress
+from odin_drills.steps.azure.operation import Deadline, Intent, OnOperation, Progress, finish, no_progress, token_of
 
 KIND = "azure.sql.failover"
 BEGIN = {
@@ -137,7 +137,17 @@ def describe(step: SqlFailoverStep, session: AzureSession) -> str:
     return change_text(step, view)
 
 
-def run(step: SqlFailoverStep, session: AzureSession, *, progress: Progress = no_progress) -> StepOutcome:
+def undo_for(step: SqlFailoverStep, before: FailoverGroupView) -> dict[str, Any]:
+    """The automatic undo, from the state read before acting: a planned failover back to the
+    server that was primary. The partner's id carries its own subscription and resource group."""
+    return {"kind": KIND, "failover_group": step.ref().failover_group, "to_server": before.partner_server_id,
+            "mode": "planned", "timeout": step.timeout}
+
+
+def run(step: SqlFailoverStep, session: AzureSession, *, progress: Progress = no_progress,
+        intent: Intent | None = None, on_operation: OnOperation | None = None) -> StepOutcome:
+    """Observe ▸ decide ▸ compute the undo ▸ ``intent`` (journaled before acting) ▸ act (the
+    operation's continuation token goes to ``on_operation`` as soon as ARM accepts it) ▸ verify."""
     ref = step.ref()
     where = f"{KIND} {ref.failover_group}"
     deadline = Deadline(step.timeout)
@@ -152,9 +162,15 @@ def run(step: SqlFailoverStep, session: AzureSession, *, progress: Progress = no
             risk = data_at_risk(before)
             output["data_at_risk"] = risk
             progress(f"{where}: {step.mode} failover allows data loss: {risk['summary']}", data_at_risk=risk)
+        undo = undo_for(step, before)
+        if intent is not None:
+            intent(prior=asdict(before), undo=undo, change=change_text(step, before))
         begin = getattr(session.sql(ref.subscription_id).failover_groups, BEGIN[step.mode])
         try:
             poller = begin(ref.resource_group, ref.to_server, ref.failover_group, **deadline.call(where, lro=True))
+            if on_operation is not None:
+                on_operation(operation=BEGIN[step.mode], resource=_group_id(step, session),
+                             continuation_token=token_of(poller))
             finish(poller, deadline, where)
         except Exception as exc:
             raise azure_failure(KIND, ref.failover_group, exc) from None
@@ -170,10 +186,34 @@ def run(step: SqlFailoverStep, session: AzureSession, *, progress: Progress = no
         return StepOutcome(status="failed", detail=exc.message, output=output)
     detail = f"failed over {before.name} from {before.partner_region} to {before.to_region} ({step.mode}"
     detail += f"; {risk['summary']})" if risk else ")"
-    # The partner's id carries its own subscription and resource group, which may differ.
-    undo = {"kind": KIND, "failover_group": ref.failover_group, "to_server": before.partner_server_id,
-            "mode": "planned", "timeout": step.timeout}
     return StepOutcome(status="ok", detail=one_line(detail), output=output, undo=undo)
+
+
+def _group_id(step: SqlFailoverStep, session: AzureSession) -> str:
+    ref = step.ref()
+    return (f"/subscriptions/{ref.subscription_id or session.subscription_id}/resourceGroups/{ref.resource_group}"
+            f"/providers/Microsoft.Sql/servers/{ref.to_server}/failoverGroups/{ref.failover_group}")
+
+
+def reached(step: SqlFailoverStep, session: AzureSession) -> tuple[bool, dict[str, Any]]:
+    """Reconcile: is ``to_server`` primary now? And what was read."""
+    view = observe(step, session, Deadline(min(step.timeout, 60.0)), links=False)
+    return view.already_primary, asdict(view)
+
+
+def follow(step: SqlFailoverStep, session: AzureSession, operation: str, continuation_token: str,
+           seconds: float | None = None) -> None:
+    """Reconcile: poll a journaled operation (by its continuation token) until it ends; raises
+    (OdinError) when it ended Failed or is still running after ``seconds`` (default: the step's timeout)."""
+    ref = step.ref()
+    where = f"{KIND} {ref.failover_group}"
+    deadline = Deadline(seconds or step.timeout)
+    begin = getattr(session.sql(ref.subscription_id).failover_groups, operation)
+    try:
+        poller = begin(ref.resource_group, ref.to_server, ref.failover_group, continuation_token=continuation_token)
+        finish(poller, deadline, where)
+    except Exception as exc:
+        raise azure_failure(KIND, ref.failover_group, exc) from None
 
 
 def reachability_problem(step: SqlFailoverStep, session: AzureSession, *, auto_undo: bool) -> str | None:

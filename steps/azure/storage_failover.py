@@ -22,7 +22,7 @@ from odin_drills.steps.actions.outcome import StepOutcome
 from odin_drills.steps.azure.clients import AzureSession
 from odin_drills.steps.azure.errors import azure_failure, code_of, one_line, plain
 from odin_drills.plan.arm_ids import region_name
-from odin_drills.steps.azure.operation import Deadline, Progress, finish, no_progress
+from odin_drills.steps.azure.operation import Deadline, Intent, OnOperation, Progress, finish, no_progress, token_of
 
 KIND = "azure.storage.failover"
 
@@ -120,7 +120,15 @@ def describe(step: StorageFailoverStep, session: AzureSession) -> str:
     return change_text(step, view)
 
 
-def run(step: StorageFailoverStep, session: AzureSession, *, progress: Progress = no_progress) -> StepOutcome:
+def undo_for(step: StorageFailoverStep, before: AccountView) -> dict[str, Any]:
+    """The automatic undo, from the state read before acting: a planned failover back."""
+    return {"kind": KIND, "account": before.id, "to_region": before.primary_region, "mode": "planned",
+            "timeout": step.timeout}
+
+
+def run(step: StorageFailoverStep, session: AzureSession, *, progress: Progress = no_progress,
+        intent: Intent | None = None, on_operation: OnOperation | None = None) -> StepOutcome:
+    """Observe ▸ decide ▸ compute the undo ▸ ``intent`` (journaled before acting) ▸ act ▸ verify."""
     ref = step.ref()
     where = f"{KIND} {ref.account}"
     deadline = Deadline(step.timeout)
@@ -140,10 +148,15 @@ def run(step: StorageFailoverStep, session: AzureSession, *, progress: Progress 
             risk = data_at_risk(before)
             output["data_at_risk"] = risk
             progress(f"{where}: unplanned failover allows data loss: {risk['summary']}", data_at_risk=risk)
+        undo = undo_for(step, before)
+        if intent is not None:
+            intent(prior=asdict(before), undo=undo, change=change_text(step, before))
         try:
             poller = session.storage(ref.subscription_id).storage_accounts.begin_failover(
                 ref.resource_group, ref.account, failover_type="Planned" if step.mode == "planned" else None,
                 **deadline.call(where, lro=True))
+            if on_operation is not None:
+                on_operation(operation="begin_failover", resource=before.id, continuation_token=token_of(poller))
             finish(poller, deadline, where)
         except Exception as exc:
             raise azure_failure(KIND, ref.account, exc) from None
@@ -162,9 +175,26 @@ def run(step: StorageFailoverStep, session: AzureSession, *, progress: Progress 
     if risk:
         detail += (f"; writes after the last sync {risk['last_sync_time']} were lost; failing back needs "
                    "geo-redundancy re-enabled first")
-    undo = {"kind": KIND, "account": before.id, "to_region": before.primary_region, "mode": "planned",
-            "timeout": step.timeout}
     return StepOutcome(status="ok", detail=one_line(detail + ")"), output=output, undo=undo)
+
+
+def reached(step: StorageFailoverStep, session: AzureSession) -> tuple[bool, dict[str, Any]]:
+    """Reconcile: is ``to_region`` the primary now (and no failover running)? And what was read."""
+    view = observe(step, session, Deadline(min(step.timeout, 60.0)))
+    return view.primary_region == step.to_region and not view.failover_in_progress, asdict(view)
+
+
+def follow(step: StorageFailoverStep, session: AzureSession, operation: str, continuation_token: str,
+           seconds: float | None = None) -> None:
+    """Reconcile: poll a journaled failover (by its continuation token) until it ends."""
+    ref = step.ref()
+    deadline = Deadline(seconds or step.timeout)
+    try:
+        poller = session.storage(ref.subscription_id).storage_accounts.begin_failover(
+            ref.resource_group, ref.account, continuation_token=continuation_token)
+        finish(poller, deadline, f"{KIND} {ref.account}")
+    except Exception as exc:
+        raise azure_failure(KIND, ref.account, exc) from None
 
 
 def reachability_problem(step: StorageFailoverStep, session: AzureSession) -> str | None:
