@@ -34,6 +34,7 @@ def plan(url: str) -> dict:
         "metrics": {"kind": "synthetic_probe", "url": f"{url}/api/orders/1", "rate_per_second": 50,
                     "min_window_wall_seconds": 0.5},
         "policy": {"windows": {"baseline": "1m"}},
+        "observe_only": True,  # GET steps change nothing: the engine's cost per step, not a migration
         "phases": {"t0": [{"name": f"get-{i}", "kind": "http", "method": "GET", "url": f"{url}/api/echo?i={i}",
                            "expect_status": [200, 500]} for i in range(STEPS)]},
     }
@@ -58,9 +59,9 @@ def main() -> None:
                 for i in range(STEPS):
                     client.get(f"{url}/api/echo?i={i}")
                 plain = time.perf_counter() - start
-            migration_flow.migration(plan_file=str(path), phase="t-1w", time_scale=60.0)
+            migration_flow.run_migration(plan_file=str(path), phase="t-1w", time_scale=60.0)
             start = time.perf_counter()
-            summary = migration_flow.migration(plan_file=str(path), phase="t0", time_scale=60.0)
+            summary = migration_flow.run_migration(plan_file=str(path), phase="t0", time_scale=60.0)
             engine = time.perf_counter() - start
             assert summary.outcome == "completed", summary
     finally:

@@ -26,8 +26,9 @@ from prefect.runtime import flow_run as runtime_flow_run
 from pydantic import BaseModel, Field
 
 from odin_drills.errors import PlanInvalid, UsageError
+from odin_drills.flows.entry import entry_plan_file, require_opt_in
 from odin_drills.flows.drill_target import SandboxLink, drill_problems, sandbox_for, sandbox_lag, sandbox_resources
-from odin_drills.home import odin_home
+from odin_drills.home import drills_dir, private_dir, write_private
 from odin_drills.outcomes import describe, exit_code
 from odin_drills.plan.drill import DrillPlan, load_drill
 from odin_drills.plan.models import SandboxTarget
@@ -64,10 +65,10 @@ class DrillSummary(BaseModel):
 
 
 def execute(plan_file: str, time_scale: float, *, mode: Mode, options: DrillOptions, record_history: bool,
-            name: str, runbook: Runbook, phases: Sequence[str]) -> DrillSummary:
+            name: str, runbook: Runbook, phases: Sequence[str], allow_production: bool = False) -> DrillSummary:
     """Never raises for a failing drill: the summary says what happened (and its exit code)."""
     try:
-        plan = checked_plan(plan_file, time_scale)
+        plan = checked_plan(plan_file, time_scale, allow_production)
     except UsageError as exc:
         return DrillSummary(plan="", drill_id="", mode=mode, outcome="refused", exit_code=exit_code("refused"),
                             detail="\n".join(exc.lines()))
@@ -83,10 +84,14 @@ def execute(plan_file: str, time_scale: float, *, mode: Mode, options: DrillOpti
                         report=str(report), report_html=str(html), journal=str(journal.path), detail=detail)
 
 
-def checked_plan(plan_file: str, time_scale: float) -> DrillPlan:
+def checked_plan(plan_file: str, time_scale: float, allow_production: bool = False) -> DrillPlan:
+    """The drill, refused (``UsageError``) before anything runs: a plan file outside the plan root
+    under a deployment, an invalid plan, production without ``allow_production``."""
     if time_scale <= 0:
         raise UsageError("--time-scale must be positive")
+    plan_file = entry_plan_file(plan_file)
     plan = load_drill(plan_file)
+    require_opt_in(plan, allow_production, plan_file)
     problems = drill_problems(plan, plan_file)
     if problems:
         raise PlanInvalid(problems)
@@ -97,8 +102,9 @@ def open_journal(plan: DrillPlan, clock: ScaledClock, *, mode: Mode, options: Dr
                  phases: Sequence[str]) -> tuple[str, Path, Journal]:
     """``$ODIN_HOME/drills/<plan>/<drill id>/journal.jsonl``, logged to Prefect and the LISTENERS."""
     drill_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
-    folder = odin_home() / "drills" / plan.name / drill_id
-    folder.mkdir(parents=True)
+    folder = drills_dir(plan.name) / drill_id
+    folder.mkdir(mode=0o700)
+    private_dir(folder)
     journal = Journal(folder / "journal.jsonl", clock)
     logger = get_run_logger()
     journal.subscribe(lambda e: logger.info("%s %s %s", e.kind, e.step or e.phase or "", _short(e.data)))
@@ -184,8 +190,8 @@ def keep_scorecard(plan_name: str, folder: Path, card: Scorecard | None, *, reco
     """scorecard.json beside the journal; the drill in its plan's history (``record``); the trend."""
     if card is None:
         return []
-    (folder / "scorecard.json").write_text(card.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    history = DrillHistory(odin_home() / "drills")
+    write_private(folder / "scorecard.json", card.model_dump_json(indent=2) + "\n")
+    history = DrillHistory(drills_dir())
     if record:
         history.record(card)
     return history.trend(plan_name, exclude=card.drill_id, limit=8)
@@ -201,9 +207,9 @@ def write_reports(plan_name: str, folder: Path, journal: Journal, card: Scorecar
     report, html = folder / "report.md", folder / "report.html"
     markdown = render_drill_markdown(entries, card, trend, outcome=outcome, outcome_text=describe(outcome),
                                      detail=detail, deferred=deferred)
-    report.write_text(markdown, encoding="utf-8")
-    html.write_text(render_html(entries, title=f"DR drill report: {plan_name}",
-                                scorecard=card.to_report() if card else None), encoding="utf-8")
+    write_private(report, markdown)
+    write_private(html, render_html(entries, title=f"DR drill report: {plan_name}",
+                                    scorecard=card.to_report() if card else None))
     publish_drill_artifacts(plan_name, markdown, card, trend)
     return report, html
 

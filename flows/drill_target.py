@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from odin_drills.home import private_dir
 from odin_drills.plan.drill import DrillPlan, FailoverGroupSpec, FrontDoorSpec, Resources
 from odin_drills.plan.models import AzureTarget, SandboxTarget
 
@@ -98,7 +99,7 @@ def sandbox_for(plan: DrillPlan, folder: Path, replication_lag_seconds: float) -
         return
     from odin_drills.sandbox.azure import AzureSandbox
 
-    state_dir = folder / "sandbox"
+    state_dir = private_dir(folder / "sandbox")  # its CA certificate and endpoints: owner-only
     sandbox = AzureSandbox(state_dir=state_dir, replication_lag_seconds=replication_lag_seconds,
                            lro_retry_after=0, probe_interval_seconds=0.25, probe_timeout_seconds=0.5)
     sandbox.start()

@@ -81,7 +81,7 @@ def confirm_with_person(run: DrillRun, phase: str, reason: str) -> tuple[str, st
                        decide=f"odin decide {flow_run_id} proceed|rollback --reason '...' --by NAME")
     answer, _ = wait_for_decision(deadline_wall_seconds=run.clock.wall_seconds(decision.confirm_timeout), default=default)
     run.journal.append("human_input", phase=phase, action=answer.action, reason=answer.reason, by=answer.by,
-                       at=run.clock.now())
+                       verified_as=answer.verified, at=run.clock.now())
     return answer.action, answer.by, answer.reason
 
 

@@ -49,21 +49,33 @@ def run_runbook(run: DrillRun) -> None:
 
 @flow(name="region-failover", log_prints=False, validate_parameters=True)
 def region_failover(plan_file: str, time_scale: float = 1.0, drill: bool = True, human_confirm: bool = False,
-                    failback: bool = True, inject_outage: bool = True, max_parallel: int = 4) -> State:
+                    failback: bool = True, inject_outage: bool = True, max_parallel: int = 4,
+                    allow_production: bool = False) -> State:
     """The region-failover runbook. ``drill``: fail over as soon as the outage is confirmed (and,
     when the plan says ``outage.inject``, cause it); otherwise incident mode: wait for a real
-    outage and fail over once it has lasted the plan's threshold. Ends in the outcome's state."""
+    outage and fail over once it has lasted the plan's threshold. Ends in the outcome's state.
+
+    Args:
+        plan_file: the drill file; for a deployment or UI run, under the project's drills/ folder (or $ODIN_PLAN_ROOT on the worker)
+        time_scale: run the plan clock this many times faster (rehearsals)
+        drill: cause and handle the outage as a drill; off: incident mode, wait for a real outage
+        human_confirm: hold for a person to confirm the failover
+        failback: fail back once the primary is healthy again
+        inject_outage: cause the plan's outage (drill mode)
+        max_parallel: failover actions run at once, at most
+        allow_production: required (true) to run a drill whose target is production; the run is refused otherwise
+    """
     options = DrillOptions(human_confirm=human_confirm, failback=failback, inject_outage=inject_outage,
                            max_parallel=max_parallel)
     return runbook_state(plan_file, time_scale, mode="drill" if drill else "incident", options=options,
-                         record_history=False, name="region-failover")
+                         record_history=False, name="region-failover", allow_production=allow_production)
 
 
 def runbook_state(plan_file: str, time_scale: float, *, mode: Mode, options: DrillOptions, record_history: bool,
-                  name: str) -> State:
+                  name: str, allow_production: bool = False) -> State:
     """The whole run around this runbook; the Prefect state named by its outcome, the summary its data."""
     summary = execute(plan_file, time_scale, mode=mode, options=options, record_history=record_history, name=name,
-                      runbook=run_runbook, phases=PHASES)
+                      runbook=run_runbook, phases=PHASES, allow_production=allow_production)
     return final_state(summary.outcome, summary, message=summary.detail.splitlines()[0] if summary.detail else "")
 
 

@@ -15,21 +15,35 @@ the rest.
 Entry kinds (``kind``) and their ``data``:
   run_started      plan, migration, phases, time_scale, mode
   phase_started    phase           phase_finished  phase, outcome
-  step_started     step, step_kind, changes_world
+  step_started     step, step_kind, changes_world, migration, attempt
   step_finished    step, status (ok|failed|noop|skipped), detail, undo (the undo spec or null),
-                   undo_reason, output
+                   undo_reason, output, migration, attempt
   smoke            phase, step, report (per-journey results), critical_failed, noncritical_failed
   baseline         snapshot (the captured baseline)
   gate             phase, step, window (n), decision (the full Decision: metrics, reasons), snapshot
   decision         action (proceed|rollback|hold|watch|...), reason, by (odin or a person)
   hold_started     deadline, default   human_input  action, reason, by, at
-  undo_started     step   undo_finished  step, status, attempts, detail
+  undo_started     step, undo_of, undo, key (the undone step's identity, phase/step)
+  undo_finished    step, undo_of, key, status, attempts, detail, reconciled
   rollback_finished  healthy (bool), detail
-  lock             action (acquired|released|refused), environment
+  lock             action (acquired|released|refused: this process's slot; reserved|freed: the
+                   migration's reservation, T-0 to T+24h — steps/lock.py), environment, migration, plan
   notify           url (redacted), status
   note             message (a step's progress adds its data: data_at_risk, stage)
   policy           the effective rollback policy, at run start (odin_drills.plan.policy.Policy's fields)
   run_finished     outcome (completed|rolled_back_healthy|rolled_back_degraded|failed), exit_code
+
+Write-ahead execution (``steps/intent.py``) adds, for each world-changing migration step:
+  step_intent        step, attempt, spec, observable, prior (the state read), undo — fsynced before acting
+  operation_started  step, operation, resource, continuation_token (an Azure operation ARM accepted)
+  step_reconciled    step, attempt, verdict (happened|not_happened|unknown), how, undo — a later start's
+                     finding for an intent that has no outcome
+
+**Test hook, inert unless set**: ``ODIN_CRASH_AT=<kind>:<n>`` (several, comma-separated) makes
+the process SIGKILL itself right after the ``n``-th entry of ``kind`` it wrote is on disk
+(fsynced), e.g. ``step_intent:2`` dies between the second intent and its action. The kill
+matrix (``tests/test_crash_matrix.py``, ``bench/crash_matrix.py``) uses it to stop a run at every
+journal boundary; nothing else reads it.
 
 Region-failover drills (``flows/region_failover.py``) also write, besides the detection, canary
 and comms kinds their modules document (probe_state, probe_summary, outage_confirmed,
@@ -65,6 +79,7 @@ from typing import Any
 
 from pydantic import BaseModel, PrivateAttr, ValidationError
 
+from odin_drills.home import open_private, private_dir
 from odin_drills.steps.journal_entries import JournalEntryInvalid, LegacyRecord, Record, check, parse
 from odin_drills.steps.redact import redact
 
@@ -73,6 +88,51 @@ __all__ = ["Entry", "Journal", "JournalContents", "JournalEntryInvalid", "Legacy
 
 Listener = Callable[["Entry"], None]
 log = logging.getLogger(__name__)
+
+CRASH_ENV = "ODIN_CRASH_AT"
+
+
+def _crash_points() -> dict[str, int]:
+    """``ODIN_CRASH_AT`` parsed: kind → the count at which to die (empty: the hook is off)."""
+    points: dict[str, int] = {}
+    for part in os.environ.get(CRASH_ENV, "").split(","):
+        kind, _, count = part.strip().partition(":")
+        if kind:
+            points[kind] = int(count or 1)
+    return points
+
+
+_written: dict[str, int] = {}
+_written_lock = threading.Lock()
+
+
+def _maybe_crash(kind: str) -> None:
+    """The kill-matrix hook: SIGKILL this process after the configured entry (see the module doc)."""
+    points = _crash_points()
+    if kind not in points:
+        return
+    with _written_lock:
+        _written[kind] = _written.get(kind, 0) + 1
+        count = _written[kind]
+    if count == points[kind]:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a new file's directory entry durable (a crash after fsync(file) could otherwise lose
+    the whole file on some file systems)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 class Entry(BaseModel):
@@ -173,7 +233,7 @@ class Journal:
 
     def __init__(self, path: Path, clock: Any) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)  # journals hold hosts, decisions and names: owner-only
         self.clock = clock
         self._lock = threading.Lock()
         self._listeners: list[Listener] = []
@@ -204,12 +264,17 @@ class Journal:
             )
             entry._record = record
             line = entry.model_dump_json()
-            with self.path.open("a", encoding="utf-8") as handle:
+            created = not self.path.exists()
+            with open_private(self.path, "a") as handle:  # created 0600
                 # a line torn by a crash mid-write gets its own line: the new entry stays readable
                 handle.write(("\n" if self._torn else "") + line + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())
+            if created:
+                _fsync_dir(self.path.parent)
             self._torn = False
+            if CRASH_ENV in os.environ:
+                _maybe_crash(kind)
         for listener in list(self._listeners):
             try:
                 listener(entry)

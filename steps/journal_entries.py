@@ -72,6 +72,7 @@ class RunStarted(Record):
     flow: str | None = None
     target: str | None = None
     options: dict[str, Any] | None = None
+    resume: bool | None = None
 
 
 class RunFinished(Record):
@@ -87,15 +88,26 @@ class PhaseStarted(Record):
 
 
 class PhaseFinished(Record):
+    """``outcome``: ok, rolled back, failed or unusable (a T-1w whose checks failed: no usable
+    baseline, and T-0 refuses with ``detail``)."""
+
     KIND = "phase_finished"
     REQUIRES = ("phase",)
     outcome: str
+    detail: str | None = None
 
 
 class Lock(Record):
+    """``acquired``/``released``: the Prefect concurrency slot of this process; ``reserved``/``freed``:
+    the migration's reservation of the environment (``steps.lock``), held from T-0 until T+24h ends
+    or the migration is rolled back, across processes; ``refused`` names the ``holder``."""
+
     KIND = "lock"
-    action: Literal["acquired", "released", "refused"]
+    action: Literal["acquired", "released", "refused", "reserved", "freed"]
     environment: str
+    migration: str | None = None
+    plan: str | None = None
+    holder: dict[str, Any] | None = None
 
 
 class Note(Record):
@@ -123,15 +135,21 @@ class Policy(Record, RollbackPolicy):
 # ------------------------------------------------------------------ steps and undo
 
 class StepStarted(Record):
+    """Migrations add the step's identity: ``migration`` and ``attempt`` (1, 2, … per phase and
+    step name in this migration's journal)."""
+
     KIND = "step_started"
     REQUIRES = ("step",)
     step_kind: str
     changes_world: bool
+    migration: str | None = None
+    attempt: int | None = None
 
 
 class StepFinished(Record):
     """``undo`` is the undo spec a rollback runs (None: nothing to undo); drills add the step's
-    ``step_kind`` and ``mode``, which the failback reads."""
+    ``step_kind`` and ``mode``, which the failback reads; migrations the step's ``migration`` and
+    ``attempt`` (its identity with phase and step)."""
 
     KIND = "step_finished"
     REQUIRES = ("step",)
@@ -142,6 +160,60 @@ class StepFinished(Record):
     output: dict[str, Any] | None = None
     step_kind: str | None = None
     mode: str | None = None
+    migration: str | None = None
+    attempt: int | None = None
+
+
+class StepIntent(Record):
+    """Write-ahead: written and fsynced after the step observed the world and before its first
+    world-changing call (``steps.intent``). ``prior`` is the state it read (Azure steps; None when
+    the effect cannot be observed: http, command), ``undo`` the undo computed from it (or declared),
+    ``spec`` the step as it runs (references unresolved), ``observable`` whether a later start can
+    read whether the change happened."""
+
+    KIND = "step_intent"
+    REQUIRES = ("phase", "step")
+    attempt: int
+    step_kind: str
+    spec: dict[str, Any]
+    observable: bool
+    migration: str | None = None
+    prior: dict[str, Any] | None = None
+    undo: dict[str, Any] | None = None
+    undo_reason: str | None = None
+    change: str | None = None
+
+
+class OperationStarted(Record):
+    """An Azure long-running operation ARM accepted, with its ``continuation_token`` (base64 JSON
+    of the polling URL and the first answer — no credential; redaction leaves it whole), so a run
+    that starts later resumes polling it instead of starting another. ``undo_of`` names the step
+    identity (``phase/step``) when the operation is an undo's."""
+
+    KIND = "operation_started"
+    REQUIRES = ("step",)
+    operation: str
+    resource: str
+    continuation_token: str | None = None
+    attempt: int | None = None
+    undo_of: str | None = None
+
+
+class StepReconciled(Record):
+    """What a later start found for an intent with no outcome (``steps.intent.reconcile``):
+    ``happened`` (its undo is kept), ``not_happened`` (nothing to undo; a resume runs it again) or
+    ``unknown`` (the effect cannot be observed: it may have happened, so its undo is kept).
+    ``how``: observed, polled (a journaled operation was followed to its end), unobservable."""
+
+    KIND = "step_reconciled"
+    REQUIRES = ("phase", "step")
+    attempt: int
+    verdict: Literal["happened", "not_happened", "unknown"]
+    how: str
+    detail: str
+    undo: dict[str, Any] | None = None
+    observed: dict[str, Any] | None = None
+    migration: str | None = None
 
 
 class UndoCheck(Record):
@@ -155,24 +227,39 @@ class UndoCheck(Record):
 
 
 class UndoStarted(Record):
+    """``undo_of``: the seq of the entry whose undo this is; ``key`` (migrations): the undone step's
+    identity, ``phase/step`` — an undo runs at most once per key, whatever the attempts."""
+
     KIND = "undo_started"
     REQUIRES = ("step",)
     undo_of: int
     undo: dict[str, Any]
+    key: str | None = None
 
 
 class UndoFinished(Record):
+    """``reconciled``: written by a later start that observed the undo's effect (a run killed
+    mid-undo), not by the undo itself."""
+
     KIND = "undo_finished"
     REQUIRES = ("step",)
     undo_of: int
     status: str
     attempts: int
     detail: str
+    key: str | None = None
+    reconciled: str | None = None
 
 
 class RollbackStarted(Record):
+    """``confirmed_at``/``deadline``: when the rollback was confirmed and by when it had to start
+    (``policy.deadlines.rollback``); ``late`` when it started after that."""
+
     KIND = "rollback_started"
     reason: str
+    confirmed_at: datetime | None = None
+    deadline: datetime | None = None
+    late: bool | None = None
 
 
 class RollbackFinished(Record):
@@ -198,12 +285,16 @@ class Smoke(Record):
 
 
 class Gate(Record):
-    """``window``: the evaluation's number, ``all`` (a whole watch) or ``recheck`` (after a rollback)."""
+    """``window``: the evaluation's number, ``all`` (a whole watch) or ``recheck`` (after a rollback).
+    ``merged_windows``: how many measured windows ``snapshot`` covers (the fixed judge merges an
+    inconclusive window into the next; absent in older journals). ``decision`` is the ladder's
+    Decision, or with ``judge: sequential`` its SequentialDecision (e-values, baseline bounds)."""
 
     KIND = "gate"
     window: int | str
     decision: dict[str, Any]
     snapshot: dict[str, Any]
+    merged_windows: int | None = None
 
 
 class Decision(Record):
@@ -226,11 +317,15 @@ class HoldStarted(Record):
 
 
 class HumanInput(Record):
+    """``by`` is the name the person typed; ``verified_as`` the identity odin could check
+    (``odin_drills.steps.identity``), absent in journals written before it was recorded."""
+
     KIND = "human_input"
     action: str
     reason: str
     by: str
     at: datetime
+    verified_as: str | None = None
 
 
 # ------------------------------------------------------------------ messages
@@ -462,7 +557,7 @@ class ScorecardRecord(Record):
 
 RECORDS: dict[str, type[Record]] = {model.KIND: model for model in (
     RunStarted, RunFinished, PhaseStarted, PhaseFinished, Lock, Note, Policy,
-    StepStarted, StepFinished, UndoCheck, UndoStarted, UndoFinished, RollbackStarted, RollbackFinished,
+    StepStarted, StepFinished, StepIntent, OperationStarted, StepReconciled, UndoCheck, UndoStarted, UndoFinished, RollbackStarted, RollbackFinished,
     Baseline, Smoke, Gate, Decision, HoldStarted, HumanInput, Notify, Comms,
     Sandbox, OutageInjected, OutageCleared, ProbeState, ProbeSummary, OutageConfirmed, OutageNotConfirmed,
     ServiceRecovered, CanaryStarted, CanaryState, CanaryStopped, CanaryVerified, Replication, DataLoss,

@@ -21,7 +21,7 @@ from odin_drills.steps.journal import (
     read_journal_contents,
 )
 from odin_drills.steps.journal_entries import RECORDS, ScorecardRecord
-from odin_drills.steps.redact import _SECRET_KEYS
+from odin_drills.steps.redact import is_secret_key
 from odin_drills.steps.rollback import pending_undos, undo_completed
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -52,6 +52,13 @@ SAMPLES: dict[str, tuple[str | None, str | None, dict[str, Any]]] = {
     "step_started": ("t0", "switch-dns", dict(step_kind="http", changes_world=True)),
     "step_finished": ("t0", "switch-dns", dict(status="ok", detail="200 OK", undo=UNDO, undo_reason=None,
                                                output={"status": 200})),
+    "step_intent": ("t0", "switch-dns", dict(attempt=1, migration="m1", step_kind="http", spec={"kind": "http"},
+                                             observable=False, prior=None, undo=UNDO, undo_reason=None,
+                                             change="would POST http://x")),
+    "operation_started": ("t0", "fail-over", dict(attempt=1, operation="begin_failover", resource="/subscriptions/s",
+                                                  continuation_token="eyJ2ZXJzaW9uIjoxfQ==", undo_of=None)),
+    "step_reconciled": ("t0", "fail-over", dict(attempt=1, migration="m1", verdict="happened", how="polled",
+                                                detail="followed", undo=UNDO, observed={"to_role": "Primary"})),
     "undo_check": ("t-1w", "switch-dns", dict(status="ok", detail="undo target reachable")),
     "undo_started": ("t0", "switch-dns", dict(undo_of=7, undo=UNDO)),
     "undo_finished": ("t0", "switch-dns", dict(undo_of=7, status="ok", attempts=2, detail="done")),
@@ -196,7 +203,7 @@ def test_no_typed_field_is_masked_by_redaction():
     """Redaction masks values under secret-looking keys with a string: a field so named must be a string."""
     for kind, model in RECORDS.items():
         for name in model.model_fields:
-            assert not _SECRET_KEYS.search(name), f"{kind}.{name} would be masked by redaction"
+            assert not is_secret_key(name), f"{kind}.{name} would be masked by redaction"
 
 
 def test_a_line_separator_inside_a_message_stays_one_entry(tmp_path: Path):

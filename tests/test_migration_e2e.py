@@ -79,6 +79,17 @@ def kinds(entries: list[dict], kind: str) -> list[dict]:
     return [e for e in entries if e["kind"] == kind]
 
 
+def final_states(env: dict, entries: list[dict]) -> list[tuple[str, str]]:
+    """(type, name) of each flow run's final state in this journal, read back from the Prefect API."""
+    import httpx
+
+    states = []
+    for started in kinds(entries, "run_started"):
+        run = httpx.get(f"{env['PREFECT_API_URL']}/flow_runs/{started['data']['flow_run_id']}", timeout=10).json()
+        states.append((run["state"]["type"], run["state"]["name"]))
+    return states
+
+
 def test_clean_migration_completes(tmp_path: Path, odin_env: dict, shop) -> None:
     plan = write_plan(tmp_path, shop.router_url)
     result = migrate(plan, odin_env, scale=200000)
@@ -92,6 +103,7 @@ def test_clean_migration_completes(tmp_path: Path, odin_env: dict, shop) -> None
     # a single noisy window may say rollback; only confirmed decisions act, and none did here
     assert [d["data"]["action"] for d in kinds(entries, "decision")] == ["proceed"] * 5
     assert not kinds(entries, "undo_started")
+    assert final_states(odin_env, entries) == [("COMPLETED", "Completed")]
     # plan time advanced by (at least) the week between T-1w and T+24h
     first, last = entries[0]["time"], entries[-1]["time"]
     from datetime import datetime
@@ -120,12 +132,21 @@ def test_error_breach_at_t_plus_1h_rolls_back_to_blue(tmp_path: Path, odin_env: 
     gates = [g for g in kinds(entries, "gate") if g["phase"] == "t+1h"]
     assert gates[0]["data"]["decision"]["metrics"]["error_rate"]["baseline"] == pytest.approx(
         baseline["errors"] / baseline["requests"])  # the baseline from another process, days earlier
-    rollback_gates = [g for g in gates if g["data"]["decision"]["decision"] in ("rollback", "rollback_now")]
-    assert len(rollback_gates) >= 2  # confirmed over two windows
+    # The default judge is sequential (issue 11): it acts on the window that made the evidence
+    # conclusive, with no confirming window (the fixed judge needed two consecutive ones).
+    watched = [g for g in gates if isinstance(g["data"]["window"], int)]  # not the re-check after the rollback
+    rollback_gates = [g for g in watched if g["data"]["decision"]["decision"] in ("rollback", "rollback_now")]
+    assert len(rollback_gates) == 1 and rollback_gates[0] is watched[-1]
+    assert rollback_gates[0]["data"]["decision"]["judge"] == "sequential"
+    decision = [d for d in kinds(entries, "decision") if d["phase"] == "t+1h"][-1]["data"]
+    assert decision["action"] == "rollback" and "e-value" in decision["reason"]
     undone = [e["step"] for e in kinds(entries, "undo_finished")]
     assert undone == ["shift-100", "shift-50", "shift-10"]
     assert all(e["data"]["status"] == "ok" for e in kinds(entries, "undo_finished"))
     assert kinds(entries, "rollback_finished")[-1]["data"]["healthy"] is True
+    # the runs list tells the rolled-back phase from the ones that completed
+    assert final_states(odin_env, entries) == [("COMPLETED", "Completed"), ("COMPLETED", "Completed"),
+                                               ("FAILED", "RolledBack")]
 
 
 def _start_t_plus_1h(plan: Path, env: dict, scale: float) -> subprocess.Popen[str]:
@@ -170,8 +191,13 @@ def test_latency_rise_holds_and_a_person_proceeds(tmp_path: Path, odin_env: dict
         _stop(process)
     assert process.returncode == 0, err[-3000:]
     entries = journal(odin_env, "shop-move")
-    held = [g for g in kinds(entries, "gate") if g["data"]["decision"]["decision"] == "hold"]
-    assert held and held[0]["data"]["decision"]["metrics"]["latency_p95_ms"]["ratio"] > 1.5
+    # The hold rests on the latency evidence. With the sequential judge (issue 11) a 1.6-1.7x rise is
+    # conclusively above 1.1x the baseline's p95 bound at once, but 1.5x only if the data show it, so
+    # the hold comes either during the watch or, from the watch rung, at its end.
+    watched = [g for g in kinds(entries, "gate") if g["phase"] == "t+1h" and isinstance(g["data"]["window"], int)]
+    flagged = [g for g in watched if g["data"]["decision"]["evidence"]["latency_p95_ms"]["tier"] != "ok"]
+    assert flagged and flagged[0]["data"]["decision"]["metrics"]["latency_p95_ms"]["ratio"] > 1.5
+    assert [d["data"]["action"] for d in kinds(entries, "decision") if d["phase"] == "t+1h"][0] == "hold"
     human = kinds(entries, "human_input")[-1]["data"]
     assert (human["action"], human["by"], human["reason"]) == ("proceed", "alice", "latency accepted for now")
     assert shop.weights() == {"blue": 0, "green": 100}
@@ -192,7 +218,10 @@ def test_hold_deadline_applies_the_default(tmp_path: Path, odin_env: dict, shop)
 
 
 def test_second_run_on_a_locked_environment_refuses(tmp_path: Path, odin_env: dict, shop) -> None:
-    slow = [{"name": "soak", "kind": "wait", "duration": "10h"}]
+    weights = f"{shop.router_url}/_admin/weights"
+    slow = [{"name": "pin-blue", "kind": "http", "method": "PUT", "url": weights, "json": {"blue": 100, "green": 0},
+             "undo": {"kind": "http", "method": "PUT", "url": weights, "json": {"blue": 100, "green": 0}}},
+            {"name": "soak", "kind": "wait", "duration": "10h"}]
     first_plan = write_plan(tmp_path, shop.router_url, name="first", environment="shared-env", t0=slow)
     second_plan = write_plan(tmp_path, shop.router_url, name="second", environment="shared-env", t0=slow)
     for plan in (first_plan, second_plan):
@@ -203,13 +232,23 @@ def test_second_run_on_a_locked_environment_refuses(tmp_path: Path, odin_env: di
         _wait_for(odin_env, "first", "lock")
         second = migrate(second_plan, odin_env, "--phase", "t0", scale=3600)
         assert second.returncode == 2
-        assert "environment 'shared-env' is locked by another run" in second.stderr
+        assert "environment 'shared-env' is reserved by migration" in second.stderr and "of plan first" in second.stderr
         assert "--wait" in second.stderr and "Traceback" not in second.stderr
         out, err = first.communicate(timeout=120)
         assert first.returncode == 0, err[-3000:]
     finally:
         _stop(first)
-    # once released, the environment is free again
+    # the first migration is now between T-0 and T+24h: it keeps the environment, named as the holder
+    first_id = journal(odin_env, "first")[0]["data"]["migration"]
+    held = migrate(second_plan, odin_env, "--phase", "t0", scale=360000)
+    assert held.returncode == 2, held.stderr[-3000:]
+    assert f"reserved by migration {first_id} of plan first" in held.stderr
+    # its own next phase still runs (the reservation is the migration's, not the process's)
+    assert migrate(first_plan, odin_env, "--phase", "t+1h", "--migration", first_id, scale=360000).returncode == 0
+    # once the first is rolled back, the environment is free again
+    back = run_odin(["rollback", str(first_plan), "--migration", first_id, "--reason", "make room", "--by", "erin",
+                     "--time-scale", "360000"], env=odin_env)
+    assert back.returncode == 3, back.stderr[-3000:]
     again = migrate(second_plan, odin_env, "--phase", "t0", scale=360000)
     assert again.returncode == 0, again.stderr[-3000:]
 
@@ -270,7 +309,7 @@ def test_an_approval_step_waits_for_a_person(tmp_path: Path, odin_env: dict, sho
 
 
 def test_a_person_can_override_a_confirmed_rollback_within_the_grace(tmp_path: Path, odin_env: dict, shop) -> None:
-    plan = write_plan(tmp_path, shop.router_url, policy={"rollback_grace": "1000h"})
+    plan = write_plan(tmp_path, shop.router_url, policy={"rollback_grace": "1000h", "deadlines": {"rollback": "1000h"}})
     assert migrate(plan, odin_env, "--phase", "t-1w").returncode == 0
     assert migrate(plan, odin_env, "--phase", "t0").returncode == 0
     shop.add_fault("green", error_rate=0.3)
@@ -295,10 +334,19 @@ def test_odin_rollback_undoes_a_migration_left_behind(tmp_path: Path, odin_env: 
     assert migrate(plan, odin_env, "--phase", "t-1w").returncode == 0
     assert migrate(plan, odin_env, "--phase", "t0").returncode == 0
     assert shop.weights() == {"blue": 0, "green": 100}
-    result = run_odin(["rollback", str(plan), "--reason", "T+1h runner died", "--by", "dave"], env=odin_env)
-    assert result.returncode == 0, result.stderr
+    result = run_odin(["rollback", str(plan), "--reason", "T+1h runner died", "--by", "dave",
+                       "--time-scale", str(FAST)], env=odin_env)
+    # the steady state is checked again afterwards: exit 3 "rolled back, healthy", never "Completed (exit 0)"
+    assert result.returncode == 3, result.stderr
+    assert "rolled back, healthy (exit 3)" in result.stdout
     assert shop.weights() == {"blue": 100, "green": 0}
-    undone = [e["step"] for e in kinds(journal(odin_env, "shop-move"), "undo_finished")]
+    entries = journal(odin_env, "shop-move")
+    undone = [e["step"] for e in kinds(entries, "undo_finished")]
     assert undone == ["shift-100", "shift-50", "shift-10"]
+    recheck = [g for g in kinds(entries, "gate") if g["data"]["window"] == "recheck"]
+    assert recheck and recheck[-1]["data"]["decision"]["metrics"]["error_rate"]["baseline"] is not None
+    assert kinds(entries, "run_finished")[-1]["data"]["outcome"] == "rolled_back_healthy"
+    report = Path(result.stdout.strip().split("report ")[-1]).read_text()
+    assert "Outcome: rolled back, healthy" in report or "Outcome: Rolled back, healthy" in report, report[:400]
     again = run_odin(["rollback", str(plan), "--reason", "again", "--by", "dave"], env=odin_env)
     assert again.returncode == 0 and "nothing to undo" in again.stdout  # undone steps are never undone twice

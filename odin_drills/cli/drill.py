@@ -20,7 +20,8 @@ import json
 import sys
 from typing import Any
 
-from odin_drills.errors import EXIT_USAGE, OdinError, OptInRequired, PlanInvalid, UsageError
+from odin_drills.errors import EXIT_USAGE, OdinError, PlanInvalid, UsageError
+from odin_drills.plan.safety import require_production_opt_in
 
 
 def run_drill(plan: str, time_scale: float, as_json: bool, allow_production: bool, *, quiet: bool = False,
@@ -48,9 +49,7 @@ def check_drill(plan: str, time_scale: float, allow_production: bool) -> Any:
     problems = drill_problems(drill, plan)
     if problems:
         raise PlanInvalid(problems)
-    target = drill.target
-    if getattr(target, "kind", None) == "azure" and getattr(target, "production", False) and not allow_production:
-        raise OptInRequired(f"{plan}: target.production: this drill targets production; pass --allow-production to run it")
+    require_production_opt_in(drill, allow_production, plan, "pass --allow-production")
     return drill
 
 
@@ -71,7 +70,8 @@ def _run(plan: str, time_scale: float, as_json: bool, allow_production: bool, qu
         runbook.LISTENERS.append(listener)
     try:
         # the flow ends in its outcome's state (CriteriaFailed is Failed-type): the summary is its data
-        state = dr_test(plan_file=str(plan), time_scale=time_scale, wait_for_lock=wait, return_state=True)
+        state = dr_test(plan_file=str(plan), time_scale=time_scale, wait_for_lock=wait,
+                        allow_production=allow_production, return_state=True)
         summary = summary_of(state, DrillSummary)
     finally:
         if listener is not None:

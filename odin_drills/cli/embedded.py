@@ -24,7 +24,7 @@ from typing import Any
 
 from odin_drills.cli.processes import stop
 from odin_drills.errors import TargetUnreachable
-from odin_drills.home import odin_home
+from odin_drills.home import PRIVATE_UMASK, odin_home, private_dir
 
 
 def needs_sandbox(target: Any) -> bool:
@@ -46,10 +46,10 @@ def embedded_sandbox(target: Any, seed: int = 0) -> Iterator[dict[str, Any] | No
         yield None
         return
     state = odin_home() / "sandbox" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    state.mkdir(parents=True)
+    private_dir(state)
     process = subprocess.Popen(
         [sys.executable, "-m", "odin_drills.sandbox.azure", "--state-dir", str(state), "--seed", str(seed)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, umask=PRIVATE_UMASK,
     )
     saved = {}
     try:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from odin_drills.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, InputInvalid, OdinError, UsageError
+from odin_drills.errors import EXIT_OK, EXIT_USAGE, InputInvalid, OdinError, UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,6 +36,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--current", required=True, help="current snapshot JSON file")
     p.add_argument("--policy", help="policy YAML/JSON file (defaults apply otherwise)")
 
+    from odin_drills.cli.replay import add_parser as add_replay_parser
+
+    add_replay_parser(sub)
+
     p = sub.add_parser("plan", help="dry run: show what each step would change, change nothing")
     p.add_argument("plan")
 
@@ -47,12 +51,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true", help="queue behind a run holding the environment lock")
     p.add_argument("--quiet", action="store_true", help="no live progress, only the summary")
     p.add_argument("--allow-production", action="store_true", help="required for a plan whose target is production")
+    p.add_argument("--resume", action="store_true",
+                   help="continue a migration after a crash: reconcile the journal with the world, then finish "
+                        "its interrupted rollback or its remaining phases (skipping the steps already done)")
+    p.add_argument("--migration", metavar="ID", help="the migration to continue (default: the plan's latest)")
 
-    p = sub.add_parser("rollback", help="undo what the plan's latest migration changed (e.g. after a crash)")
+    p = sub.add_parser("rollback", help="undo what a migration changed (default: the plan's latest), e.g. after a crash")
     p.add_argument("plan")
     p.add_argument("--reason", required=True)
     p.add_argument("--by", required=True)
     p.add_argument("--wait", action="store_true", help="queue behind a run holding the environment lock")
+    p.add_argument("--migration", metavar="ID", help="the migration to undo (default: the plan's latest)")
+    p.add_argument("--time-scale", type=float, default=1.0, metavar="N",
+                   help="run the clock N times faster (the re-check window after the undos)")
+    p.add_argument("--allow-production", action="store_true", help="required for a plan whose target is production")
 
     p = sub.add_parser("drill", help="run a region-failover DR drill (the quarterly DR test) and score it")
     p.add_argument("plan")
@@ -95,8 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(COMMANDS[args.command](args) or 0)
     except OdinError as exc:
+        from odin_drills.plan.problems import one_line  # a newline in a YAML key must not split a problem
+
         for line in exc.lines():
-            print(f"odin: error: {line}", file=sys.stderr)
+            print(f"odin: error: {one_line(line)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("odin: interrupted", file=sys.stderr)
@@ -110,8 +124,9 @@ def _is_drill_file(path: str) -> bool:
     import re
 
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        with open(path, "rb") as handle:  # bounded: the loader refuses bigger files, with a message
+            text = handle.read(4 * 1024 * 1024).decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError, ValueError):
         return False
     return re.search(r"^(kind:\s*[\"']?region-failover|regions:)", text, re.MULTILINE) is not None
 
@@ -128,7 +143,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     plan = load_plan(args.plan)
     steps = sum(len(plan.phases.steps(p)) for p in ("t-1w", "t0", "t+1h", "t+24h"))
-    print(f"{args.plan}: ok ({plan.name}, environment {plan.environment}, {steps} steps, {len(plan.smoke)} smoke journeys)")
+    observe = ", observe only" if plan.observe_only else ""
+    print(f"{args.plan}: ok ({plan.name}, environment {plan.environment}, {steps} steps, {len(plan.smoke)} smoke journeys"
+          f"{observe})")
     return 0
 
 
@@ -154,9 +171,13 @@ def _read_structured(path: str, what: str) -> Any:
     except OSError as exc:
         raise InputInvalid(f"{path}: cannot read {what} ({exc.strerror or exc.__class__.__name__})") from None
     try:
-        return json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise InputInvalid(f"{path}: {what} is not valid {'JSON' if file.suffix == '.json' else 'YAML'}: {exc}") from None
+        from odin_drills.plan.loader import PlanLoader
+
+        return json.loads(text) if file.suffix == ".json" else yaml.load(text, Loader=PlanLoader)  # noqa: S506
+    except (json.JSONDecodeError, yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError,
+            RecursionError) as exc:  # a tagged value its type cannot hold (!!float x) is bad input too
+        first = (str(exc).splitlines() or [exc.__class__.__name__])[0]
+        raise InputInvalid(f"{path}: {what} is not valid {'JSON' if file.suffix == '.json' else 'YAML'}: {first}") from None
 
 
 def _validated(model: Any, data: Any, path: str, what: str) -> Any:
@@ -213,7 +234,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if any(getattr(step, "kind", "").startswith("azure.") for phase in PHASES for step in plan.phases.steps(phase)):
         if plan.target.kind == "local":
             raise UsageError(f"{args.plan}: target: Azure steps need target kind 'sandbox' or 'azure'")
-    print(f"plan {plan.name} on environment {plan.environment} (dry run: nothing is changed)")
+    print(f"plan {plan.name} on environment {plan.environment} (dry run: nothing is changed)"
+          + ("; observe only: no step changes anything" if plan.observe_only else ""))
     for phase in PHASES:
         steps = plan.phases.steps(phase)
         builtin = {"t-1w": "capture baseline, run smoke journeys, check every undo",
@@ -226,16 +248,20 @@ def cmd_plan(args: argparse.Namespace) -> int:
                 f"  [undo: {step.undo_reason}]" if step.undo == "none" else f"  [undo: {describe_action(step.undo)}]")
             # Azure steps read the live state to say what they would change; nothing is changed.
             print(f"  - {step.label}: {describe_action(step, plan.target)}{undo}")
+    from odin_drills.steps.adequacy import plan_lines
+
+    for line in plan_lines(plan):  # can each gate see a 2x error breach at the probe's traffic?
+        print(line)
     return 0
 
 
 def require_opt_in(plan: Any, allow_production: bool, source: str) -> None:
-    """A production target runs only when the command line says so, never by default."""
-    from odin_drills.errors import OptInRequired
+    """A production target runs only when the command line says so, never by default (checked
+    here before any server starts, and again inside the flow, which gets the flag as its
+    ``allow_production`` parameter)."""
+    from odin_drills.plan.safety import require_production_opt_in
 
-    target = getattr(plan, "target", None)
-    if getattr(target, "kind", None) == "azure" and getattr(target, "production", False) and not allow_production:
-        raise OptInRequired(f"{source}: target.production: this plan targets production; pass --allow-production to run it")
+    require_production_opt_in(plan, allow_production, source, "pass --allow-production")
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -256,7 +282,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         migration_flow.LISTENERS.append(print_entry)
     with embedded_sandbox(plan.target):
         summary = migration_flow.run_migration(
-            plan_file=str(args.plan), phase=args.phase, time_scale=args.time_scale, force=args.force, wait=args.wait
+            plan_file=str(args.plan), phase=args.phase, time_scale=args.time_scale, force=args.force, wait=args.wait,
+            allow_production=args.allow_production, migration=args.migration, resume=args.resume,
         )
     if summary.outcome == "refused":
         for line in summary.detail.splitlines():
@@ -267,38 +294,47 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    """Run the journal's pending undos, newest first, under the environment lock; nothing else."""
-    import httpx
-
-    from odin_drills.cli.embedded import embedded_sandbox
+    """Undo a migration from its journal under the environment lock, re-check the service, and exit
+    with what that says: 3 rolled back and healthy, 4 still degraded (``odin_drills.outcomes``)."""
     from odin_drills.plan import load_plan
 
     plan = load_plan(args.plan)
+    require_opt_in(plan, args.allow_production, args.plan)
+    if args.time_scale <= 0:
+        raise UsageError("--time-scale must be positive")
     _use_server()
-    from odin_drills.flows.migration import open_migration
-    from odin_drills.steps.clock import RealClock
-    from odin_drills.steps.journal import Journal
-    from odin_drills.steps.lock import environment_lock
-    from odin_drills.reports.markdown import render_markdown
-    from odin_drills.steps.rollback import pending_undos, undo_completed
+    from odin_drills.cli.embedded import embedded_sandbox
+    from odin_drills.cli.progress import print_entry
+    import odin_drills.flows.migration as migration_flow
+    from odin_drills.flows.migration_rollback import nothing_to_undo, run_rollback
+    from odin_drills.steps.identity import verified_identity
+    from odin_drills.steps.journal import read_journal
 
-    migration, folder = open_migration(plan, "t0")
-    journal = Journal(folder / "journal.jsonl", RealClock())
-    pending = pending_undos(journal.entries())
-    if not pending:
+    migration, folder = migration_flow.open_migration(plan, "t0", args.migration)
+    if nothing_to_undo(read_journal(folder / "journal.jsonl")):
+        from odin_drills.steps.clock import RealClock
+        from odin_drills.steps.journal import Journal
+        from odin_drills.steps.lock import free
+
+        if free(plan.environment, migration):  # abandoned before it changed anything: the environment is free
+            Journal(folder / "journal.jsonl", RealClock()).append(
+                "lock", action="freed", environment=plan.environment, migration=migration, plan=plan.name)
         print(f"migration {migration}: nothing to undo")
-        return 0
-    print(f"migration {migration}: undoing {', '.join(e.step or '?' for e in pending)}", file=sys.stderr)
-    with environment_lock(plan.environment, wait=args.wait), embedded_sandbox(plan.target), httpx.Client() as client:
-        journal.append("human_input", action="rollback", reason=args.reason, by=args.by, at=RealClock().now())
-        journal.append("rollback_started", reason=f"odin rollback by {args.by}: {args.reason}")
-        result = undo_completed(journal, client=client, clock=RealClock(), target=plan.target)
-        journal.append("rollback_finished", healthy=result.all_undone,
-                       detail="every undo succeeded" if result.all_undone else "some undos failed")
-    (folder / "report.md").write_text(render_markdown(journal.entries()), encoding="utf-8")
-    for undo in result.undone:
-        print(f"  undo {undo.step}: {undo.status} after {undo.attempts} attempt(s): {undo.detail}")
-    return EXIT_OK if result.all_undone else EXIT_FAILED
+        return EXIT_OK
+    migration_flow.LISTENERS.append(print_entry)
+    with embedded_sandbox(plan.target):
+        summary = run_rollback(plan_file=str(args.plan), reason=args.reason, by=args.by,
+                               verified_as=verified_identity(), migration=migration, wait=args.wait,
+                               allow_production=args.allow_production, time_scale=args.time_scale)
+    if summary.outcome == "refused":
+        for line in summary.detail.splitlines():
+            print(f"odin: error: {line}", file=sys.stderr)
+        return summary.exit_code
+    from odin_drills.outcomes import describe
+
+    print(f"migration {migration}: {describe(summary.outcome)} (exit {summary.exit_code}): {summary.detail}; "
+          f"report {summary.report}")
+    return summary.exit_code
 
 
 def cmd_drill(args: argparse.Namespace) -> int:
@@ -312,10 +348,10 @@ def cmd_decide(args: argparse.Namespace) -> int:
     from odin_drills.flows.human import decide
 
     try:
-        decide(args.run, args.action, args.reason, args.by)
+        verified = decide(args.run, args.action, args.reason, args.by)
     except Exception as exc:
         raise UsageError(f"run {args.run}: cannot decide ({exc})") from None
-    print(f"run {args.run}: {args.action} by {args.by}")
+    print(f"run {args.run}: {args.action} by {args.by} (verified as {verified})")
     return 0
 
 
@@ -364,6 +400,7 @@ COMMANDS = {
     "validate": cmd_validate,
     "schema": cmd_schema,
     "gate": cmd_gate,
+    "replay": lambda args: __import__("odin_drills.cli.replay", fromlist=["cmd_replay"]).cmd_replay(args),
     "plan": cmd_plan,
     "migrate": cmd_migrate,
     "drill": cmd_drill,

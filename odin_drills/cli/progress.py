@@ -33,6 +33,10 @@ def print_entry(entry: Any) -> None:
         text = f"  HOLD ({d.get('hold')}): {d.get('reason')}\n    decide by {d.get('deadline')} (default {d.get('default')}): {d.get('decide')}"
     elif entry.kind == "human_input":
         text = f"  decided: {d.get('action')} by {d.get('by')} — {d.get('reason')}"
+    elif entry.kind == "step_reconciled":
+        text = f"  reconciled {entry.step} (attempt {d.get('attempt')}): {d.get('verdict')} ({d.get('how')}) — {d.get('detail')}"
+    elif entry.kind == "operation_started":
+        text = f"  {entry.step}: Azure accepted {d.get('operation')} (continuation token journaled)"
     elif entry.kind == "undo_finished":
         text = f"  undo {entry.step}: {d.get('status')} after {d.get('attempts')} attempt(s) — {d.get('detail')}"
     elif entry.kind == "rollback_finished":

@@ -20,7 +20,7 @@ import httpx
 from pydantic import BaseModel
 
 from odin_drills.errors import TargetUnreachable
-from odin_drills.home import odin_home
+from odin_drills.home import PRIVATE_UMASK, odin_home, open_private, private_dir, write_private
 
 DEFAULT_PORT = 4200
 START_TIMEOUT_SECONDS = 90.0
@@ -38,9 +38,7 @@ def _info_path() -> Path:
 
 
 def prefect_home() -> Path:
-    path = odin_home() / "prefect"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return private_dir(odin_home() / "prefect")
 
 
 def server_environment(port: int | None = None) -> dict[str, str]:
@@ -114,7 +112,7 @@ def start(timeout: float = START_TIMEOUT_SECONDS) -> ServerInfo:
     """Start the server in the background (detached, survives this process) and wait until healthy."""
     port = _choose_port()
     log = odin_home() / "server.log"
-    handle = log.open("ab")
+    handle = open_private(log, "ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
         env=server_environment(port),
@@ -122,9 +120,10 @@ def start(timeout: float = START_TIMEOUT_SECONDS) -> ServerInfo:
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
+        umask=PRIVATE_UMASK,  # its SQLite database holds every run's journal-derived logs and artifacts
     )
     info = ServerInfo(pid=process.pid, port=port, url=f"http://127.0.0.1:{port}/api", log=str(log))
-    _info_path().write_text(info.model_dump_json())
+    write_private(_info_path(), info.model_dump_json())
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

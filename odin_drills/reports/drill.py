@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from odin_drills.reports.artifacts import artifact_key
-from odin_drills.reports.formatting import as_dict, seconds
+from odin_drills.reports.formatting import as_dict, seconds, verified_as
 from odin_drills.reports.templating import render
 from odin_drills.steps.dr.history import TrendPoint
 from odin_drills.steps.dr.scorecard import Scorecard
@@ -119,7 +119,8 @@ def _actions(entries: list[Entry]) -> list[tuple[Any, ...]]:
 def _decisions(entries: list[Entry]) -> list[tuple[Any, ...]]:
     whats = {"decision": lambda d: d.get("action"), "human_input": lambda d: f"answer: {d.get('action')}",
              "hold_started": lambda d: f"hold for a person (default {d.get('default')})"}
-    return [(_t(e), whats[e.kind](e.data), e.data.get("by", "odin"), _cell(e.data.get("reason"), 400))
+    return [(_t(e), whats[e.kind](e.data), e.data.get("by", "odin"), _cell(verified_as(e), 200),
+             _cell(e.data.get("reason"), 400))
             for e in entries if e.kind in whats]
 
 

@@ -152,3 +152,12 @@ def full_time(moment: datetime) -> str:
 
 def utc(t: float) -> datetime:
     return datetime.fromtimestamp(t, tz=timezone.utc)
+
+
+def verified_as(entry: Any) -> str:
+    """A decision's checked identity beside its typed name: what odin verified for a person's
+    answer (``human_input``), "not recorded" in journals from before it was; nothing for odin's own."""
+    if getattr(entry, "kind", None) != "human_input":
+        return ""
+    data = getattr(entry, "data", None) or {}
+    return str(data.get("verified_as") or "not recorded")

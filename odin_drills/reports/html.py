@@ -34,7 +34,7 @@ from markupsafe import Markup
 from odin_drills.reports.charts import Point, gauge_svg, series_svg, timeline_svg
 from odin_drills.reports.formatting import (
     DECISION_COLOURS, GREY, HOLD_COLOUR, HUMAN_COLOUR, OUTCOMES, STATUS_COLOURS, as_dict, as_list, full_time, integer,
-    ms, num, p_value, pct, plain, ratio, seconds, short_time, text, ts,
+    ms, num, p_value, pct, plain, ratio, seconds, short_time, text, ts, verified_as,
 )
 from odin_drills.reports.journal_view import (
     Gate, gate_title, lanes, metric_fmt, metric_keys, metric_label, policy_summary, read_gates, thresholds,
@@ -289,7 +289,7 @@ def _decisions(entries: list[Entry]) -> Context:
                           "#2e7d32" if healthy else "#e65100")]
         why = d.get("reason") or d.get("detail") or ""
         rows.append([_time_cell(e), plain(e.phase), plain(e.step), what, Piece("b", plain(d.get("by") or "odin")),
-                     Cell("why", text(why, 4000))])
+                     plain(verified_as(e)), Cell("why", text(why, 4000))])
     return {"rows": rows} if rows else None
 
 
@@ -331,7 +331,7 @@ def _undo(entries: list[Entry]) -> Context:
 
 # ---------------------------------------------------------------- the event table
 
-_BULKY = ("snapshot", "report", "decision", "output", "undo")
+_BULKY = ("snapshot", "report", "decision", "output", "undo", "spec", "prior", "observed", "continuation_token")
 
 
 def _detail(e: Entry, gate_index: dict[int, int]) -> Any:
@@ -367,8 +367,9 @@ def _detail(e: Entry, gate_index: dict[int, int]) -> Any:
                 f" errors {pct(err.get('current'))} ({ratio(err.get('ratio'))}), p95 {ms(lat.get('current'))} "
                 f"({ratio(lat.get('ratio'))})"]
     if k in ("decision", "human_input"):
+        verified = f" (verified as {plain(verified_as(e))})" if k == "human_input" else ""
         return [f"{plain(d.get('action'))} by ", Piece("b", plain(d.get("by") or "odin")),
-                f": {text(d.get('reason'), 400)}"]
+                f"{verified}: {text(d.get('reason'), 400)}"]
     if k == "hold_started":
         return (f"{d.get('hold') or 'hold'}, default {d.get('default')}, deadline {d.get('deadline')}: "
                 + text(d.get("reason"), 400))

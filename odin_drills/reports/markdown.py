@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from odin_drills.reports.formatting import as_dict, num, seconds
+from odin_drills.reports.formatting import as_dict, num, seconds, verified_as
 from odin_drills.reports.journal_view import policy_summary, thresholds
 from odin_drills.reports.templating import render
 from odin_drills.steps.journal import Entry
@@ -87,7 +87,7 @@ def _decision(e: Entry) -> dict[str, Any]:
         "rollback_finished": "rolled back, " + ("healthy" if d.get("healthy") else "still degraded"),
     }[e.kind]
     return {"time": f"{e.time:%m-%d %H:%M:%S}", "phase": e.phase or "", "step": e.step or "", "what": what,
-            "by": d.get("by", "odin"), "why": d.get("reason") or d.get("detail") or ""}
+            "by": d.get("by", "odin"), "verified": verified_as(e), "why": d.get("reason") or d.get("detail") or ""}
 
 
 def _baseline(entries: list[Entry]) -> dict[str, Any] | None:
@@ -145,5 +145,7 @@ def _timeline_detail(e: Entry) -> str:
         return f"{d.get('status')}: {d.get('detail') or d.get('reason') or ''}"
     if e.kind == "policy":
         return policy_summary(d)
-    keep = {k: v for k, v in d.items() if k not in ("snapshot", "report", "decision", "output", "undo")}
+    keep = {k: v for k, v in d.items()
+            if k not in ("snapshot", "report", "decision", "output", "undo", "spec", "prior", "observed",
+                         "continuation_token")}
     return ", ".join(f"{k}={v}" for k, v in keep.items())[:200].replace("|", "/")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
+from odin_drills.home import open_private, private_dir
 from odin_drills.steps.dr.scorecard import Scorecard
 
 _PLAN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -51,8 +52,8 @@ class DrillHistory:
         file = self.path(scorecard.plan)
         line = scorecard.model_dump_json()
         with self._lock:
-            file.parent.mkdir(parents=True, exist_ok=True)
-            with file.open("a", encoding="utf-8") as handle:
+            private_dir(file.parent)
+            with open_private(file, "a") as handle:
                 handle.write(line + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())
