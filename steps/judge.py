@@ -341,3 +341,19 @@ def replay(baseline: Snapshot, windows: Any, policy: Any, *, duration: float, in
         return Verdict(action="hold", reason=f"the stream ended while the watch was still collecting: {reasons}",
                        decision=last.model_dump(mode="json") if last is not None else None,
                        windows=source.read), True
+
+
+def judge_one_window(baseline: Any, current: Any, policy: Any) -> Any:
+    """The decision a run would journal for ``current`` as the first window of a watch, by the
+    policy's judge: sequential (the default: e-values, the whole alpha on this one look) or fixed
+    (the per-window ladder with p-values). A series of windows is ``odin replay``'s job."""
+    if policy.judge == "sequential":
+        from odin_drills.steps.sequential import AlphaBudget, SequentialWatch
+
+        budget = AlphaBudget.single(policy.alpha)
+        watch = SequentialWatch(baseline, policy, alpha=budget.default_watch, baseline_alpha=budget.baseline,
+                                horizon=1)
+        return watch.add(current)
+    from odin_drills.steps.gates import evaluate
+
+    return evaluate(baseline, current, policy)

@@ -24,17 +24,31 @@ def gate(tmp_path: Path, baseline: dict, current: dict, policy: str | None = Non
     return run_odin(args)
 
 
-def test_a_clear_breach_rolls_back_and_shows_its_numbers(tmp_path: Path) -> None:
+def test_a_clear_breach_rolls_back_and_shows_its_evidence(tmp_path: Path) -> None:
+    """By default ``odin gate`` judges as a run does: the sequential judge, with its e-values."""
     result = gate(tmp_path, snap(10000, 100), snap(5000, 250))
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
-    assert out["decision"] == "rollback"
+    assert out["decision"] == "rollback" and out["judge"] == "sequential"
     err = out["metrics"]["error_rate"]
     assert err["baseline"] == 0.01 and err["current"] == 0.05 and abs(err["ratio"] - 5.0) < 1e-9
+    evidence = out["evidence"]["error_rate"]
+    assert evidence["rungs"]["rollback"]["fired"] and evidence["rungs"]["rollback"]["e_value"] >= evidence["e_threshold"]
+    assert "e-value" in out["reasons"][0] and "latency_p95_ms" in out["metrics"]
+
+
+def test_the_fixed_judge_shows_p_values(tmp_path: Path) -> None:
+    out = json.loads(gate(tmp_path, snap(10000, 100), snap(5000, 250), "judge: fixed\n").stdout)
+    assert out["decision"] == "rollback" and "evidence" not in out
+    err = out["metrics"]["error_rate"]
     assert err["threshold"] == 2.0 and err["p_value"] < 0.01
     for key in ("floor", "min_detectable_ratio"):
         assert key in err
-    assert "latency_p95_ms" in out["metrics"] and out["reasons"]
+
+
+def test_a_healthy_window_proceeds(tmp_path: Path) -> None:
+    out = json.loads(gate(tmp_path, snap(10000, 100), snap(5000, 50)).stdout)
+    assert out["decision"] == "proceed"
 
 
 def test_an_outage_signal_rolls_back_now(tmp_path: Path) -> None:
@@ -43,10 +57,11 @@ def test_an_outage_signal_rolls_back_now(tmp_path: Path) -> None:
 
 
 def test_a_policy_file_changes_the_thresholds(tmp_path: Path) -> None:
-    # 1.6x is a hold by default; with the hold multiplier at 1.8 it is only watched.
-    base, cur = snap(100000, 1000), snap(50000, 800)
+    # 2x the baseline (1.85x its upper bound) is a hold by default; with the hold multiplier at 1.9
+    # it is only watched.
+    base, cur = snap(100000, 1000), snap(50000, 1000)
     assert json.loads(gate(tmp_path, base, cur).stdout)["decision"] == "hold"
-    out = json.loads(gate(tmp_path, base, cur, "multipliers: {hold: 1.8}\n").stdout)
+    out = json.loads(gate(tmp_path, base, cur, "multipliers: {hold: 1.9}\n").stdout)
     assert out["decision"] == "watch"
 
 

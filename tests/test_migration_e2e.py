@@ -33,9 +33,20 @@ def shop() -> Iterator[object]:
         yield demo
 
 
+LATENCY_FLOOR_OFF_MS = 10_000
+"""The latency floor of plans whose test is not about latency. On a two-core CI machine shared with
+the Prefect server a second-long CPU stall inside a two-second window is a *real* 4x p95 for that
+window, and the sequential judge rightly holds on it (seen in CI: p95 226 ms vs 54 ms at T-0). Those
+tests are about errors, locks and journals; the latency tests judge latency at the default floor."""
+
+
 def write_plan(tmp_path: Path, url: str, *, name: str = "shop-move", environment: str | None = None,
-               policy: dict | None = None, t0: list | None = None, change_window: dict | None = None) -> Path:
+               policy: dict | None = None, t0: list | None = None, change_window: dict | None = None,
+               judge_latency: bool = False) -> Path:
     weights = f"{url}/_admin/weights"
+    policy = dict(policy or {})
+    if not judge_latency:
+        policy.setdefault("floors", {}).setdefault("latency_ms", LATENCY_FLOOR_OFF_MS)
 
     def shift(step: str, to: dict, back: dict) -> dict:
         return {"name": step, "kind": "http", "method": "PUT", "url": weights, "json": to,
@@ -50,7 +61,7 @@ def write_plan(tmp_path: Path, url: str, *, name: str = "shop-move", environment
         "smoke": [{"name": "health", "url": f"{url}/health", "retries": 5, "retry_delay": 0.05,
                    "assert": [{"jsonpath": "$.status", "equals": "ok"}]}],
         "policy": {"windows": {"baseline": "1w", "step": "5m", "interval": "5m", "validation": "1h", "final": "23h"},
-                   **(policy or {})},
+                   **policy},
         "phases": {"t0": t0 if t0 is not None else [
             shift("shift-10", {"blue": 90, "green": 10}, {"blue": 100, "green": 0}),
             shift("shift-50", {"blue": 50, "green": 50}, {"blue": 90, "green": 10}),
@@ -172,7 +183,7 @@ def _stop(process: subprocess.Popen[str]) -> None:
 
 
 def test_latency_rise_holds_and_a_person_proceeds(tmp_path: Path, odin_env: dict, shop) -> None:
-    plan = write_plan(tmp_path, shop.router_url, policy={"deadlines": {"hold": "1000h"}})
+    plan = write_plan(tmp_path, shop.router_url, policy={"deadlines": {"hold": "1000h"}}, judge_latency=True)
     assert migrate(plan, odin_env, "--phase", "t-1w").returncode == 0
     assert migrate(plan, odin_env, "--phase", "t0").returncode == 0
     base_p95 = json.loads(next(iter(
@@ -204,7 +215,7 @@ def test_latency_rise_holds_and_a_person_proceeds(tmp_path: Path, odin_env: dict
 
 
 def test_hold_deadline_applies_the_default(tmp_path: Path, odin_env: dict, shop) -> None:
-    plan = write_plan(tmp_path, shop.router_url, policy={"deadlines": {"hold": "4h"}, "on_hold_timeout": "rollback"})
+    plan = write_plan(tmp_path, shop.router_url, policy={"deadlines": {"hold": "4h"}, "on_hold_timeout": "rollback"}, judge_latency=True)
     assert migrate(plan, odin_env, "--phase", "t-1w").returncode == 0
     assert migrate(plan, odin_env, "--phase", "t0").returncode == 0
     base_p95 = json.loads(next(iter(
@@ -265,7 +276,7 @@ def test_t0_outside_the_change_window_refuses_unless_forced(tmp_path: Path, odin
 
 
 def test_an_escalation_during_a_hold_rolls_back_without_waiting_for_a_person(tmp_path: Path, odin_env: dict, shop) -> None:
-    plan = write_plan(tmp_path, shop.router_url, policy={"deadlines": {"hold": "1000h"}})
+    plan = write_plan(tmp_path, shop.router_url, policy={"deadlines": {"hold": "1000h"}}, judge_latency=True)
     assert migrate(plan, odin_env, "--phase", "t-1w").returncode == 0
     assert migrate(plan, odin_env, "--phase", "t0").returncode == 0
     base_p95 = json.loads(next(iter(

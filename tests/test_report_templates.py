@@ -178,3 +178,43 @@ def test_reports_keep_markup_in_templates_and_modules_small() -> None:
     assert "<td" not in html_py and "<section" not in html_py and "esc(" not in html_py
     templates = {p.name for p in (REPORTS / "templates").iterdir()}
     assert {"report.html.j2", "migration.md.j2", "drill.md.j2"} <= templates
+
+
+# ---------------------------------------------------------------- the sequential judge's evidence
+
+def test_reports_show_the_sequential_judges_e_values_not_an_empty_p_value(tmp_path: Path) -> None:
+    """Gates decided by the sequential judge carry e-values, not p-values: both reports print the
+    e-value against 1/alpha and the rung that fired (they printed ``p=–`` before)."""
+    from odin_drills.reports.formatting import e_value
+    from odin_drills.steps.sequential import AlphaBudget, SequentialWatch
+    from odin_drills.steps.snapshot import Snapshot
+
+    def snap(requests: int, errors: int) -> Snapshot:
+        return Snapshot(requests=requests, errors=errors, latency_ms={"p50": 50.0, "p95": 100.0, "p99": 130.0})
+
+    policy = Policy()
+    budget = AlphaBudget.for_watches(policy, {"t0": 2})
+    judge = SequentialWatch(snap(36000, 360), policy, alpha=budget.watch("t0"), baseline_alpha=budget.baseline,
+                            horizon=2, interval_seconds=300)
+    calm, breach = judge.add(snap(3000, 30)), judge.add(snap(3000, 150))  # 1 %, then 5 %: a 5x breach
+    assert (calm.decision, breach.decision) == ("inconclusive", "rollback")  # one calm window: too little to pass
+    clock = ManualClock(START)
+    j = Journal(tmp_path / "j.jsonl", clock)
+    j.append("run_started", plan="orders", migration="m1", phases=["t0"], time_scale=1.0, environment="prod")
+    j.append("phase_started", phase="t0")
+    for window, decision in ((1, calm), (2, breach)):
+        started = clock.now()
+        clock.advance(300)
+        j.append("gate", phase="t0", step="switch", window=window, decision=decision.model_dump(mode="json"),
+                 snapshot={"requests": 3000, "started_at": started.isoformat(), "ended_at": clock.now().isoformat()})
+    j.append("phase_finished", phase="t0", outcome="ok")
+    entries = read_journal(tmp_path / "j.jsonl")
+    fired = breach.evidence["error_rate"]
+    threshold = e_value(fired.e_threshold)
+    want = f"e={e_value(fired.rungs['rollback'].e_value)} ≥ {threshold}, rollback"
+    assert fired.rungs["rollback"].fired and fired.rungs["rollback"].e_value >= fired.e_threshold
+    calm_e = max(r.e_value for r in calm.evidence["error_rate"].rungs.values())
+    for text in (render_markdown(entries), render_html(entries)):
+        assert want in text
+        assert f"e={e_value(calm_e)} &lt; {threshold}" in text or f"e={e_value(calm_e)} < {threshold}" in text
+        assert "p=–" not in text

@@ -31,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print the plan files' JSON Schema (for editors)")
     p.add_argument("--drill", action="store_true", help="the schema of drill files instead of migration plans")
 
-    p = sub.add_parser("gate", help="judge a current window against a baseline; print the decision as JSON")
+    p = sub.add_parser("gate", help="judge one window against a baseline by the policy's judge; print the decision "
+                                    "as JSON (a series of windows: odin replay)")
     p.add_argument("--baseline", required=True, help="baseline snapshot JSON file")
     p.add_argument("--current", required=True, help="current snapshot JSON file")
     p.add_argument("--policy", help="policy YAML/JSON file (defaults apply otherwise)")
@@ -208,10 +209,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
         policy = _validated(Policy, data or {}, args.policy, "policy")
     if baseline.requests == 0:
         raise InputInvalid(f"{args.baseline}: requests: a baseline with no requests cannot be judged against")
-    from odin_drills.steps.gates import evaluate
+    from odin_drills.steps.judge import judge_one_window
 
-    decision = evaluate(baseline, current, policy)
-    print(json.dumps(decision.model_dump(mode="json"), indent=2))
+    print(json.dumps(judge_one_window(baseline, current, policy).model_dump(mode="json"), indent=2))
     return 0
 
 

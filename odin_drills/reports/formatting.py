@@ -75,6 +75,38 @@ def p_value(value: Any) -> str:
     return f"{v:.1e}" if 0 < v < 0.001 else f"{v:.3f}"
 
 
+def e_value(value: Any) -> str:
+    v = num(value)
+    if v is None:
+        return "–"
+    return f"{v:.3g}" if 0.01 <= v < 1000 else f"{v:.2e}"
+
+
+def evidence(decision: Any, key: str) -> str:
+    """The evidence behind one metric of a gate, whichever judge made it: the fixed judge's
+    one-window p-value (``p=0.003``), or the sequential judge's e-value against its threshold
+    (``e=2.07e+04 ≥ 4.8e+03, hold``: the highest rung that fired, else the lowest rung's e-value,
+    which is the largest, so the reader sees how close the watch came)."""
+    decision = decision if isinstance(decision, dict) else {}
+    found = decision.get("evidence")
+    metric = found.get(key) if isinstance(found, dict) else None
+    if not isinstance(metric, dict):
+        metrics = decision.get("metrics")
+        m = metrics.get(key) if isinstance(metrics, dict) else None
+        return f"p={p_value(m.get('p_value'))}" if isinstance(m, dict) else "–"
+    rungs = metric.get("rungs") if isinstance(metric.get("rungs"), dict) else {}
+    threshold = e_value(metric.get("e_threshold"))
+    fired = [(name, r) for name, r in rungs.items() if isinstance(r, dict) and r.get("fired")]
+    if fired:
+        name, rung = fired[-1]
+        return f"e={e_value(rung.get('e_value'))} ≥ {threshold}, {name}"
+    values = [num(r.get("e_value")) for r in rungs.values() if isinstance(r, dict)]
+    values = [v for v in values if v is not None]
+    if not values:
+        return f"no e-value ({metric.get('data', 'no data')})"
+    return f"e={e_value(max(values))} < {threshold}"
+
+
 def integer(value: Any) -> str:
     v = num(value)
     if v is None:

@@ -34,7 +34,7 @@ from markupsafe import Markup
 from odin_drills.reports.charts import Point, gauge_svg, series_svg, timeline_svg
 from odin_drills.reports.formatting import (
     DECISION_COLOURS, GREY, HOLD_COLOUR, HUMAN_COLOUR, OUTCOMES, STATUS_COLOURS, as_dict, as_list, full_time, integer,
-    ms, num, p_value, pct, plain, ratio, seconds, short_time, text, ts, verified_as,
+    evidence, ms, num, pct, plain, ratio, seconds, short_time, text, ts, verified_as,
 )
 from odin_drills.reports.journal_view import (
     Gate, gate_title, lanes, metric_fmt, metric_keys, metric_label, policy_summary, read_gates, thresholds,
@@ -234,7 +234,7 @@ def _gate_table(gates: list[Gate]) -> Context:
     if not gates:
         return None
     keys = metric_keys(gates)
-    columns = [(metric_label(key), ["baseline", "current", "ratio", "p-value"]
+    columns = [(metric_label(key), ["baseline", "current", "ratio", "evidence"]
                 + (["min detectable"] if key == "error_rate" else [])) for key in keys]
     width = 5 + sum(len(cols) for _, cols in columns)
     dedupe = len(gates) > DEDUPE_REASONS_FROM
@@ -249,7 +249,7 @@ def _gate_table(gates: list[Gate]) -> Context:
         for key in keys:
             m = g.metrics.get(key) or {}
             fmt = metric_fmt(key)
-            cells += [fmt(m.get("baseline")), fmt(m.get("current")), ratio(m.get("ratio")), p_value(m.get("p_value"))]
+            cells += [fmt(m.get("baseline")), fmt(m.get("current")), ratio(m.get("ratio")), evidence(as_dict(g.entry.data).get("decision"), key)]
             if key == "error_rate":
                 cells.append(ratio(m.get("min_detectable_ratio")))
         reasons: list[Any] = []

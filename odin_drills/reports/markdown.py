@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from odin_drills.reports.formatting import as_dict, num, seconds, verified_as
+from odin_drills.reports.formatting import as_dict, evidence, num, seconds, verified_as
 from odin_drills.reports.journal_view import policy_summary, thresholds
 from odin_drills.reports.templating import render
 from odin_drills.steps.journal import Entry
@@ -58,11 +58,13 @@ def gate_rows(entries: list[Entry]) -> list[dict[str, Any]]:
             "error_rate_current": err.get("current"),
             "error_ratio": err.get("ratio"),
             "error_p_value": err.get("p_value"),
+            "error_evidence": evidence(decision, "error_rate"),
             "min_detectable_ratio": err.get("min_detectable_ratio"),
             "p95_baseline_ms": lat.get("baseline"),
             "p95_current_ms": lat.get("current"),
             "p95_ratio": lat.get("ratio"),
             "p95_p_value": lat.get("p_value"),
+            "p95_evidence": evidence(decision, "latency_p95_ms"),
             "reasons": "; ".join(str(r) for r in decision.get("reasons") or []),
         })
     return rows
@@ -72,10 +74,10 @@ def _gate_cells(r: dict[str, Any]) -> dict[str, Any]:
     """A gate row's numbers as the Markdown table shows them."""
     return {**r,
             "errors": f"{_pct(r['error_rate_baseline'])} → {_pct(r['error_rate_current'])} "
-                      f"({_num(r['error_ratio'])}×, p={_num(r['error_p_value'], 3)})",
+                      f"({_num(r['error_ratio'])}×, {r['error_evidence']})",
             "detectable": f"{_num(r['min_detectable_ratio'])}×",
             "p95": f"{_num(r['p95_baseline_ms'])} → {_num(r['p95_current_ms'])} "
-                   f"({_num(r['p95_ratio'])}×, p={_num(r['p95_p_value'], 3)})"}
+                   f"({_num(r['p95_ratio'])}×, {r['p95_evidence']})"}
 
 
 def _decision(e: Entry) -> dict[str, Any]:
