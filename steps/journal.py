@@ -40,10 +40,10 @@ Write-ahead execution (``steps/intent.py``) adds, for each world-changing migrat
                      finding for an intent that has no outcome
 
 **Test hook, inert unless set**: ``ODIN_CRASH_AT=<kind>:<n>`` (several, comma-separated) makes
-the process SIGKILL itself right after the ``n``-th entry of ``kind`` it wrote is on disk
-(fsynced), e.g. ``step_intent:2`` dies between the second intent and its action. The kill
-matrix (``tests/test_crash_matrix.py``, ``bench/crash_matrix.py``) uses it to stop a run at every
-journal boundary; nothing else reads it.
+the process SIGKILL itself right after the ``n``-th entry of ``kind`` it wrote is in the OS
+(fsynced, but for ``FSYNC_DEFERRED`` kinds), e.g. ``step_intent:2`` dies between the second intent
+and its action. The kill matrix (``tests/test_crash_matrix.py``, ``bench/crash_matrix.py``) uses
+it to stop a run at every journal boundary; nothing else reads it.
 
 Region-failover drills (``flows/region_failover.py``) also write, besides the detection, canary
 and comms kinds their modules document (probe_state, probe_summary, outage_confirmed,
@@ -51,6 +51,8 @@ outage_not_confirmed, service_recovered, canary_*, comms):
   run_started      plan, drill, mode (drill|incident), flow, phases, time_scale, environment, target,
                    flow_run_id, options
   sandbox          action (started in-process|reused), admin_url, frontdoor_url, state_dir
+  sandbox          also arm_url, ca_cert, subscription_id (``odin rollback`` reaches it again)
+  outage_injecting region, how — before the sandbox fault is asked for (write-ahead)
   outage_injected  region, how, fault_id, injected_at (the sandbox's own clock), outage_started_at (plan)
   outage_cleared   region, fault_id, cleared_at
   decision         action fail_over|veto|no_failover, reason, by
@@ -90,6 +92,16 @@ Listener = Callable[["Entry"], None]
 log = logging.getLogger(__name__)
 
 CRASH_ENV = "ODIN_CRASH_AT"
+
+FSYNC_DEFERRED = frozenset({"step_started", "step_finished"})
+"""Kinds written and flushed but not fsynced on their own: the next fsynced entry makes them
+durable with it (one append-only file: fsync covers every earlier write, so the order on disk
+stays the order written). A step writes three entries; only its ``step_intent`` must be on disk
+before it acts, and fsync is a millisecond or more each, so this saves two per step (issue 14).
+``step_started`` is followed at once by the intent it announces; ``step_finished`` by the gate
+after the step or the next step's intent. A power loss in between leaves an intent without its
+outcome, which ``steps.intent.reconcile`` resolves as it resolves any crash mid-step (read back,
+or send an idempotent step again). Every other kind is fsynced before ``append`` returns."""
 
 
 def _crash_points() -> dict[str, int]:
@@ -201,10 +213,10 @@ def _why(exc: Exception) -> str:
     return f"{exc.__class__.__name__}: {exc}"[:300]
 
 
-def _parse_lines(text: str) -> JournalContents:
+def _parse_lines(text: str, first_line: int = 1) -> JournalContents:
     out = JournalContents()
     # only "\n" ends a line: JSON leaves U+2028, U+0085 and friends raw, and splitlines() would cut there
-    for number, line in enumerate(text.split("\n"), start=1):
+    for number, line in enumerate(text.split("\n"), start=first_line):
         if not line.strip():
             continue
         try:
@@ -228,6 +240,58 @@ def read_journal_contents(path: Path) -> JournalContents:
     return contents
 
 
+class _Parsed:
+    """What one ``Journal`` has parsed of its file so far: the entries of its complete lines, up to
+    byte ``offset``. The runbook reads its journal before and after every step (resume checks,
+    attempts, gates); parsing the whole file each time made a step's cost grow with the journal
+    (quadratic over a phase), so a read parses only the lines appended since the last one.
+
+    The file is append-only, but a test or a person may rewrite it: a different inode, a shorter
+    file, or changed bytes just before ``offset`` (``tail``) start the parse over."""
+
+    TAIL = 64
+
+    def __init__(self, identity: tuple[int, int] = (0, 0)) -> None:
+        self.identity = identity
+        self.offset = 0
+        self.next_line = 1
+        self.tail = b""
+        self.entries: list[Entry] = []
+        self.skipped: list[SkippedLine] = []
+
+    def read(self, path: Path) -> JournalContents:
+        parsed = self
+        start = max(0, self.offset - len(self.tail))
+        try:
+            with path.open("rb") as handle:
+                stat = os.fstat(handle.fileno())
+                handle.seek(start)
+                data = handle.read()
+        except FileNotFoundError:
+            return JournalContents()
+        identity = (stat.st_dev, stat.st_ino)
+        if identity != self.identity or len(data) < self.offset - start or data[:self.offset - start] != self.tail:
+            parsed = _Parsed(identity)  # rewritten: parse it all again
+            data = data if start == 0 else path.read_bytes()
+        else:
+            data = data[self.offset - start:]
+        complete = data.rfind(b"\n") + 1
+        if complete:
+            text = data[:complete].decode("utf-8", errors="replace")
+            more = _parse_lines(text[:-1], first_line=parsed.next_line)
+            parsed.entries.extend(more.entries)
+            parsed.skipped.extend(more.skipped)
+            parsed.next_line += text.count("\n")
+            parsed.offset += complete
+            parsed.tail = (parsed.tail + data[:complete])[-self.TAIL:]
+        # a last line with no newline yet (torn by a crash, or mid-write by another process): read, not kept
+        torn = _parse_lines(data[complete:].decode("utf-8", errors="replace"), first_line=parsed.next_line)
+        if parsed is not self:
+            self.__dict__.update(parsed.__dict__)
+        return JournalContents.model_construct(entries=self.entries + torn.entries,
+                                               skipped=self.skipped + torn.skipped)
+
+
 class Journal:
     """Append-only JSONL journal. Thread-safe; listeners see each entry as it is written."""
 
@@ -240,6 +304,8 @@ class Journal:
         self._seq = sum(1 for _ in self._lines())
         self._torn = self._ends_mid_line()
         self._warned: set[int] = set()
+        self._parsed = _Parsed()
+        self._read_lock = threading.Lock()
         self.skipped: list[SkippedLine] = []
         """The lines the last read skipped (see ``read``)."""
 
@@ -268,8 +334,9 @@ class Journal:
             with open_private(self.path, "a") as handle:  # created 0600
                 # a line torn by a crash mid-write gets its own line: the new entry stays readable
                 handle.write(("\n" if self._torn else "") + line + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
+                handle.flush()  # in the OS now: a killed process loses nothing
+                if kind not in FSYNC_DEFERRED:
+                    os.fsync(handle.fileno())  # this entry and every one before it survive a power loss
             if created:
                 _fsync_dir(self.path.parent)
             self._torn = False
@@ -301,10 +368,8 @@ class Journal:
     def read(self) -> JournalContents:
         """Every entry, parsed into its model, and the lines that are not entries (a torn last
         line after a crash mid-write): those are skipped, logged once and kept in ``skipped``."""
-        if not self.path.exists():
-            contents = JournalContents()
-        else:
-            contents = _parse_lines(self.path.read_text(encoding="utf-8", errors="replace"))
+        with self._read_lock:  # only the lines appended since the last read are parsed (``_Parsed``)
+            contents = self._parsed.read(self.path)
         for skipped in contents.skipped:
             if skipped.line not in self._warned:
                 self._warned.add(skipped.line)

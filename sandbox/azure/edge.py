@@ -15,6 +15,7 @@ second rather than Azure's tens of seconds).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import random
@@ -22,15 +23,13 @@ import threading
 import uuid
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any
+from urllib.parse import quote
 
 import httpx
-from starlette.applications import Starlette
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
+from ..bluegreen.upstream import UpstreamError, UpstreamPool
 from .world import EdgeTarget, EdgeView, World
 
 log = logging.getLogger(__name__)
@@ -38,8 +37,15 @@ log = logging.getLogger(__name__)
 ORIGIN_HEADER = "x-odin-origin"
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
                "trailers", "transfer-encoding", "upgrade", "content-length", "host", "content-encoding"}
+_EDGE_SETS = frozenset({"x-forwarded-host", "x-azure-ref"})
+"""Request headers the edge sets itself: a client's own are replaced, not sent twice."""
+_REQUEST_DROP = _HOP_BY_HOP | _EDGE_SETS
+_RESPONSE_DROP = _HOP_BY_HOP - {"content-encoding"}
+"""The origin's body passes through as it was encoded (the pool does not decompress), so its
+``content-encoding`` stays; the body's length is the edge's own (chunked bodies arrive whole)."""
 
 
+@functools.lru_cache(maxsize=256)
 def _loopback(url: str) -> bool:
     """The sandbox only ever proxies to this machine."""
     host = httpx.URL(url).host
@@ -130,7 +136,15 @@ class HealthProbes:
 
 
 class EdgeProxy:
-    """The ASGI app behind ``frontdoor_url``."""
+    """The ASGI app behind ``frontdoor_url``.
+
+    Its proxy core is a keep-alive connection pool per origin (``bluegreen.upstream.UpstreamPool``,
+    one write and one parse per request), called from a bare ASGI callable. It used to be Starlette
+    plus one shared ``httpx.AsyncClient``, which queued below 250 req/s on 2 cores: the client's
+    cost per request grows with the connections it holds (HTTP-NOTES), so a burst piled up
+    seconds of latency with no error at all, and drill RTOs measured through it were inflated
+    (issue 14; bench/results/edge.md has the numbers, before and after).
+    """
 
     def __init__(self, world: World, probes: HealthProbes, seed: object = 0,
                  origin_timeout: float = 30.0) -> None:
@@ -138,19 +152,27 @@ class EdgeProxy:
         self.probes = probes
         self._rng = random.Random(f"{seed}/edge")
         self._timeout = origin_timeout
-        self._client: httpx.AsyncClient | None = None
+        self._pools: dict[str, UpstreamPool] = {}
+        self.app = self  # the ASGI app (uvicorn takes an object with an async ``__call__`` as ASGI 3)
 
-        @asynccontextmanager
-        async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-            self._client = httpx.AsyncClient(timeout=self._timeout)
-            try:
-                yield
-            finally:
-                await self._client.aclose()
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http":
+            response = await self.forward(scope, receive)
+            await response(scope, receive, send)
 
-        self.app = Starlette(lifespan=lifespan, routes=[
-            Route("/{path:path}", self.forward,
-                  methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])])
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                for pool in self._pools.values():
+                    pool.close()
+                self._pools.clear()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
     def choose(self, view: EdgeView) -> EdgeTarget | None:
         """Front Door's pick: healthy+enabled → lowest priority → weighted random."""
@@ -162,7 +184,15 @@ class EdgeProxy:
         tier = [t for t in pool if t.priority == best]
         return self._rng.choices(tier, weights=[max(t.weight, 1) for t in tier])[0]
 
-    async def forward(self, request: Request) -> Response:
+    def _pool(self, url: str) -> UpstreamPool:
+        """The origin's pool, made on first use inside the edge's event loop."""
+        pool = self._pools.get(url)
+        if pool is None:
+            parsed = httpx.URL(url)
+            pool = self._pools[url] = UpstreamPool(parsed.host, parsed.port or 80, timeout=self._timeout)
+        return pool
+
+    async def forward(self, scope: dict[str, Any], receive: Any) -> Response | _Passthrough:
         ref = uuid.uuid4().hex
         view = self.world.edge_view()
         target = self.choose(view)
@@ -175,20 +205,46 @@ class EdgeProxy:
             return JSONResponse({"error": "OriginNotAllowed",
                                  "message": "the sandbox edge only proxies to 127.0.0.0/8"},
                                 status_code=502, headers=headers)
-        assert self._client is not None
-        url = target.url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        forwarded = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
-        forwarded["x-forwarded-host"] = request.headers.get("host", "")
-        forwarded["x-azure-ref"] = ref
+        query = scope.get("query_string", b"").decode("latin-1")
+        raw_path = scope.get("raw_path")  # as the client sent it (uvicorn gives it without the query)
+        path = raw_path.decode("latin-1") if raw_path else quote(scope["path"], safe="/:@!$&'()*+,;=-._~%")
+        forwarded = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]
+                     if k.decode("latin-1").lower() not in _REQUEST_DROP]
+        host = next((v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"host"), "")
+        forwarded += [("x-forwarded-host", host), ("x-azure-ref", ref)]
         try:
-            upstream = await self._client.request(request.method, url, headers=forwarded,
-                                                  content=await request.body())
-        except httpx.TimeoutException:
-            return JSONResponse({"error": "OriginTimeout", "origin": target.name},
-                                status_code=504, headers=headers)
-        except httpx.HTTPError as exc:
+            upstream = await self._pool(target.url).request(
+                scope["method"], path + (f"?{query}" if query else ""), forwarded, await _body(receive))
+        except UpstreamError as exc:
+            if exc.status == 504:
+                return JSONResponse({"error": "OriginTimeout", "origin": target.name},
+                                    status_code=504, headers=headers)
             return JSONResponse({"error": "OriginConnectionError", "origin": target.name,
-                                 "detail": type(exc).__name__}, status_code=503, headers=headers)
-        out = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP}
-        out.update(headers)
-        return Response(upstream.content, status_code=upstream.status_code, headers=out)
+                                 "detail": str(exc)}, status_code=503, headers=headers)
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in upstream.headers
+               if k not in _RESPONSE_DROP and k not in headers]
+        raw += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        raw.append((b"content-length", str(len(upstream.body)).encode("latin-1")))
+        return _Passthrough(upstream.status, raw, upstream.body)
+
+
+class _Passthrough:
+    """The origin's answer sent on as is (a Starlette ``Response`` would rebuild every header)."""
+
+    __slots__ = ("status", "headers", "body")
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+async def _body(receive: Any) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
