@@ -232,6 +232,9 @@ def plan_lines(plan: Any) -> list[str]:
     policy = plan.policy
     if getattr(policy, "judge", "sequential") != "sequential" or policy.adequacy == "off":
         return []
+    if not getattr(plan.metrics, "rate_per_second", None):  # telemetry without a stated traffic level
+        return [f"adequacy: metrics.{plan.metrics.kind} states no rate_per_second: T-1w checks the real "
+                f"baseline (policy.adequacy: {policy.adequacy})"]
     rps = float(plan.metrics.rate_per_second)
     budget = AlphaBudget.for_plan(plan)
     lines = [f"adequacy ({budget.describe()}; at the probe's {rps:g} req/s and a {_seconds(policy.windows.baseline)} "

@@ -6,13 +6,14 @@ use by default (``odin_drills.steps.sequential``) keeps its rungs and hard signa
 (``signal_reasons``) and replaces the per-window evidence with evidence over the whole watch. The first rung that matches decides; every rung that matched is listed
 in ``reasons``::
 
-    rollback_now   outage, data loss or corruption, security breach, RTO exceeded
-    inconclusive   fewer than policy.min_requests requests in the current window
+    rollback_now   outage (detected by policy.outage, or reported), data loss or corruption,
+                   security breach, RTO exceeded
     rollback       error rate or latency worse than 2x, a critical journey failing, >= 2 Sev 1 alerts
     hold           worse than 1.5x, a non-critical journey failing, 1 Sev 1 alert, SLO at risk,
                    negative user feedback
     watch          worse than 1.1x, a new lower-severity alert
-    inconclusive   too little traffic to have seen a 2x error breach (the power rule)
+    inconclusive   fewer than policy.min_requests requests in the current window, or too little
+                   traffic to have seen a 2x error breach (the power rule): only ever instead of proceed
     proceed        otherwise
 
 (Multipliers, floors, confidence, power and min_requests come from ``odin_drills.plan.policy.Policy``.)
@@ -65,6 +66,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from odin_drills.steps import stats
 from odin_drills.plan.policy import Policy
+from odin_drills.steps.outage import detected_signals
 from odin_drills.steps.snapshot import LatencyHistogram, Signals, Snapshot
 
 DecisionName = Literal["proceed", "inconclusive", "watch", "hold", "rollback", "rollback_now"]
@@ -150,7 +152,7 @@ def evaluate(baseline: Snapshot, current: Snapshot, policy: Policy | None = None
     """Judge ``current`` against ``baseline`` under ``policy`` (defaults when None)."""
     policy = policy or Policy()
     alpha = 1.0 - policy.confidence
-    signals = current.signals
+    signals = detected_signals(current, policy, baseline)
 
     judged = [_judge_error_rate(baseline, current, policy, alpha)]
     p_value, test = _latency_evidence(baseline, current)
@@ -171,14 +173,17 @@ def evaluate(baseline: Snapshot, current: Snapshot, policy: Policy | None = None
             notes.append(sentence)
 
     signalled = signal_reasons(signals)
+    # Traffic never outranks evidence (ARCHITECTURE.md): too few requests only stand in the way of
+    # proceed, beside the power rule; journeys, alerts, hard signals and conclusive breaches decide.
+    too_few = ([f"only {current.requests} requests in the window (< {policy.min_requests} minimum)"]
+               if current.requests < policy.min_requests else [])
     rungs: list[tuple[DecisionName, list[str]]] = [
         ("rollback_now", signalled["rollback_now"]),
-        ("inconclusive", [f"only {current.requests} requests in the window (< {policy.min_requests} minimum)"]
-         if current.requests < policy.min_requests else []),
         ("rollback", breaches["rollback"] + signalled["rollback"]),
         ("hold", breaches["hold"] + signalled["hold"]),
         ("watch", breaches["watch"] + signalled["watch"]),
-        ("inconclusive", [power_reason] if power_reason and error_verdict.tier != "rollback" else []),
+        ("inconclusive", too_few + signalled["inconclusive"]
+         + ([power_reason] if power_reason and error_verdict.tier != "rollback" else [])),
     ]
     decision: DecisionName = next((name for name, fired in rungs if fired), "proceed")
     reasons = [reason for _, fired in rungs for reason in fired] + notes
@@ -199,15 +204,19 @@ def evaluate(baseline: Snapshot, current: Snapshot, policy: Policy | None = None
 def signal_reasons(signals: Signals) -> dict[str, list[str]]:
     """The facts beyond rates and latencies, by the rung they reach (the ladder's hard signals,
     shared by the fixed and the sequential judge)."""
+    said = signals.details  # a detected signal's own sentence, with its numbers, beats the bare name
+    sev1 = said.get("sev1_alerts")
     return {
-        "rollback_now": [text for field, text in _SIGNALS_NOW if getattr(signals, field)],
+        "rollback_now": [said.get(field, text) for field, text in _SIGNALS_NOW if getattr(signals, field)],
         "rollback": ([_count(signals.critical_failed, "critical journey", "failing")] if signals.critical_failed else [])
-        + ([f"{signals.sev1_alerts} Sev 1 alerts"] if signals.sev1_alerts >= 2 else []),
+        + ([sev1 or f"{signals.sev1_alerts} Sev 1 alerts"] if signals.sev1_alerts >= 2 else []),
         "hold": ([_count(signals.noncritical_failed, "non-critical journey", "failing")] if signals.noncritical_failed else [])
-        + (["1 Sev 1 alert"] if signals.sev1_alerts == 1 else [])
-        + (["SLO at risk"] if signals.slo_at_risk else [])
+        + ([sev1 or "1 Sev 1 alert"] if signals.sev1_alerts == 1 else [])
+        + ([said.get("slo_at_risk", "SLO at risk")] if signals.slo_at_risk else [])
         + (["negative user feedback"] if signals.user_feedback == "negative" else []),
-        "watch": [_count(signals.new_alerts, "new alert", "")] if signals.new_alerts else [],
+        "watch": [said.get("new_alerts") or _count(signals.new_alerts, "new alert", "")] if signals.new_alerts else [],
+        # a signal source that did not answer: not knowing is never a proceed
+        "inconclusive": [said["unavailable"]] if said.get("unavailable") else [],
     }
 
 

@@ -78,6 +78,7 @@ from typing import Any, Literal, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from odin_drills.steps.outage import detected_signals
 from odin_drills.steps.gates import (
     Decision,
     DecisionName,
@@ -446,6 +447,10 @@ class SequentialDecision(Decision):
     alpha: float = Field(description="the watch's alpha (its detectors' share plus the baseline bounds')")
     evidence: dict[str, MetricEvidence]
     evidence_tier: Tier = Field(description="the highest rung the sequential evidence reached")
+    alert_tier: Tier = Field(
+        default="ok", description="the rung the Sev 1 alerts read from the plan's alert source reach (2 or more: "
+                                  "rollback, 1: hold); their rules' own `for:` is their confirmation, so like "
+                                  "conclusive evidence they act in the window they are seen")
 
 
 class _Metric:
@@ -633,7 +638,7 @@ class SequentialWatch:
                 threshold=_threshold(tier, self.policy), floor=metric.floor, p_value=None,
                 min_detectable_ratio=None, tier=tier, test=test,  # type: ignore[arg-type]
             )
-        signals = signal_reasons(window.signals)
+        signals = signal_reasons(detected_signals(window, self.policy, self.baseline))
         power = self.power()
         power_reason = None if power >= self.policy.power else self._power_reason(power)
         rungs: list[tuple[DecisionName, list[str]]] = [
@@ -641,7 +646,7 @@ class SequentialWatch:
             ("rollback", breaches["rollback"] + signals["rollback"]),
             ("hold", breaches["hold"] + signals["hold"]),
             ("watch", breaches["watch"] + signals["watch"]),
-            ("inconclusive", [power_reason] if power_reason else []),
+            ("inconclusive", signals["inconclusive"] + ([power_reason] if power_reason else [])),
         ]
         decision: DecisionName = next((name for name, fired in rungs if fired), "proceed")
         reasons = [reason for _, fired in rungs for reason in fired]
@@ -654,7 +659,7 @@ class SequentialWatch:
             requests=RequestCounts(baseline=self.baseline.requests, current=window.requests),
             confidence=1.0 - (self.alpha + self.baseline_alpha), power_target=self.policy.power,
             window=self.windows, alpha=self.alpha + self.baseline_alpha, evidence=evidence,
-            evidence_tier=evidence_tier,
+            evidence_tier=evidence_tier, alert_tier=_alert_tier(window),
         )
         return self.last
 
@@ -709,6 +714,12 @@ class SequentialWatch:
             if breach else "a rollback-tier rise"
         return "proceed", (f"all {self.windows} windows: {summary}; {rise} would have been seen with probability "
                            f"{last.power:.2f}")
+
+
+def _alert_tier(window: Any) -> Tier:
+    """The rung of the Sev 1 alerts an alert source listed (not of a hand-written ``sev1_alerts``)."""
+    sev1 = sum(1 for alert in (getattr(window, "alerts", None) or []) if alert.level == "sev1")
+    return "rollback" if sev1 >= 2 else "hold" if sev1 == 1 else "ok"
 
 
 def _tier_rank(tier: str) -> int:

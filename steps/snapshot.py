@@ -55,6 +55,24 @@ class Signals(BaseModel):
     new_alerts: int = Field(default=0, ge=0)
     slo_at_risk: bool = False
     user_feedback: Literal["positive", "neutral", "negative"] = "neutral"
+    details: dict[str, str] = Field(
+        default_factory=dict,
+        description="where a detected signal came from, by signal name (outage, sev1_alerts, new_alerts, ...): "
+                    "the sentence a decision shows instead of the bare signal, so it carries its numbers",
+    )
+
+
+class FiringAlert(BaseModel):
+    """An alert firing at the end of a window, as the alert source read it (``level`` from the plan's
+    severity map: sev0, sev1 or lower; ``security`` when the plan's security matchers hold)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fingerprint: str = Field(min_length=1, description="the alert source's identity of the alert (its label set)")
+    name: str
+    severity: str | None = None
+    level: Literal["sev0", "sev1", "lower"] = "lower"
+    security: bool = False
 
 
 class Snapshot(BaseModel):
@@ -68,6 +86,9 @@ class Snapshot(BaseModel):
     latency_samples_ms: list[float] | None = None
     latency_histogram: LatencyHistogram | None = None
     signals: Signals = Field(default_factory=Signals)
+    alerts: list[FiringAlert] | None = Field(
+        default=None, description="alerts firing at the end of the window; null: the plan has no alert source. "
+                                  "A baseline's list is what 'new' alerts are compared with")
     # Provenance, filled by the engine; optional in hand-written files.
     started_at: datetime | None = None
     ended_at: datetime | None = None
@@ -142,8 +163,12 @@ def merge_snapshots(snapshots: list[Snapshot]) -> Snapshot:
         new_alerts=max(s.new_alerts for s in sig),
         slo_at_risk=any(s.slo_at_risk for s in sig),
         user_feedback=max((s.user_feedback for s in sig), key=_FEEDBACK_ORDER.__getitem__),
+        details={key: text for s in sig for key, text in s.details.items()},
     )
+    listed = [s.alerts for s in snapshots if s.alerts is not None]
+    alerts = list({a.fingerprint: a for found in listed for a in found}.values()) if listed else None
     return Snapshot(
+        alerts=alerts,
         requests=sum(s.requests for s in snapshots),
         errors=sum(s.errors for s in snapshots),
         latency_ms=latency,

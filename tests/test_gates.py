@@ -111,10 +111,36 @@ def test_too_few_requests_is_inconclusive():
     assert decision.reasons[0] == "only 49 requests in the window (< 50 minimum)"
 
 
-def test_too_few_requests_outranks_a_failing_critical_journey_which_is_still_reported():
+def test_too_few_requests_never_outrank_a_failing_critical_journey():
+    # Traffic volume only stands in the way of proceed (issue 10): the journey decides, and the
+    # thin window is still said.
     decision = evaluate(BASELINE, window(10, 0, critical_failed=1))
-    assert decision.decision == "inconclusive"
-    assert "1 critical journey failing" in decision.reasons
+    assert decision.decision == "rollback"
+    assert decision.reasons[0] == "1 critical journey failing"
+    assert "only 10 requests in the window (< 50 minimum)" in decision.reasons
+
+
+def test_too_few_requests_never_outrank_sev1_alerts_or_a_new_alert():
+    assert evaluate(BASELINE, window(5, 0, sev1_alerts=2)).decision == "rollback"
+    assert evaluate(BASELINE, window(5, 0, sev1_alerts=1)).decision == "hold"
+    assert evaluate(BASELINE, window(5, 0, new_alerts=1)).decision == "watch"
+
+
+def test_49_requests_all_failing_is_an_outage_not_inconclusive():
+    # The issue's case: 49 requests, 49 errors, three failing critical journeys returned
+    # inconclusive (p=3.6e-94). Now the outage rule decides, with its numbers.
+    decision = evaluate(BASELINE, window(49, 49, critical_failed=3))
+    assert decision.decision == "rollback_now"
+    assert decision.reasons[0] == ("outage: 49 of 49 requests failed in the window (100.00% >= 99.00% "
+                                   "with >= 20 requests: policy.outage)")
+    assert "3 critical journeys failing" in decision.reasons
+    assert decision.metrics["error_rate"].p_value < 1e-80
+
+
+def test_a_conclusive_error_breach_in_a_thin_window_rolls_back():
+    decision = evaluate(BASELINE, window(49, 30))  # 61 % vs 1 %: below the outage rule, far above 2x
+    assert decision.decision == "rollback"
+    assert decision.metrics["error_rate"].tier == "rollback"
 
 
 def test_min_requests_comes_from_the_policy():

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, HttpUrl, Tag, model_validator
 
 from odin_drills.plan.durations import Duration
 
@@ -87,4 +87,19 @@ class SyntheticProbe(BaseModel):
     )
 
 
-MetricSourceSpec = SyntheticProbe
+def _metric_kind(value: Any) -> str:
+    """A ``metrics:`` block without ``kind`` is the synthetic probe (as before other sources existed)."""
+    if isinstance(value, dict):
+        return str(value.get("kind", "synthetic_probe"))
+    return str(getattr(value, "kind", "synthetic_probe"))
+
+
+from odin_drills.plan.azure_monitor import AzureMonitorMetrics  # noqa: E402  (a sibling module; no cycle)
+from odin_drills.plan.telemetry import PrometheusMetrics  # noqa: E402  (a sibling module; no cycle)
+
+MetricSourceSpec = Annotated[
+    Annotated[SyntheticProbe, Tag("synthetic_probe")] | Annotated[PrometheusMetrics, Tag("prometheus")]
+    | Annotated[AzureMonitorMetrics, Tag("azure_monitor")],
+    Discriminator(_metric_kind),
+]
+"""The plan's ``metrics:``: the synthetic probe (default) or Prometheus (``odin_drills.plan.telemetry``)."""

@@ -66,6 +66,27 @@ class Deadlines(BaseModel):
     hold: Duration = Field(default=14400.0, gt=0)
 
 
+class OutageRule(BaseModel):
+    """When a window counts as an outage (``rollback_now`` at once, no confirmation window).
+
+    The rule: at least ``min_requests`` requests reached the metric source in the window and at
+    least ``error_rate`` of them failed (error statuses, refused or reset connections, timeouts:
+    the probe counts every one). Why these defaults: a healthy service at even 10 % errors fails
+    20 of 20 requests with probability 1e-20, so 99 % of >= 20 is never noise; and a service that
+    fails 99 % of its requests is down for its users whatever its baseline was. A telemetry
+    source adds what counts cannot show (a scrape target that was down the whole window).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(default=True, description="false: only an explicit outage signal (a Sev 0 alert, a snapshot) counts")
+    error_rate: float = Field(
+        default=0.99, gt=0.5, le=1,
+        description="share of the window's requests that failed, at or above which the service is down",
+    )
+    min_requests: int = Field(default=20, ge=1, description="fewer requests in the window never make an outage")
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -85,7 +106,12 @@ class Policy(BaseModel):
     )
     confidence: float = Field(default=0.99, gt=0.5, lt=1, description="fixed judge: the per-window level")
     power: float = Field(default=0.8, gt=0, lt=1)
-    min_requests: int = Field(default=50, ge=1)
+    min_requests: int = Field(
+        default=50, ge=1,
+        description="fixed judge: fewer requests in a window only stand in the way of proceed (inconclusive); "
+                    "hard signals, journeys, alerts and conclusive breaches still decide",
+    )
+    outage: OutageRule = Field(default_factory=OutageRule)
     confirm_windows: int | None = Field(
         default=None, ge=1,
         description="consecutive rollback windows before acting; unset: 2 for the fixed judge and for the hard "

@@ -28,7 +28,7 @@ _LABEL = re.compile(r"^(?:[a-z][a-z0-9_-]*\[.*\]|time|datetime|date|str|int|floa
                     r"function-[a-z-]+.*|is-instance.*|constrained-.*|lax-or-strict.*|json-or-python.*)$")
 """Labels pydantic gives union members: ``list[int]``, ``literal['none']``, ``tagged-union[...]``, ``int`` ..."""
 
-_DISCRIMINATED_FIELDS = frozenset({"target", "undo", "metrics", "secrets", "source"})
+_DISCRIMINATED_FIELDS = frozenset({"target", "undo", "metrics", "secrets", "source", "alerts"})
 """Fields holding a discriminated union: the next location part is the member's ``kind`` tag."""
 
 _WEAK = re.compile(r"^(literal_error|.*_type|is_instance_of|enum)$")
@@ -68,7 +68,8 @@ def _kind_tags() -> frozenset[str]:
             walk(model.model_json_schema())
         except Exception:  # noqa: BLE001 - a schema that cannot be drawn must not turn an error report into a crash
             continue
-    return frozenset(tags | {"http", "command", "wait", "sandbox", "azure", "local", "synthetic_probe"})
+    return frozenset(tags | {"http", "command", "wait", "sandbox", "azure", "local", "synthetic_probe", "prometheus",
+                             "azure_monitor", "alertmanager"})
 
 
 def _is_label(loc: tuple[Any, ...], index: int) -> bool:

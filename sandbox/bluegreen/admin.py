@@ -43,6 +43,7 @@ ENDPOINTS = [
     "DELETE /_admin/faults/{id}",
     "GET /_admin/stats",
     "POST /_admin/stats/reset",
+    "GET /_admin/metrics",
 ]
 
 
@@ -98,6 +99,13 @@ class ControlPlane:
         self._router_stats.reset()
         return self.stats()
 
+    def metrics(self) -> tuple[bytes, str]:
+        """Prometheus' text format of the router's requests and latencies (``metrics.py``)."""
+        export = self._router.metrics
+        if export is None:
+            return b"", "text/plain; version=0.0.4; charset=utf-8"
+        return export.exposition()
+
     def index(self) -> dict[str, object]:
         return {**self._urls(), "weights": self.weights(), "endpoints": ENDPOINTS}
 
@@ -146,6 +154,11 @@ class AdminApi:
         if route == "/stats":
             if method in ("GET", "HEAD"):
                 return json_response(200, control.stats())
+            return _not_allowed("GET, HEAD")
+        if route == "/metrics":
+            if method in ("GET", "HEAD"):
+                body, content_type = control.metrics()
+                return HttpResponse(200, body, [("content-type", content_type)])
             return _not_allowed("GET, HEAD")
         if route == "/stats/reset":
             if method == "POST":

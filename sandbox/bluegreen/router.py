@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from .errors import InvalidWeights
 from .faults import VERSIONS
+from .metrics import DemoMetrics
 from .http11 import Handler, Headers, HttpRequest, HttpResponse, connection_tokens, json_response, origin_form
 from .stats import RouterStats
 from .upstream import UpstreamError, UpstreamPool
@@ -104,6 +105,7 @@ class WeightedRouter:
         self.stats = stats
         self._clock = clock
         self._admin = admin
+        self.metrics: DemoMetrics | None = None  # the Prometheus export, set by the demo
 
     def mount_admin(self, admin: Handler) -> None:
         """Serve ``admin`` under ``ADMIN_PREFIX`` (set after construction: the admin API needs
@@ -149,7 +151,10 @@ class WeightedRouter:
             if upstream.header("x-odin-version") is None:
                 headers.append(("x-odin-version", version))
             response = HttpResponse(upstream.status, upstream.body, headers)
-        self.stats.record(response.status, (self._clock() - started) * 1000.0)
+        elapsed = self._clock() - started
+        self.stats.record(response.status, elapsed * 1000.0)
+        if self.metrics is not None:
+            self.metrics.observe(version, response.status, elapsed)
         return response
 
     def _forward_headers(self, request: HttpRequest) -> Headers:

@@ -29,6 +29,7 @@ from .errors import DemoNotRunning, DemoStartFailed
 from .faults import VERSIONS, FaultBook
 from .http11 import HttpServer
 from .router import ADMIN_PREFIX, WeightedRouter, Weights, parse_weights
+from .metrics import DemoMetrics
 from .stats import RouterStats, TrafficStats
 from .upstream import UpstreamPool
 from .versions import VersionBehaviour, VersionService
@@ -291,6 +292,7 @@ class BlueGreenDemo:
                 started.append(server)
                 pools[name] = UpstreamPool(self.host, server.port, timeout=self.upstream_timeout_seconds)
             router = WeightedRouter(pools, self.initial_weights, seed=self.seed, stats=router_stats, clock=clock)
+            router.metrics = DemoMetrics()
             self._control = ControlPlane(
                 router=router,
                 faults=faults,

@@ -1,8 +1,8 @@
 """The one boundary where measurements come in: a metric source.
 
 The rollback ladder judges ``Snapshot`` windows and does not care where they came from. Today the
-only source is the synthetic open-loop probe; a Prometheus or Azure Monitor reader plugs in behind
-the same two methods.
+sources are the synthetic open-loop probe and Prometheus (``steps/probes/open.py`` picks one for a
+plan); an Azure Monitor reader plugs in behind the same two methods.
 """
 
 from __future__ import annotations

@@ -1,0 +1,126 @@
+"""Telemetry sources a plan can judge from besides the synthetic probe: Prometheus (metrics) and
+Alertmanager (alerts).
+
+The probe says "can users reach it"; telemetry says what real users got, and alerts say what the
+service's own monitoring already concluded. Every metric source yields the same ``Snapshot``;
+the alert source adds the alerts firing at the end of each window, which the ladder maps to its
+hard signals (``odin_drills.steps.outage.detected_signals``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+
+from odin_drills.plan.durations import Duration
+
+WINDOW_PLACEHOLDER = "$window"
+"""Written in a PromQL range (``[$window]``); replaced by the window's real length in seconds."""
+
+
+class PrometheusMetrics(BaseModel):
+    """PromQL over Prometheus' HTTP API (``/api/v1/query``), evaluated at the end of each window.
+
+    ``requests`` and ``errors`` each return one number (sum the series); ``latency_buckets``
+    returns one series per ``le`` label (``sum by (le) (increase(..._bucket[$window]))``): the raw
+    bucket increases become the window's cumulative histogram, so the sequential judge counts
+    slow requests exactly as it does from the probe's samples, and p50/p95/p99 are read from it
+    with ``histogram_quantile``'s rule (linear inside the bucket). ``up`` (optional) returns the
+    scrape targets' worst ``up`` over the window: 0 means the service was down for all of it, so
+    its counters could not even grow, which counts as an outage (``rollback_now``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["prometheus"]
+    url: HttpUrl = Field(description="Prometheus' base URL, e.g. http://prometheus:9090")
+    requests: str = Field(min_length=1, description="PromQL: requests in the window, e.g. "
+                                                     "sum(increase(http_requests_total{job=\"shop\"}[$window]))")
+    errors: str = Field(min_length=1, description="PromQL: failed requests in the window (5xx), same form")
+    latency_buckets: str | None = Field(
+        default=None, description="PromQL: one series per le, e.g. "
+                                  "sum by (le) (increase(http_request_duration_seconds_bucket{job=\"shop\"}[$window]))")
+    latency_unit: Literal["seconds", "milliseconds"] = Field(default="seconds", description="unit of the le bounds")
+    up: str | None = Field(default=None, description="PromQL: e.g. min(min_over_time(up{job=\"shop\"}[$window])); "
+                                                     "0 = down the whole window = outage")
+    query_delay: Duration = Field(
+        default=15.0, ge=0,
+        description="real seconds to wait after a window ends before querying, so the last scrape is in "
+                    "(at least one scrape interval)")
+    timeout: Duration = Field(default=10.0, gt=0, description="per query")
+    min_window_wall_seconds: float = Field(
+        default=3.0, ge=0.1,
+        description="under a scaled clock a window never lasts less than this much real time (a few scrapes)")
+    rate_per_second: float | None = Field(
+        default=None, gt=0,
+        description="the service's usual traffic, for odin plan's adequacy lines; T-1w otherwise uses the "
+                    "baseline's own rate")
+
+    @field_validator("requests", "errors", "latency_buckets", "up")
+    @classmethod
+    def _balanced(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if value.count("(") != value.count(")") or value.count("[") != value.count("]") \
+                or value.count("{") != value.count("}"):
+            raise ValueError(f"unbalanced brackets in PromQL {value!r}")
+        return value
+
+
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_MATCHER = re.compile(r'^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"[^"]*"\s*$')
+
+
+class SeverityMap(BaseModel):
+    """Which values of the severity label are the handbook's Sev 0 and Sev 1 (anything else is
+    lower: it counts only when new, on the watch rung)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sev0: list[str] = Field(default_factory=lambda: ["critical", "sev0", "0"],
+                            description="Sev 0: complete outage -> outage -> rollback_now")
+    sev1: list[str] = Field(default_factory=lambda: ["high", "sev1", "1"],
+                            description="Sev 1: 1 -> hold, 2 or more -> rollback")
+
+
+class AlertmanagerAlerts(BaseModel):
+    """The Alertmanager API v2 (``GET /api/v2/alerts``): alerts firing (active, not silenced or
+    inhibited) at the end of each window.
+
+    Sev 0 -> ``outage``; Sev 1 -> ``sev1_alerts``; one matching ``security`` -> ``security_breach``;
+    any alert not already firing when the baseline was captured -> ``new_alerts``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["alertmanager"]
+    url: HttpUrl = Field(description="Alertmanager's base URL, e.g. http://alertmanager:9093")
+    filter: list[str] = Field(
+        default_factory=list,
+        description='label matchers so only the service\'s own alerts count, e.g. [\'service="shop"\']')
+    severity_label: str = Field(default="severity")
+    severities: SeverityMap = Field(default_factory=SeverityMap)
+    security: list[str] = Field(
+        default_factory=list,
+        description='matchers marking a security alert (every one must match), e.g. [\'category="security"\']')
+    timeout: Duration = Field(default=10.0, gt=0)
+
+    @field_validator("filter", "security")
+    @classmethod
+    def _matchers(cls, value: list[str]) -> list[str]:
+        for matcher in value:
+            if not _MATCHER.match(matcher):
+                raise ValueError(f'{matcher!r} is not a label matcher like service="shop" (=, !=, =~, !~)')
+        return value
+
+    @field_validator("severity_label")
+    @classmethod
+    def _label(cls, value: str) -> str:
+        if not _LABEL_NAME.match(value):
+            raise ValueError(f"{value!r} is not a label name")
+        return value
+
+
+AlertSourceSpec = AlertmanagerAlerts

@@ -1,0 +1,36 @@
+"""The plan's metric source (and alert source beside it), opened for a run.
+
+One place decides which class serves ``metrics.kind``, so a flow never names a source class and a
+new kind plugs in here: ``synthetic_probe`` -> ``SyntheticProbeSource``, ``prometheus`` ->
+``PrometheusSource``, ``azure_monitor`` -> ``AzureMonitorSource`` (Application Insights); with ``alerts:`` the source is wrapped in ``AlertedSource`` so every window
+(the baseline's too) lists the alerts firing when it ended.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from odin_drills.steps.clock import Clock
+
+
+def open_metric_source(plan: Any, clock: Clock) -> Any:
+    """A ``MetricSource`` for ``plan.metrics`` (and ``plan.alerts``, when set). Close it when done."""
+    spec = plan.metrics
+    if spec.kind == "prometheus":
+        from odin_drills.steps.probes.prometheus import PrometheusSource
+
+        source: Any = PrometheusSource(spec, clock)
+    elif spec.kind == "azure_monitor":
+        from odin_drills.steps.probes.azure_monitor import AzureMonitorSource
+
+        source = AzureMonitorSource(spec, clock, target=getattr(plan, "target", None))
+    else:
+        from odin_drills.steps.probes.synthetic import SyntheticProbeSource
+
+        source = SyntheticProbeSource(spec, clock)
+    alerts = getattr(plan, "alerts", None)
+    if alerts is None:
+        return source
+    from odin_drills.steps.alerts import AlertedSource, AlertmanagerSource
+
+    return AlertedSource(source, AlertmanagerSource(alerts))
