@@ -1,4 +1,5 @@
-"""Azure step kinds: fail over a SQL failover group or a storage account; set Front Door origins.
+"""Azure step kinds: fail over a SQL failover group or a storage account; set Front Door origins;
+restore a SQL database to a point in time as a new database (its undo deletes the copy).
 
 Each one reads the real state before acting, leaves what is already right alone, and computes its
 own undo from what it read (``undo: auto``, or no ``undo:`` at all); ``undo: none`` with
@@ -15,6 +16,7 @@ The step unions in ``odin_drills.plan.steps`` include these classes; both build 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -23,7 +25,7 @@ from odin_drills.plan.step_base import _Step
 from odin_drills.plan.arm_ids import ArmId, is_arm_id, parse_arm_id, region_name
 from odin_drills.plan.durations import Duration
 
-AZURE_KINDS = ("azure.sql.failover", "azure.storage.failover", "azure.frontdoor.origins")
+AZURE_KINDS = ("azure.sql.failover", "azure.storage.failover", "azure.frontdoor.origins", "azure.sql.restore")
 DATA_LOSS_MODES = {"forced", "try-planned", "unplanned"}
 
 
@@ -217,6 +219,84 @@ class FrontDoorOriginsStep(_AzureStep):
                             origin_group=group.name if group else self.origin_group)
 
 
+# --------------------------------------------------------------------------- SQL point-in-time restore
+class SqlRestoreRef(AzureRef):
+    server: str
+    source_database: str
+    database: str
+
+
+class SqlRestoreStep(_AzureStep):
+    """Restore a database to a point in time as a *new* database on the same server
+    (``createMode: PointInTimeRestore``). Nothing existing changes; the undo deletes the copy, and
+    only a copy carrying the tags this step put on it (``azure.sql.database.delete`` with
+    ``require_tags``), so an undo can never delete a database odin did not create."""
+
+    kind: Literal["azure.sql.restore"]
+    source_database: str = Field(min_length=1, description="name (with server:), or ARM id …/servers/{server}/databases/{db}")
+    server: str | None = Field(default=None, description="the source's server (name or ARM id) unless source_database is an ARM id")
+    database: str = Field(min_length=1, max_length=128, pattern=r"^[^/\\<>*%&:?]+$",
+                          description="the new database's name: it must not exist yet")
+    restore_point: datetime = Field(description="the point in time to restore to (ISO 8601, with a time zone)")
+    tags: dict[str, str] = Field(default_factory=dict, description="put on the new database; its undo checks them")
+    timeout: Duration = Field(default=4 * 3600.0, description="a restore takes time proportional to the database's size")
+
+    @field_validator("restore_point")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("restore_point needs a time zone (e.g. 2026-04-01T06:00:00Z)")
+        return value
+
+    @model_validator(mode="after")
+    def _names(self) -> "SqlRestoreStep":
+        self.ref()
+        return self
+
+    def ref(self) -> SqlRestoreRef:
+        source = _arm_id(self.source_database, "source_database", "Microsoft.Sql", "servers", "databases")
+        server = _arm_id(self.server, "server", "Microsoft.Sql", "servers") if self.server else None
+        server_name = (source.name_of("servers") if source else None) or (server.name if server else self.server)
+        if not server_name:
+            raise ValueError("server: required unless source_database is an ARM id")
+        if server is not None or (self.server and source is not None):
+            given = server.name if server else self.server
+            if given and given.lower() != server_name.lower():
+                raise ValueError("server: the source database's ARM id names another server")
+        scope = self._scope(source, server)
+        return SqlRestoreRef(**scope.model_dump(), server=server_name,
+                             source_database=source.name if source else self.source_database, database=self.database)
+
+
+class SqlDatabaseDeleteRef(AzureRef):
+    server: str
+    database: str
+
+
+class SqlDatabaseDeleteUndo(_AzureStep):
+    """The undo of ``azure.sql.restore``: delete the restored copy — only if it carries
+    ``require_tags`` (it is the copy the restore made); already gone is done."""
+
+    kind: Literal["azure.sql.database.delete"]
+    server: str = Field(min_length=1, description="server name or ARM id")
+    database: str = Field(min_length=1)
+    require_tags: dict[str, str] = Field(default_factory=dict)
+    timeout: Duration = Field(default=3600.0)
+
+    is_undo: ClassVar[bool] = True
+
+    @model_validator(mode="after")
+    def _names(self) -> "SqlDatabaseDeleteUndo":
+        self.ref()
+        return self
+
+    def ref(self) -> SqlDatabaseDeleteRef:
+        server = _arm_id(self.server, "server", "Microsoft.Sql", "servers")
+        scope = self._scope(server)
+        return SqlDatabaseDeleteRef(**scope.model_dump(), server=server.name if server else self.server,
+                                    database=self.database)
+
+
 # --------------------------------------------------------------------------- their undo forms
 class SqlFailoverUndo(SqlFailoverStep):
     is_undo: ClassVar[bool] = True
@@ -230,8 +310,12 @@ class FrontDoorOriginsUndo(FrontDoorOriginsStep):
     is_undo: ClassVar[bool] = True
 
 
-AZURE_STEPS = (SqlFailoverStep, StorageFailoverStep, FrontDoorOriginsStep)
-AZURE_UNDOS = (SqlFailoverUndo, StorageFailoverUndo, FrontDoorOriginsUndo)
+class SqlRestoreUndo(SqlRestoreStep):
+    is_undo: ClassVar[bool] = True
+
+
+AZURE_STEPS = (SqlFailoverStep, StorageFailoverStep, FrontDoorOriginsStep, SqlRestoreStep, SqlDatabaseDeleteUndo)
+AZURE_UNDOS = (SqlFailoverUndo, StorageFailoverUndo, FrontDoorOriginsUndo, SqlRestoreUndo, SqlDatabaseDeleteUndo)
 
 
 def is_azure_step(step: object) -> bool:

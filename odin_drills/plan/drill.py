@@ -253,6 +253,16 @@ class Comms(_Section):
     channels: list[ChannelSpec] = Field(default_factory=list)
     minutes: list[int] = Field(default_factory=lambda: [0, 15, 60, 90],
                                description="T+N plan minutes: the first is the initial message")
+    notice_before: Duration | None = Field(
+        default=None, gt=0,
+        description="send a test-window notice to every channel this long before the drill causes its outage, "
+                    "and wait that long (plan time) before touching anything (steps.dr.notice); needs channels")
+
+    @model_validator(mode="after")
+    def _notice_has_channels(self) -> "Comms":
+        if self.notice_before is not None and not self.channels:
+            raise ValueError("notice_before: a test-window notice needs at least one channel in comms.channels")
+        return self
 
     @field_validator("minutes")
     @classmethod
@@ -271,6 +281,12 @@ class Outage(_Section):
         "taking the region's origin out of Front Door. false: wait for a real outage",
     )
     region: str | None = Field(default=None, description="the region that goes down (default: the primary)")
+    kind: Literal["region", "app"] = Field(
+        default="region",
+        description="region: the whole region goes dark, its SQL server and storage with it (a simulated "
+        "disaster: only a forced failover gets through); app: only the region's app stops serving (sandbox: "
+        "an error_rate 1.0 fault; Azure: its origin out of Front Door, which is what inject does there anyway) "
+        "while the data tier answers, so a planned, no-data-loss failover works (the quarterly test)")
 
 
 # --- the plan ---------------------------------------------------------------------------------

@@ -17,8 +17,11 @@ from odin_drills.plan.azure_steps import (
     AZURE_KINDS,
     FrontDoorOriginsStep,
     FrontDoorOriginsUndo,
+    SqlDatabaseDeleteUndo,
     SqlFailoverStep,
     SqlFailoverUndo,
+    SqlRestoreStep,
+    SqlRestoreUndo,
     StorageFailoverStep,
     StorageFailoverUndo,
 )
@@ -113,13 +116,14 @@ class WaitUndo(WaitStep):
 
 
 UndoStep = Annotated[
-    Union[HttpUndo, CommandUndo, WaitUndo, SqlFailoverUndo, StorageFailoverUndo, FrontDoorOriginsUndo],
+    Union[HttpUndo, CommandUndo, WaitUndo, SqlFailoverUndo, StorageFailoverUndo, FrontDoorOriginsUndo,
+          SqlRestoreUndo, SqlDatabaseDeleteUndo],
     Field(discriminator="kind"),
 ]
 
 Step = Annotated[
     Union[HttpStep, CommandStep, WaitStep, SmokeStep, GateStep, ApprovalStep, NotifyStep,
-          SqlFailoverStep, StorageFailoverStep, FrontDoorOriginsStep],
+          SqlFailoverStep, StorageFailoverStep, FrontDoorOriginsStep, SqlRestoreStep],
     Field(discriminator="kind"),
 ]
 
@@ -127,5 +131,6 @@ STEP_KINDS = ("http", "command", "wait", "smoke", "gate", "approval", "notify", 
 
 for _model in (HttpStep, CommandStep, WaitStep, SmokeStep, GateStep, ApprovalStep, NotifyStep,
                HttpUndo, CommandUndo, WaitUndo, SqlFailoverStep, StorageFailoverStep, FrontDoorOriginsStep,
-               SqlFailoverUndo, StorageFailoverUndo, FrontDoorOriginsUndo):
+               SqlFailoverUndo, StorageFailoverUndo, FrontDoorOriginsUndo, SqlRestoreStep, SqlRestoreUndo,
+               SqlDatabaseDeleteUndo):
     _model.model_rebuild(_types_namespace={"UndoStep": UndoStep})

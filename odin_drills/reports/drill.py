@@ -15,6 +15,7 @@ from typing import Any
 
 from odin_drills.reports.artifacts import artifact_key
 from odin_drills.reports.formatting import as_dict, seconds, verified_as
+from odin_drills.reports.retrospective import retrospective
 from odin_drills.reports.templating import render
 from odin_drills.steps.dr.history import TrendPoint
 from odin_drills.steps.dr.scorecard import Scorecard
@@ -61,6 +62,7 @@ def render_drill_markdown(entries: list[Entry], card: Scorecard | None, trend: l
         card=_scorecard(card) if card is not None else None,
         lost=_lost_writes(lost) if lost is not None else None,
         trend=_trend(trend, card) if trend else None,
+        retro=retrospective(entries, card, trend, deferred),
         actions=_actions(entries), deferred=deferred or [], decisions=_decisions(entries),
         checks=_checks(entries), messages=_messages(entries), timeline=_timeline(entries),
     )

@@ -76,6 +76,12 @@ class ArmApi:
             ("PUT", _SQL + "/failoverGroups/(?P<fg>[^/]+)$", self.put_failover_group),
             ("POST", _SQL + "/failoverGroups/(?P<fg>[^/]+)/(?P<action>failover|forceFailoverAllowDataLoss"
                             "|tryPlannedBeforeForcedFailover)$", self.post_failover),
+            ("GET", _SQL + "/databases$", self.list_databases),
+            ("GET", _SQL + "/databases/(?P<db>[^/]+)$", self.get_database),
+            ("PUT", _SQL + "/databases/(?P<db>[^/]+)$", self.put_database),
+            ("DELETE", _SQL + "/databases/(?P<db>[^/]+)$", self.delete_database),
+            ("GET", _RG + r"/Microsoft\.Sql/locations/(?P<loc>[^/]+)/databaseOperationResults"
+                          r"/(?P<op>[^/]+)$", self.database_operation_result),
             ("GET", _SQL + "/replicationLinks$", self.list_server_links),
             ("GET", _SQL + "/databases/(?P<db>[^/]+)/replicationLinks$", self.list_database_links),
             ("GET", _SQL + "/databases/(?P<db>[^/]+)/replicationLinks/(?P<link>[^/]+)$", self.get_link),
@@ -277,6 +283,44 @@ class ArmApi:
                 return 200, shapes.replication_link(self.world, group, db, server), {}
         raise ArmError(404, "ResourceNotFound",
                        f"The replication link '{call.params['link']}' was not found.")
+
+    # --- databases: point-in-time restore to a new database, and deleting it (``pitr``) ---------
+    def list_databases(self, call: Call) -> Result:
+        return 200, {"value": [shapes.database(self.world, d) for d in self.world.databases_of(call.params["server"])]}, {}
+
+    def get_database(self, call: Call) -> Result:
+        return 200, shapes.database(self.world, self.world.database(call.params["server"], call.params["db"])), {}
+
+    def put_database(self, call: Call) -> Result:
+        """202 with a ``Location`` monitor (``databaseOperationResults``), as Microsoft's example shows;
+        the SDK then GETs the database itself."""
+        op = self.world.begin_point_in_time_restore(call.params["server"], call.params["db"], call.body)
+        return 202, None, self._database_monitor(call, op)
+
+    def delete_database(self, call: Call) -> Result:
+        op = self.world.begin_database_delete(call.params["server"], call.params["db"])
+        if op is None:
+            return 204, None, {}
+        return 202, None, self._database_monitor(call, op)
+
+    def _database_monitor(self, call: Call, op: Operation) -> dict[str, str]:
+        t = self.world.topology
+        return {"Location": (f"{call.base}/subscriptions/{t.subscription_id}/resourceGroups/{t.resource_group}"
+                             f"/providers/Microsoft.Sql/locations/{op.location}/databaseOperationResults/{op.id}"
+                             f"{self._q(call)}"),
+                **self._retry()}
+
+    def database_operation_result(self, call: Call) -> Result:
+        """202 while running; then the restored database (200), or an empty 200 for a delete."""
+        op = self._operation(call, "Microsoft.Sql")
+        if op.status == IN_PROGRESS:
+            return 202, None, {"Location": f"{call.base}{call.path}{self._q(call)}", **self._retry()}
+        if op.status == FAILED:
+            return _FAILED_STATUS, {"error": op.error}, {}
+        if op.name == "databasePointInTimeRestore":
+            found = self.world.database(op.details["server"], op.details["database"])
+            return 200, shapes.database(self.world, found), {}
+        return 200, None, {}
 
     # ===================================================================== Microsoft.Storage
     def get_storage_account(self, call: Call) -> Result:

@@ -86,6 +86,46 @@ def replication_link(world: World, group: FailoverGroup, database: str, server: 
     }
 
 
+def database(world: World, db: dict[str, Any]) -> dict[str, Any]:
+    """A database (the failover group's, or a restored copy) in the shape of Microsoft's
+    ``CreateDatabasePITRMode`` example; ``tags`` only when it has some, as ARM answers."""
+    t = world.topology
+    server = world.servers[db["server"]]
+    sku = {"name": "Standard", "tier": "Standard", "capacity": 10}
+    body: dict[str, Any] = {
+        "sku": dict(sku),
+        "kind": "v12.0,user",
+        "properties": {
+            "collation": "SQL_Latin1_General_CP1_CI_AS",
+            "maxSizeBytes": 268435456000,
+            "status": db["status"],
+            "databaseId": db["database_id"],
+            "creationDate": iso(db["created_at"]),
+            "currentServiceObjectiveName": "S0",
+            "requestedServiceObjectiveName": "S0",
+            "defaultSecondaryLocation": world.display_name(world.topology.secondary_region
+                                                           if server.region == world.topology.primary_region
+                                                           else world.topology.primary_region),
+            "catalogCollation": "SQL_Latin1_General_CP1_CI_AS",
+            "isInfraEncryptionEnabled": False,
+            "zoneRedundant": False,
+            "earliestRestoreDate": iso(world.earliest_restore_point()),
+            "readScale": "Disabled",
+            "currentSku": dict(sku),
+            "currentBackupStorageRedundancy": "Geo",
+            "requestedBackupStorageRedundancy": "Geo",
+            "isLedgerOn": False,
+        },
+        "location": world.display_name(server.region),
+        "id": t.database_id(server.name, db["name"]),
+        "name": db["name"],
+        "type": "Microsoft.Sql/servers/databases",
+    }
+    if db.get("tags"):
+        body["tags"] = dict(db["tags"])
+    return body
+
+
 # --- Microsoft.Storage -----------------------------------------------------------------------
 def storage_account(world: World, account: StorageAccount, expand_geo: bool) -> dict[str, Any]:
     t = world.topology

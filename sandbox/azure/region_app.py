@@ -7,7 +7,8 @@ runs), blobs go to the storage account's current primary, and every response nam
 that served it (``x-odin-region``), which is how a drill sees Front Door move traffic.
 
 Endpoints: ``GET|HEAD /health``; ``POST /api/orders`` (JSON) → 201 ``{id, acknowledged_at,
-region, database_server, payload_sha256}``; ``GET /api/orders/{id}``; ``PUT /api/blobs/{name}``
+region, database_server, payload_sha256}``; ``GET /api/orders/{id}``; ``GET /api/sql/{server}/databases/{db}/orders[/{id}]`` (one named
+database, e.g. a point-in-time restored copy); ``PUT /api/blobs/{name}``
 → 201; ``GET /api/blobs/{name}``. Faults of the region apply to every request: latency first,
 then the error rate (500). During a region outage the listener itself is closed (see
 ``server.RestartableServer``); requests racing that get 503.
@@ -44,6 +45,9 @@ class RegionApp:
             Route("/health", self.health, methods=["GET", "HEAD"]),
             Route("/api/orders", self.create_order, methods=["POST"]),
             Route("/api/orders/{order_id}", self.get_order, methods=["GET"]),
+            Route("/api/sql/{server}/databases/{database}/orders", self.list_database_orders, methods=["GET"]),
+            Route("/api/sql/{server}/databases/{database}/orders/{order_id}", self.get_database_order,
+                  methods=["GET"]),
             Route("/api/blobs/{name:path}", self.put_blob, methods=["PUT"]),
             Route("/api/blobs/{name:path}", self.get_blob, methods=["GET"]),
         ])
@@ -111,6 +115,30 @@ class RegionApp:
             return self._json({"error": "NotFound"}, 404)
         return self._json({"id": request.path_params["order_id"], "order": json.loads(body),
                            "region": self.region})
+
+    async def get_database_order(self, request: Request) -> Response:
+        """An order read from one named database (a restored copy, say): the app's connection
+        string pointed at ``server``/``database`` instead of the failover group's listener."""
+        p = request.path_params
+        try:
+            body = self.world.read_database_order(p["server"], p["database"], p["order_id"])
+        except DataPlaneUnavailable as exc:
+            return self._json({"error": exc.code, "message": exc.message},
+                              404 if exc.code in ("ServerNotFound", "DatabaseNotFound") else 503)
+        if body is None:
+            return self._json({"error": "NotFound"}, 404)
+        return self._json({"id": p["order_id"], "order": json.loads(body), "region": self.region,
+                           "database": p["database"]})
+
+    async def list_database_orders(self, request: Request) -> Response:
+        """The ids of every order one named database holds (to find rows a restore should not have)."""
+        p = request.path_params
+        try:
+            ids = self.world.database_order_ids(p["server"], p["database"])
+        except DataPlaneUnavailable as exc:
+            return self._json({"error": exc.code, "message": exc.message},
+                              404 if exc.code in ("ServerNotFound", "DatabaseNotFound") else 503)
+        return self._json({"database": p["database"], "count": len(ids), "ids": ids, "region": self.region})
 
     async def put_blob(self, request: Request) -> Response:
         data = await request.body()

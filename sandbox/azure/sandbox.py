@@ -27,13 +27,14 @@ from .clock import Clock
 from .edge import EdgeProxy, HealthProbes
 from .faults import FaultRegistry
 from .keyvault import KeyVaultApi, SecretStore
+from .log_analytics import LogAnalyticsApi, RequestTelemetry, recorded
 from .region_app import RegionApp
 from .server import BackgroundServer, RestartableServer, bind
 from .tls import make_tls
 from .topology import REGIONS, Topology, seeded_uuid
 from .world import World
 
-SERVER_NAMES = ("arm", "frontdoor", "admin", "keyvault", *REGIONS)
+SERVER_NAMES = ("arm", "frontdoor", "admin", "keyvault", "loganalytics", *REGIONS)
 
 
 class AzureSandbox:
@@ -44,7 +45,7 @@ class AzureSandbox:
                  probe_interval_seconds: float = 0.5, probe_timeout_seconds: float = 1.0,
                  lro_retry_after: int = 1, operation_seconds: float = 0.0,
                  clock: Clock = time.time, host: str = "127.0.0.1",
-                 ports: Mapping[str, int] | None = None) -> None:
+                 ports: Mapping[str, int] | None = None, **pitr: Any) -> None:
         """
         :param state_dir: where ``ca.pem`` and ``odin_drills.sandbox.json`` (the info) are written so other
             processes can find and trust the sandbox; a temporary directory when None. Files the
@@ -55,7 +56,13 @@ class AzureSandbox:
             client's ``polling_interval`` decides).
         :param operation_seconds: how long an operation takes without a ``slow_operations`` fault.
         :param ports: fixed ports by server name (arm, frontdoor, admin, eastus, westus); 0 = free.
+        :param pitr: point-in-time restore settings (``pitr_log_lag_seconds``, default the SQL lag;
+            ``pitr_granularity_seconds``, ``pitr_base_seconds``, ``pitr_seconds_per_gib``,
+            ``pitr_base_size_bytes``, ``pitr_retention_seconds``): see ``pitr``.
         """
+        bad = sorted(k for k in pitr if not k.startswith("pitr_"))
+        if bad:
+            raise TypeError(f"unexpected keyword arguments: {bad}")
         unknown = set(ports or {}) - set(SERVER_NAMES)
         if unknown:
             raise ValueError(f"unknown server names in ports: {sorted(unknown)}")
@@ -65,7 +72,7 @@ class AzureSandbox:
         self._state_dir = Path(state_dir) if state_dir is not None else None
         self._options = dict(replication_lag_seconds=replication_lag_seconds,
                              storage_lag_seconds=storage_lag_seconds,
-                             probe_interval_seconds=probe_interval_seconds)
+                             probe_interval_seconds=probe_interval_seconds, **pitr)
         self._probe_timeout = probe_timeout_seconds
         self._lro_retry_after = lro_retry_after
         self._operation_seconds = operation_seconds
@@ -81,6 +88,8 @@ class AzureSandbox:
         # The Key Vault's secrets: seeded before or after start, kept across reset() (they are
         # configuration, like the CA, not world state a drill changes).
         self.secrets = SecretStore(clock)
+        # Application Insights request telemetry of the demo apps, served by the Log Analytics query API.
+        self.telemetry = RequestTelemetry(clock)
         self.world: World | None = None
         self._sockets: list[Any] = []
         self._servers: dict[str, BackgroundServer | RestartableServer] = {}
@@ -130,6 +139,7 @@ class AzureSandbox:
         admin = AdminApi(faults=self.faults, info=self.info, operations=self.operations,
                          writes=self.writes, state=self.state, reset=self.reset, secrets=self.secrets)
         vault = KeyVaultApi(self.secrets, tenant_id=seeded_uuid(self.seed, "tenant"))
+        logs = LogAnalyticsApi(self.telemetry, workspace_id=seeded_uuid(self.seed, "log-analytics-workspace"))
         self._servers = {
             "arm": BackgroundServer(arm.asgi(), sockets["arm"], name="arm",
                                     ssl_context=tls.server_context),
@@ -137,7 +147,10 @@ class AzureSandbox:
             "admin": BackgroundServer(admin.app, sockets["admin"], name="admin"),
             "keyvault": BackgroundServer(vault.app, sockets["keyvault"], name="keyvault",
                                          ssl_context=tls.server_context),
-            **{r: RestartableServer(RegionApp(world, r, seed=self.seed), sockets[r], name=f"app-{r}")
+            "loganalytics": BackgroundServer(logs.app, sockets["loganalytics"], name="loganalytics",
+                                             ssl_context=tls.server_context),
+            **{r: RestartableServer(recorded(RegionApp(world, r, seed=self.seed), self.telemetry, r), sockets[r],
+                                    name=f"app-{r}")
                for r in REGIONS},
         }
         for server in self._servers.values():
@@ -156,6 +169,8 @@ class AzureSandbox:
             "frontdoor_url": f"http://{self.host}:{port['frontdoor']}",
             "admin_url": f"http://{self.host}:{port['admin']}",
             "keyvault_url": f"https://{self.host}:{port['keyvault']}",
+            "log_analytics_url": f"https://{self.host}:{port['loganalytics']}",
+            "log_analytics_workspace_id": logs.workspace_id,
             "regions": {r: f"http://{self.host}:{port[r]}" for r in REGIONS},
             "resources": self._resources(),
         }
@@ -170,6 +185,7 @@ class AzureSandbox:
             "failover_groups": [t.failover_group_id(t.sql_servers[t.primary_region], t.failover_group)],
             "sql_servers": {r: t.sql_server_id(name) for r, name in t.sql_servers.items()},
             "databases": [t.database_id(t.sql_servers[t.primary_region], t.database)],
+            "sql_databases": {r: t.database_id(name, t.database) for r, name in t.sql_servers.items()},
             "storage_accounts": [t.storage_account_id(t.storage_account)],
             "frontdoor_profiles": [t.cdn_profile_id(t.frontdoor_profile)],
             "frontdoor_origin_groups": [t.origin_group_id(t.frontdoor_profile, t.origin_group)],
@@ -265,6 +281,7 @@ class AzureSandbox:
         world = self._running_world()
         self.faults.forget()
         world.reset()
+        self.telemetry.clear()
         self._apply_outages()  # every region answers again before reset() returns
         if self._probes is not None:
             self._probes.reset()

@@ -11,6 +11,8 @@ What lives in the world, and nothing about HTTP — one module per resource, sta
   primary, writes after the last sync are lost);
 - ``world_frontdoor``: a **Front Door** profile: endpoint, route, origin group, two origins;
   origin changes are deployed (seen by the edge) when their operation finishes;
+- ``pitr``: **point-in-time restore** of the orders database to a new database (continuous
+  backups with a log-backup lag, duration proportional to size), and deleting the copy;
 - ``world_writes``: the **acknowledged writes**, the ground truth of data-loss measurement;
 - ``world_base``: the lock, time, faults and the **operations** (``operations.OperationEngine``),
   finished lazily at their due time.
@@ -32,6 +34,7 @@ from typing import Any
 from .clock import Clock, iso
 from .faults import FaultRegistry
 from .operations import OperationEngine
+from .pitr import GIB, PitrRules, RestoredDatabase
 from .topology import REGIONS, Topology
 from .world_frontdoor import ROUTING_FIELDS, EdgeTarget, EdgeView, FrontDoor, FrontDoorRules, Origin, OriginGroup
 from .world_sql import FORCED, PLANNED, SQL_FAILOVERS, TRY_PLANNED, FailoverGroup, SqlRules, SqlServer
@@ -39,18 +42,21 @@ from .world_storage import StorageAccount, StorageRules
 from .world_writes import AckedWrite, WriteLedger
 
 __all__ = ["FORCED", "PLANNED", "ROUTING_FIELDS", "SQL_FAILOVERS", "TRY_PLANNED", "AckedWrite", "EdgeTarget",
-           "EdgeView", "FailoverGroup", "FrontDoor", "Origin", "OriginGroup", "SqlServer", "StorageAccount",
-           "World"]
+           "EdgeView", "FailoverGroup", "FrontDoor", "Origin", "OriginGroup", "RestoredDatabase", "SqlServer",
+           "StorageAccount", "World"]
 
 
-class World(SqlRules, StorageRules, FrontDoorRules):
+class World(SqlRules, PitrRules, StorageRules, FrontDoorRules):
     """The sandbox's Azure: resources, their rules, data, and operations."""
 
     def __init__(self, *, topology: Topology, clock: Clock, lock: threading.RLock,
                  faults: FaultRegistry, app_endpoints: Mapping[str, tuple[str, int]],
                  replication_lag_seconds: float = 2.0, storage_lag_seconds: float | None = None,
                  operation_seconds: float = 0.0, probe_interval_seconds: float = 0.5,
-                 seed: object = 0) -> None:
+                 seed: object = 0, pitr_log_lag_seconds: float | None = None,
+                 pitr_granularity_seconds: float = 0.0, pitr_base_seconds: float = 0.5,
+                 pitr_seconds_per_gib: float = 0.5, pitr_base_size_bytes: int = 2 * GIB,
+                 pitr_retention_seconds: float = 7 * 86400.0) -> None:
         self.topology = topology
         self.clock = clock
         self.lock = lock
@@ -61,6 +67,13 @@ class World(SqlRules, StorageRules, FrontDoorRules):
         self.operation_seconds = operation_seconds
         self.probe_interval_seconds = probe_interval_seconds
         self.seed = seed
+        # point-in-time restore (``pitr``): log backups trail writes like the geo link does by default
+        self.pitr_log_lag = replication_lag_seconds if pitr_log_lag_seconds is None else pitr_log_lag_seconds
+        self.pitr_granularity = pitr_granularity_seconds
+        self.pitr_base_seconds = pitr_base_seconds
+        self.pitr_seconds_per_gib = pitr_seconds_per_gib
+        self.pitr_base_size_bytes = pitr_base_size_bytes
+        self.pitr_retention_seconds = pitr_retention_seconds
         self.operations = OperationEngine(self._new_id)
         self.reset()
 
@@ -71,6 +84,7 @@ class World(SqlRules, StorageRules, FrontDoorRules):
             now = self.clock()
             self._last_advance = now
             self._reset_sql(now)
+            self._reset_pitr(now)
             self._reset_storage(now)
             self._reset_frontdoor()
             self.ledger = WriteLedger()

@@ -15,7 +15,8 @@ client keywords such as ``retry_backoff_factor``). One module per concern:
 - ``errors``   SDK exception → one line with the resource and Azure's error code
 - ``operation`` the step's time bound, waiting for long-running operations
 - ``ids``      ARM ids, compared case-insensitively
-- ``sql_failover``, ``storage_failover``, ``frontdoor_origins``: the three actions
+- ``sql_failover``, ``storage_failover``, ``frontdoor_origins``: the three failover actions
+- ``sql_restore`` (point-in-time restore to a new database) and its undo ``sql_database_delete``
 
 Importing this package imports no Azure SDK (plan validation uses ``ids``); the SDK is loaded
 when the first client is built.
@@ -50,6 +51,10 @@ def _module(step: Any) -> Any:
         from odin_drills.steps.azure import storage_failover as module
     elif kind == "azure.frontdoor.origins":
         from odin_drills.steps.azure import frontdoor_origins as module
+    elif kind == "azure.sql.restore":
+        from odin_drills.steps.azure import sql_restore as module
+    elif kind == "azure.sql.database.delete":
+        from odin_drills.steps.azure import sql_database_delete as module
     else:
         raise TypeError(f"{kind or type(step).__name__} is not an Azure step")
     return module
@@ -133,6 +138,13 @@ def static_description(step: Any) -> str:
         return f"would fail over {ref.failover_group} to {ref.to_server} ({step.mode})"
     if step.kind == "azure.storage.failover":
         return f"would fail over {step.ref().account} to {step.to_region} ({step.mode})"
+    if step.kind == "azure.sql.restore":
+        ref = step.ref()
+        return (f"would restore {ref.server}/{ref.source_database} to {step.restore_point.isoformat()} as new database "
+                f"{ref.database}")
+    if step.kind == "azure.sql.database.delete":
+        ref = step.ref()
+        return f"would delete database {ref.server}/{ref.database} (only if tagged {step.require_tags})"
     wanted = "; ".join(f"{name} {o.model_dump(exclude_none=True)}" for name, o in step.origins.items())
     staged = f" in {step.stages} stages" if step.stages > 1 else ""
     return f"would set origins of {step.ref().origin_group}: {wanted}{staged}"

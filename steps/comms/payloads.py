@@ -22,7 +22,7 @@ SOURCE = "odin-drills"
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 _SLACK_HEADER_MAX = 150
 _SLACK_SECTION_MAX = 3000
-_TEAMS_COLOR = {"initial": "Attention", "update": "Warning", "resolution": "Good"}
+_TEAMS_COLOR = {"initial": "Attention", "update": "Warning", "resolution": "Good", "notice": "Accent"}
 
 
 def payload(channel_kind: ChannelKind, message: Message) -> dict[str, Any]:

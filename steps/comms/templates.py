@@ -15,7 +15,8 @@ from pydantic import BaseModel, Field, field_validator
 from odin_drills.plan.durations import human_duration
 from odin_drills.steps.redact import redact_text
 
-Template = Literal["initial", "update", "resolution"]
+Template = Literal["initial", "update", "resolution", "notice"]
+"""``notice``: the DR test-window notice, sent ahead of a drill (``steps.dr.notice`` builds it)."""
 
 UPDATE_MINUTES: tuple[int, ...] = (0, 15, 60, 90)
 """When stakeholders hear from us, in plan minutes after the start: T+0, T+15, T+60, T+90."""

@@ -1,0 +1,308 @@
+"""The restore drill's engine: write canaries, restore to a point, verify the copy, score, delete it.
+
+    run_restore(ctx)     the whole drill on an open journal, in order (never leaves the copy behind):
+      write              canary rows through the service for ``restore.warm_up`` (plan time); each
+                         acknowledgement carries the service's commit time (``acknowledged_at``)
+      restore            the point = the request moment minus ``point_before_request``; the
+                         ``azure.sql.restore`` step runs write-ahead (``steps.intent``): its intent
+                         and undo (delete the copy, only if tagged with this drill's id) are fsynced
+                         before the PUT, so a crash is undone by ``odin rollback`` (reconcile, then
+                         the pending undo) — the copy is never orphaned
+      verify             every acknowledged canary read back from the copy: a row committed by the
+                         point must be there with its payload (else *lost* or *corrupted*); a row
+                         committed after it must not (else *extra*: the copy is not the point's)
+      delete             the pending undo: the copy deleted (journaled like every undo)
+      score              RTO (request → copy online, plan time) and RPO (the point − the oldest lost
+                         row's commit, plan time) against the targets, and the checklist
+
+Times: Azure, the service and this process share the wall clock (``time.time``), so the point and
+commit times are compared there; spans are turned into plan time with the drill's clock.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, TypeAdapter
+
+from odin_drills.plan.restore_drill import RestoreDrillPlan
+from odin_drills.plan.steps import Step
+from odin_drills.steps import intent as wal
+from odin_drills.steps.dr.canary import CanaryWrite, CanaryWriter, sha256_of
+from odin_drills.steps.dr.failover import undo_entry
+from odin_drills.steps.journal import Journal
+
+STEPS = TypeAdapter(Step)
+PHASES = ("write", "restore", "verify", "delete", "score")
+CRITERIA = ("restore_within_rto", "data_loss_within_rpo", "restored_data_verified", "restored_copy_deleted")
+
+
+@dataclass
+class RestoreContext:
+    """Everything the drill needs, resolved: the plan, where the service and Azure are, the clock."""
+
+    plan: RestoreDrillPlan
+    drill_id: str
+    journal: Journal
+    clock: Any
+    target: Any
+    service_url: str
+    source_database: str
+    client: httpx.Client
+
+    @property
+    def server(self) -> str:
+        return self.source_database.rstrip("/").split("/databases/")[0].rsplit("/", 1)[-1]
+
+    @property
+    def database(self) -> str:
+        return self.source_database.rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def restored_name(self) -> str:
+        name = self.plan.restore.restored_name.replace("{database}", self.database).replace("{drill}", self.drill_id)
+        return name.lower()[:128]
+
+    def plan_seconds(self, wall_seconds: float) -> float:
+        """Wall seconds as plan time on this drill's clock."""
+        return wall_seconds / self.clock.wall_seconds(1.0)
+
+
+class Criterion(BaseModel):
+    passed: bool
+    evidence: str
+
+
+class RestoreScorecard(BaseModel):
+    """A restore drill's numbers and checklist (plan time)."""
+
+    plan: str
+    drill_id: str
+    scored_at: datetime
+    source_database: str
+    restored_database: str
+    restore_point: datetime | None
+    rto_seconds: float | None
+    rto_target_seconds: float
+    rpo_seconds: float | None
+    rpo_target_seconds: float
+    canary_writes: int
+    expected_writes: int
+    lost_writes: int
+    extra_writes: int
+    corrupted_writes: int
+    unreadable_writes: int
+    copy_deleted: bool
+    criteria: dict[str, Criterion]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.criteria.values())
+
+    def to_json(self, report: str) -> dict[str, Any]:
+        """The ``odin drill --json`` output of a restore drill."""
+        return {"kind": "restore", "rto_seconds": self.rto_seconds, "rto_target_seconds": self.rto_target_seconds,
+                "rpo_seconds": self.rpo_seconds, "rpo_target_seconds": self.rpo_target_seconds,
+                "canary_writes": self.canary_writes, "expected_writes": self.expected_writes,
+                "lost_writes": self.lost_writes, "extra_writes": self.extra_writes,
+                "corrupted_writes": self.corrupted_writes, "restored_database": self.restored_database,
+                "restore_point": self.restore_point.isoformat() if self.restore_point else None,
+                "copy_deleted": self.copy_deleted,
+                "criteria": {name: c.passed for name, c in self.criteria.items()}, "report": report}
+
+    def to_report(self) -> dict[str, Any]:
+        """For ``odin_drills.reports.html.render_html(scorecard=...)``: the numbers, then each criterion's evidence."""
+        fields = self.to_json("")
+        del fields["report"], fields["kind"]
+        fields.update({f"{name} (evidence)": c.evidence for name, c in self.criteria.items()})
+        return fields
+
+
+class Verification(BaseModel):
+    acknowledged: int = 0
+    expected: int = 0
+    verified: int = 0
+    lost: list[CanaryWrite] = []
+    extra: list[CanaryWrite] = []
+    corrupted: list[CanaryWrite] = []
+    unreadable: list[CanaryWrite] = []
+    failed_writes: int = 0
+    rpo_seconds: float | None = None
+    restored_through: datetime | None = None
+    copy_rows: int | None = None
+
+
+@dataclass
+class RestoreResult:
+    card: RestoreScorecard
+    verification: Verification | None
+    detail: str
+
+
+def committed_epoch(write: CanaryWrite) -> float:
+    """When the service committed a write (its own timestamp), else when its answer arrived."""
+    if write.server_acknowledged_at:
+        try:
+            stamp = datetime.fromisoformat(write.server_acknowledged_at.replace("Z", "+00:00"))
+            return (stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)).timestamp()
+        except ValueError:
+            pass
+    return write.acked_wall.timestamp()
+
+
+def restore_step(ctx: RestoreContext, point: datetime) -> Any:
+    """The write-ahead ``azure.sql.restore`` step; its tags let only this drill's undo delete the copy."""
+    return STEPS.validate_python({
+        "kind": "azure.sql.restore", "name": f"restore {ctx.restored_name}",
+        "source_database": ctx.source_database, "database": ctx.restored_name, "restore_point": point.isoformat(),
+        "tags": {"odin-drill": ctx.drill_id, "odin-plan": ctx.plan.name},
+        "timeout": ctx.clock.wall_seconds(ctx.plan.restore.timeout) + 30.0})
+
+
+def write_canaries(ctx: RestoreContext) -> CanaryWriter:
+    c = ctx.plan.canary
+    writer = CanaryWriter(ctx.service_url + c.path, ctx.clock, c.rate_per_second, ctx.journal, read_path="/{id}",
+                          read_field=c.read_field, payload_bytes=c.payload_bytes, timeout=c.timeout, phase="write",
+                          client=ctx.client)
+    return writer.start()
+
+
+def verify_copy(ctx: RestoreContext, writer: CanaryWriter, point: datetime) -> Verification:
+    """Read every acknowledged canary back from the copy and sort it (see the module doc)."""
+    c = ctx.plan.canary
+    fill = {"server": ctx.server, "database": ctx.restored_name}
+    reader = writer.http_reader(ctx.service_url, ctx.client)
+    acked = writer.acknowledged()
+    found = Verification(acknowledged=len(acked), failed_writes=writer._attempted - len(acked))  # noqa: SLF001
+    cut = point.timestamp()
+    newest: float | None = None
+    for write in acked:
+        expected = committed_epoch(write) <= cut
+        found.expected += expected
+        if write.write_id is None:
+            found.unreadable.append(write)
+            continue
+        answer = reader(_read_id(write.write_id, c.read_path, fill))
+        if answer.found is None:
+            found.unreadable.append(write)
+        elif not answer.found:
+            if expected:
+                found.lost.append(write)
+        elif not expected:
+            found.extra.append(write)
+        elif answer.payload is None or sha256_of(answer.payload) != write.sha256:
+            found.corrupted.append(write)
+        else:
+            found.verified += 1
+            newest = max(newest or 0.0, committed_epoch(write))
+    if found.lost:
+        oldest = min(committed_epoch(w) for w in found.lost)
+        found.rpo_seconds = round(ctx.plan_seconds(max(0.0, cut - oldest)), 3)
+    elif found.expected:
+        found.rpo_seconds = 0.0
+    found.restored_through = None if newest is None else datetime.fromtimestamp(newest, timezone.utc)
+    if c.list_path:
+        try:
+            answer = ctx.client.get(ctx.service_url + c.list_path.format(**fill), timeout=c.timeout)
+            if answer.status_code == 200:
+                found.copy_rows = len(answer.json().get("ids") or [])
+        except (httpx.HTTPError, ValueError, AttributeError):
+            found.copy_rows = None
+    ctx.journal.append(
+        "restore_verified", phase="verify", database=ctx.restored_name, acknowledged=found.acknowledged,
+        expected=found.expected, verified=found.verified, lost=len(found.lost), extra=len(found.extra),
+        corrupted=len(found.corrupted), unreadable=len(found.unreadable), failed_writes=found.failed_writes,
+        lost_ids=[w.write_id for w in found.lost if w.write_id][:50],
+        extra_ids=[w.write_id for w in found.extra if w.write_id][:50], rpo_seconds=found.rpo_seconds,
+        restored_through=found.restored_through, copy_rows=found.copy_rows)
+    return found
+
+
+def _read_id(write_id: str, read_path: str, fill: dict[str, str]) -> str:
+    """The reader takes an id and puts it into the writer's ``/{id}``: hand it the whole path."""
+    return read_path.format(id=write_id, **fill).lstrip("/")
+
+
+def delete_copies(ctx: RestoreContext, phase: str = "delete") -> list[tuple[str, bool]]:
+    """Every pending undo of this drill (the restored copy), newest first; never raises."""
+    done = []
+    for entry in wal.pending_undos(ctx.journal.entries()):
+        label = entry.step or "restore"
+        ok = undo_entry(ctx.journal, entry, label, phase, client=ctx.client, clock=ctx.clock, target=ctx.target,
+                        retry_wait=5.0)
+        done.append((label, ok))
+    return done
+
+
+def run_restore(ctx: RestoreContext) -> RestoreResult:
+    """The drill, start to end; the copy is deleted whatever happens after it was requested."""
+    plan = ctx.plan
+    point: datetime | None = None
+    verification: Verification | None = None
+    rto: float | None = None
+    detail = ""
+    writer = write_canaries(ctx)
+    try:
+        ctx.clock.sleep(plan.restore.warm_up)
+        if not writer.acknowledged():
+            detail = "no canary write was acknowledged during the warm-up: the service does not take writes"
+        request_wall = time.time()
+        point = datetime.fromtimestamp(request_wall - ctx.clock.wall_seconds(plan.restore.point_before_request),
+                                       timezone.utc)
+        ctx.journal.append("restore_point", phase="restore", point=point, requested_at=ctx.clock.now(),
+                           point_before_request_seconds=plan.restore.point_before_request,
+                           source_database=ctx.source_database, restored_database=ctx.restored_name)
+        step = restore_step(ctx, point)
+        outcome = wal.execute(ctx.journal, step, phase="restore", label=step.name, migration=ctx.drill_id,
+                              client=ctx.client, clock=ctx.clock, target=ctx.target,
+                              progress=lambda message, **data: ctx.journal.append("note", phase="restore", message=message))
+        writer.stop()
+        if outcome.status == "ok":
+            out = outcome.output
+            rto = round(ctx.plan_seconds(out["online_at_epoch"] - out["requested_at_epoch"]), 3)
+            verification = verify_copy(ctx, writer, point)
+        else:
+            detail = f"the restore failed: {outcome.detail}"
+    finally:
+        writer.close()
+        deleted = delete_copies(ctx)
+    copy_deleted = all(ok for _, ok in deleted) and not wal.pending_undos(ctx.journal.entries())
+    card = score(ctx, point, rto, verification, copy_deleted)
+    ctx.journal.append("restore_scorecard", phase="score", **card.model_dump(mode="json"))
+    return RestoreResult(card=card, verification=verification, detail=detail)
+
+
+def score(ctx: RestoreContext, point: datetime | None, rto: float | None, v: Verification | None,
+          copy_deleted: bool) -> RestoreScorecard:
+    targets = ctx.plan.targets
+    v = v or Verification()
+    rpo = v.rpo_seconds
+    criteria = {
+        "restore_within_rto": Criterion(
+            passed=rto is not None and rto <= targets.rto,
+            evidence="the restore did not complete" if rto is None
+            else f"request to copy online {rto:g} s (plan time) vs target {targets.rto:g} s"),
+        "data_loss_within_rpo": Criterion(
+            passed=rpo is not None and rpo <= targets.rpo,
+            evidence="not measured (no canary row committed by the point was checked)" if rpo is None
+            else f"{len(v.lost)} of {v.expected} rows committed by the point missing; span {rpo:g} s vs target "
+                 f"{targets.rpo:g} s"),
+        "restored_data_verified": Criterion(
+            passed=v.verified > 0 and not (v.extra or v.corrupted or v.unreadable),
+            evidence=f"{v.verified} rows read back intact; {len(v.extra)} committed after the point present, "
+                     f"{len(v.corrupted)} corrupted, {len(v.unreadable)} unreadable"),
+        "restored_copy_deleted": Criterion(
+            passed=copy_deleted,
+            evidence="the restored copy was deleted" if copy_deleted
+            else "the restored copy is still there: run `odin rollback` on this drill file"),
+    }
+    return RestoreScorecard(
+        plan=ctx.plan.name, drill_id=ctx.drill_id, scored_at=ctx.clock.now(), source_database=ctx.source_database,
+        restored_database=ctx.restored_name, restore_point=point, rto_seconds=rto, rto_target_seconds=targets.rto,
+        rpo_seconds=rpo, rpo_target_seconds=targets.rpo, canary_writes=v.acknowledged, expected_writes=v.expected,
+        lost_writes=len(v.lost), extra_writes=len(v.extra), corrupted_writes=len(v.corrupted),
+        unreadable_writes=len(v.unreadable), copy_deleted=copy_deleted, criteria=criteria)
