@@ -12,7 +12,7 @@ Results go to ``bench/results/crash_matrix.md``. ``tests/test_crash_matrix.py`` 
 
     .venv/bin/python bench/crash_matrix.py [--only demo|azure] [--out bench/results/crash_matrix.md]
 
-Runs its own Prefect server (isolated home, stopped by PID at the end). Takes about an hour on two
+Runs its own Prefect server (isolated home, stopped by PID at the end). Takes about two hours on two
 cores (each Azure case waits out the plan's real 8-second gate windows).
 """
 

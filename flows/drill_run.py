@@ -5,7 +5,9 @@
       open_journal              the drill's id, folder and journal (``run_started``)
       run_drill                 under the environment lock (``environment_held``), on its target
                                 (``open_run``: the sandbox, reused or started, or Azure), the
-                                runbook, then the scorecard and the outcome; the resolution message
+                                runbook, then the scorecard and the outcome; the resolution message.
+                                A runbook that ends early or raises is cleaned up first
+                                (``steps.dr.cleanup``: injected outage ended, changes undone)
       keep_scorecard            scorecard.json, the drill history, the trend of earlier drills
       write_reports             report.md and report.html (``odin_drills.reports``), Prefect artifacts
 
@@ -34,14 +36,17 @@ from odin_drills.plan.drill import DrillPlan, load_drill
 from odin_drills.plan.models import SandboxTarget
 from odin_drills.steps.clock import ScaledClock
 from odin_drills.steps.dr import DrillHistory, Scorecard, TrendPoint
+from odin_drills.steps.dr.cleanup import clean_up
 from odin_drills.steps.dr.outage import injector_for
 from odin_drills.steps.dr.run import DrillOptions, DrillRun, EndRun, Mode, judge, score_run
 from odin_drills.steps.journal import Journal
 from odin_drills.steps.lock import environment_lock
+from odin_drills.steps.stop import StopRequested
 
 __all__ = ["LISTENERS", "DrillOptions", "DrillSummary", "execute"]
 
-Outcome = Literal["passed", "criteria_failed", "not_confirmed", "vetoed", "no_failover_needed", "refused", "failed"]
+Outcome = Literal["passed", "criteria_failed", "not_confirmed", "vetoed", "no_failover_needed", "refused", "failed",
+                  "interrupted"]
 Runbook = Callable[[DrillRun], None]
 
 LISTENERS: list[Any] = []
@@ -134,12 +139,18 @@ def run_drill(plan: DrillPlan, drill_id: str, folder: Path, clock: ScaledClock, 
                 outcome = "passed"
             except EndRun as end:
                 outcome, detail = end.outcome, end.detail  # type: ignore[assignment]
+                clean_up(run, f"{describe(end.outcome)}: {end.detail}")
+            except BaseException as exc:  # an error, a cancellation: the drill's changes are undone first
+                clean_up(run, f"{exc.__class__.__name__}: {exc}")
+                raise
             card = score_run(run)
             journal.append("scorecard", **card.model_dump(mode="json"))
             outcome, detail = judge(outcome, detail, card)  # type: ignore[assignment]
             run.stakeholders.resolve(outcome, detail, card.rto_seconds, card.rpo_seconds)
         except UsageError as exc:
             outcome, detail = "refused", "\n".join(exc.lines())
+        except StopRequested as exc:  # a signal: the phase in flight finished; the drill's cleanup runs on exit
+            outcome, detail = "interrupted", f"{exc}; the drill was cleaned up: run it again when ready"
         except Exception as exc:  # anything unexpected: journal it, report it, exit 4
             outcome, detail = "failed", f"{exc.__class__.__name__}: {exc}"
             get_run_logger().exception("region failover failed")
@@ -171,7 +182,8 @@ def open_run(plan: DrillPlan, drill_id: str, mode: Mode, options: DrillOptions, 
         target = SandboxTarget(arm_url=info["arm_url"], ca_cert=info["ca_cert"], subscription_id=info["subscription_id"])
         journal.append("sandbox", action="started in-process" if sandbox.owned is not None else "reused",
                        admin_url=info["admin_url"], frontdoor_url=info["frontdoor_url"],
-                       state_dir=str(folder / "sandbox") if sandbox.owned is not None else None)
+                       state_dir=str(folder / "sandbox") if sandbox.owned is not None else None,
+                       arm_url=info["arm_url"], ca_cert=str(info["ca_cert"]), subscription_id=info["subscription_id"])
         resources, notes, problems = sandbox_resources(plan, info)
         for note in notes:
             journal.append("note", phase="prepare", message=note)
@@ -210,7 +222,9 @@ def write_reports(plan_name: str, folder: Path, journal: Journal, card: Scorecar
     write_private(report, markdown)
     write_private(html, render_html(entries, title=f"DR drill report: {plan_name}",
                                     scorecard=card.to_report() if card else None))
-    publish_drill_artifacts(plan_name, markdown, card, trend)
+    from odin_drills.flows.best_effort import best_effort
+
+    best_effort("publishing the drill artifacts", publish_drill_artifacts, plan_name, markdown, card, trend)
     return report, html
 
 

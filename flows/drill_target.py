@@ -52,6 +52,9 @@ class SandboxLink:
     def remove_fault(self, fault_id: str) -> bool:
         return self._http.delete(f"{self.admin_url}/faults/{fault_id}").status_code == 204
 
+    def active_faults(self) -> list[dict[str, Any]]:
+        return list(self._http.get(f"{self.admin_url}/faults").json())
+
     def fault(self, fault_id: str) -> dict[str, Any] | None:
         faults = self._http.get(f"{self.admin_url}/faults", params={"include": "cleared"}).json()
         return next((f for f in faults if f.get("id") == fault_id), None)

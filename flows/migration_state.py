@@ -19,8 +19,9 @@ from typing import Any
 from odin_drills.errors import StateMissing, UsageError
 from odin_drills.home import migrations_dir, private_dir, write_private
 from odin_drills.plan.models import PHASE_OFFSETS, PHASES
-from odin_drills.steps.intent import history, key_of
+from odin_drills.steps.intent import history, key_of, of_step
 from odin_drills.steps.journal import Entry
+from odin_drills.steps.lock import await_free
 
 
 def new_migration_id(now: datetime) -> str:
@@ -28,9 +29,15 @@ def new_migration_id(now: datetime) -> str:
 
 
 def open_migration(plan: Any, phase: str | None, *, migration: str | None = None,
-                   resume: bool = False) -> tuple[str, Path]:
+                   resume: bool = False, wait: bool = False) -> tuple[str, Path]:
     """A full run or T-1w starts a new migration; a later phase, a resume and a rollback continue
-    the one named by ``migration``, else the plan's latest."""
+    the one named by ``migration``, else the plan's latest.
+
+    A new migration is refused (``LockHeld``, the holder named) while another migration holds the
+    environment's reservation (between its T-0 and the end of its T+24h, ``steps.lock``), or with
+    ``wait`` queues until it is freed: its T-1w would measure a baseline in the middle of someone
+    else's change, and moving ``current`` would point the holder's later phases and rollback (when
+    they do not name their id) at the wrong journal."""
     root = migrations_dir(plan.name)
     current = root / "current"
     if migration:
@@ -38,6 +45,7 @@ def open_migration(plan: Any, phase: str | None, *, migration: str | None = None
             raise StateMissing(f"no migration {migration!r} of plan {plan.name!r} under {root}")
         return migration, root / migration
     if phase in (None, "t-1w") and not resume:
+        await_free(plan.environment, wait=wait)
         migration = new_migration_id(datetime.now(timezone.utc))
         private_dir(root / migration)
         write_private(current, migration)
@@ -134,7 +142,7 @@ def t0_time(entries: list[Entry]) -> datetime | None:
 
 def step_state(entries: list[Entry], phase: str, label: str) -> str | None:
     """done | maybe | failed | not_run | open | skipped | None (never started), across attempts."""
-    item = history(entries).get(key_of(phase, label))
+    item = history(of_step(entries, phase, label)).get(key_of(phase, label))
     return item.state if item is not None else None
 
 

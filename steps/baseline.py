@@ -20,6 +20,21 @@ class BaselineRecord(BaseModel):
     snapshot: Snapshot
 
 
+def unusable_baseline(snapshot: Snapshot, source: str) -> str | None:
+    """Why a window just measured cannot be a baseline (None: it can). A window with no answered
+    request describes a service that is down or a metric source that is wrong, not the steady state
+    every later gate compares with: T-1w stops there and writes no baseline, so T-0 refuses."""
+    unavailable = snapshot.signals.details.get("unavailable")
+    if unavailable:
+        return f"{source}: the baseline window could not be read ({unavailable}); fix it, then run T-1w again"
+    if snapshot.requests == 0:
+        return f"{source}: the baseline window saw no request at all: check the metric source, then run T-1w again"
+    if snapshot.errors >= snapshot.requests:
+        return (f"{source}: every request of the baseline window failed ({snapshot.errors} of {snapshot.requests}): "
+                "the service is down or the URL is wrong; fix it, then run T-1w again")
+    return None
+
+
 def save_baseline(path: Path, record: BaselineRecord) -> None:
     write_private(path, record.model_dump_json(indent=2))  # atomic and 0600: a crash never leaves half a baseline
 

@@ -18,12 +18,15 @@ world for each one and journals ``step_reconciled``:
 
 - **happened** — the world shows the change (an operation still in flight is first followed to its
   end from its journaled continuation token): its undo is kept, a resume does not run it again;
+- **partial** — part of it shows (a Front Door step killed between two origin PATCHes): its undo,
+  which covers every field the step would change, is kept, and a resume runs the step again;
 - **not_happened** — the world is as the intent found it: nothing to undo, a resume runs it again;
 - **unknown** — ``http`` and ``command`` steps: odin cannot read their effect back, so the intent
   counts as *may have happened* and its undo is kept. **Undos must therefore be idempotent**
   (``PUT`` the old weights, not ``POST`` a decrement): a rollback may send an undo for a change that
   did not happen, or send it again after a crash mid-undo. On resume such a step is sent again only
-  when that is safe by definition (``PUT``/``DELETE``: :func:`resendable`); otherwise the resume
+  when that is safe by definition (:func:`resendable`: ``PUT``/``DELETE``, ``wait``, and the Azure
+  steps, which observe first and change only what is not yet as wanted); otherwise the resume
   rolls back rather than guess.
 
 Undos are keyed by the step's identity (``phase/step``), never by sequence numbers: one step has
@@ -36,10 +39,12 @@ leave what is already right alone).
 
 Known residual window: a kill *during* the HTTP round trip of a ``begin_*`` call (after the request
 left, before its 202 answer — and with it the continuation token — was journaled) leaves an Azure
-operation odin never saw. The SQL failover group shows no in-flight state to read, so reconcile
-then reads "not happened"; the re-run or the undo meets Azure's own ``OperationInProgress``
-conflict and is retried. Storage (``failoverInProgress``) and Front Door (``Updating``) do show it
-and are waited for.
+operation odin never saw. Storage (``failoverInProgress``) and Front Door (``Updating``) show it in
+flight and reconcile waits for it. A SQL failover group does not: reconcile reads "not happened"
+while the failover may still complete afterwards — the one change this design can orphan, inside
+a window one HTTP request long (a re-run meets Azure's ``FailoverGroupOperationInProgress`` and
+fails, which rolls back; the undo then finds the old primary still primary). The kill matrix's
+journal boundaries fall on either side of it, never inside.
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ from odin_drills.plan.steps import HttpStep, Step, WaitStep
 from odin_drills.steps.actions import StepOutcome, parse_undo, run_action
 from odin_drills.steps.journal import Entry, Journal
 
-__all__ = ["Attempt", "Reconciled", "StepHistory", "execute", "history", "key_of", "next_attempt",
+__all__ = ["Attempt", "Reconciled", "StepHistory", "execute", "history", "key_of", "next_attempt", "of_step",
            "open_intents", "pending_undos", "reconcile", "resendable", "step_spec"]
 
 _STEP = TypeAdapter(Step)
@@ -75,11 +80,12 @@ def step_spec(step: Any) -> dict[str, Any]:
 
 
 def resendable(step: Any) -> bool:
-    """Sending it again leaves the world as sending it once: HTTP PUT/DELETE (idempotent by HTTP's
-    definition) and ``wait``. A resume re-sends such a step when it cannot tell whether it ran."""
+    """Running it again leaves the world as running it once: HTTP PUT/DELETE (idempotent by HTTP's
+    definition), ``wait``, and the Azure steps (they read the world first and leave what is already
+    as wanted alone). A resume runs such a step again when it is not known to be done."""
     if isinstance(step, HttpStep):
         return step.method in RESENDABLE_METHODS
-    return isinstance(step, WaitStep)
+    return isinstance(step, WaitStep) or is_azure_step(step)
 
 
 # ------------------------------------------------------------------ reading the journal
@@ -102,7 +108,7 @@ class Attempt:
             return "done" if status in ("ok", "noop") else ("skipped" if status == "skipped" else "failed")
         if self.reconciled is not None:
             verdict = self.reconciled.data.get("verdict")
-            return {"happened": "done", "unknown": "maybe"}.get(str(verdict), "not_run")
+            return {"happened": "done", "unknown": "maybe", "partial": "maybe"}.get(str(verdict), "not_run")
         if self.intent is not None:
             return "open"
         return "not_run"
@@ -112,7 +118,7 @@ class Attempt:
         """The entry holding the undo of a change this attempt made (or may have made)."""
         if self.finished is not None and self.finished.data.get("status") == "ok" and self.finished.data.get("undo"):
             return self.finished
-        if self.reconciled is not None and self.reconciled.data.get("verdict") in ("happened", "unknown") \
+        if self.reconciled is not None and self.reconciled.data.get("verdict") in ("happened", "partial", "unknown") \
                 and self.reconciled.data.get("undo"):
             return self.reconciled
         return None
@@ -202,8 +208,14 @@ def history(entries: list[Entry]) -> dict[str, StepHistory]:
     return steps
 
 
+def of_step(entries: list[Entry], phase: str | None, step: str | None) -> list[Entry]:
+    """The entries of one step (same phase and name): all its attempts' history needs. Filtering
+    first keeps a per-step lookup from rebuilding every step's history (issue 14)."""
+    return [e for e in entries if e.step == step and e.phase == phase]
+
+
 def next_attempt(entries: list[Entry], phase: str, step: str) -> int:
-    item = history(entries).get(key_of(phase, step))
+    item = history(of_step(entries, phase, step)).get(key_of(phase, step))
     return (max(a.number for a in item.attempts) + 1) if item and item.attempts else 1
 
 
@@ -307,7 +319,7 @@ def _observe(step: Any, target: Any, operations: list[Entry], undo: dict[str, An
             back, observed = azure_reached(parse_undo(undo), target)
             if back:
                 return "not_happened", how, "; ".join([*notes, "the world is as the intent found it"]), observed
-        return ("happened", how, "; ".join([*notes, "the world shows part of the change: its undo is kept"]),
+        return ("partial", how, "; ".join([*notes, "the world shows part of the change: its undo is kept"]),
                 observed)
     except OdinError as exc:
         return "unknown", "unreadable", f"Azure could not be read ({exc.message}); its undo is kept", None
@@ -329,7 +341,7 @@ def reconcile(journal: Journal, *, target: Any = None, migration: str | None = N
         else:
             verdict, how, detail, observed = _observe(_STEP.validate_python(data["spec"]), target,
                                                       attempt.operations, undo)
-        kept = undo if verdict in ("happened", "unknown") else None
+        kept = undo if verdict in ("happened", "partial", "unknown") else None
         journal.append("step_reconciled", phase=item.phase, step=item.step, attempt=attempt.number,
                        migration=migration or data.get("migration"), verdict=verdict, how=how, detail=detail,
                        undo=kept, observed=observed)

@@ -7,8 +7,9 @@ Two parts, for two different spans:
 writes a record — plan, migration id, its journal, since when, the process — to
 ``$ODIN_HOME/locks/<environment>.json`` (and ``lock reserved`` to its journal). Every later phase of
 the *same* migration (a chained T+1h run hours later, ``--resume`` after a crash, ``odin rollback``)
-finds its own reservation and goes on; any other migration of the environment, and any drill, is
-refused with the holder named (``LockHeld``: plan and migration id), or with ``--wait`` queues until
+finds its own reservation and goes on; any other migration of the environment (from its T-1w on:
+``await_free``, so ``current`` never moves under the holder), and any drill, is refused with the
+holder named (``LockHeld``: plan and migration id), or with ``--wait`` queues until
 it is freed. It is freed (``lock freed``) when T+24h finishes, when the migration is rolled back,
 or when T-0 refuses before changing anything. A reservation whose journal no longer exists is stale
 and taken over.
@@ -181,16 +182,27 @@ def _wait_for_reservation(environment: str, migration: str | None, wait: bool, w
         time.sleep(RESERVATION_POLL_SECONDS)
 
 
+def await_free(environment: str, *, wait: bool, wait_timeout: float | None = None) -> None:
+    """Before a *new* migration (its T-1w) starts: the environment is reserved by no migration, or
+    ``LockHeld`` naming the holder (``wait``: poll until it is freed)."""
+    _wait_for_reservation(environment, None, wait, wait_timeout)
+
+
 # ------------------------------------------------------------------ the slot
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie — dead, not yet reaped — does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _release_dead_lease(environment: str) -> None:
@@ -208,6 +220,15 @@ def _release_dead_lease(environment: str) -> None:
         log.warning("could not release the dead lease %s on %s: %s", lease.get("lease_id"), environment, exc)
     with contextlib.suppress(FileNotFoundError):
         _lease_path(environment).unlink()
+
+
+def _live_lease(environment: str) -> dict[str, Any] | None:
+    """The lease record of a live process of this host holding the slot (refused at once, without
+    waiting out ``SLOT_TIMEOUT_SECONDS``), else None."""
+    lease = _read(_lease_path(environment))
+    if not lease or lease.get("host") != socket.gethostname() or int(lease.get("pid") or 0) == os.getpid():
+        return None
+    return lease if _alive(int(lease.get("pid") or 0)) else None
 
 
 class _Renewal(threading.Thread):
@@ -234,6 +255,10 @@ class _Renewal(threading.Thread):
                 log.warning("environment lease renewal failed (%d in a row): %s", self.failures, exc)
 
 
+SLOT_TIMEOUT_SECONDS = 15.0
+"""How long a run that does not ``--wait`` tries to get a free slot before calling it held."""
+
+
 @contextlib.contextmanager
 def environment_lock(environment: str, *, wait: bool, wait_timeout: float | None = None,
                      migration: str | None = None, plan: str | None = None) -> Iterator[str]:
@@ -248,7 +273,17 @@ def environment_lock(environment: str, *, wait: bool, wait_timeout: float | None
     _wait_for_reservation(environment, migration, wait, wait_timeout)
     name = ensure_limit(environment)
     _release_dead_lease(environment)
-    timeout = wait_timeout if wait else 2.0
+    holder = _live_lease(environment)
+    if holder is not None and not wait:
+        raise LockHeld(
+            f"environment {environment!r} is locked by another run (process {holder.get('pid')}"
+            + (f", plan {holder['plan']}" if holder.get("plan") else "")
+            + "); wait for it, or pass --wait to queue behind it"
+        )
+    # Not waiting still allows SLOT_TIMEOUT_SECONDS: a free slot on a busy Prefect server can take
+    # seconds to grant (a 2 s limit refused a lone rollback on a loaded 2-core machine), and a slot
+    # held by a live run on this host is refused earlier, from its reservation and lease records.
+    timeout = wait_timeout if wait else SLOT_TIMEOUT_SECONDS
     try:
         acquired = acquire_concurrency_slots_with_lease([name], 1, timeout_seconds=timeout, strict=True,
                                                         lease_duration=LEASE_SECONDS, suppress_warnings=True)
@@ -269,12 +304,15 @@ def environment_lock(environment: str, *, wait: bool, wait_timeout: float | None
         yield name
     finally:
         renewal.stop.set()
-        with contextlib.suppress(Exception):
-            with _flocked(environment):
-                lease = _read(_lease_path(environment))
-                if lease and lease.get("lease_id") == str(lease_id):
-                    _lease_path(environment).unlink()
         try:
             release_concurrency_slots_with_lease(lease_id)
         except Exception as exc:  # noqa: BLE001 - the lease lapses by itself after LEASE_SECONDS
+            # The API is away: keep the lease file, so the next process on this host releases the lease
+            # as soon as this one is gone (``_release_dead_lease``) instead of waiting out its expiry.
             log.warning("could not release the lease of %s: %s", environment, exc)
+        else:
+            with contextlib.suppress(Exception):
+                with _flocked(environment):
+                    lease = _read(_lease_path(environment))
+                    if lease and lease.get("lease_id") == str(lease_id):
+                        _lease_path(environment).unlink()

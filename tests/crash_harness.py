@@ -36,6 +36,10 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 ODIN = [sys.executable, "-m", "odin_drills.cli"]
 DEMO_PLAN = "crash-demo"
+LATENCY_FLOOR_MS = 1000
+"""The matrix tests crash safety, not the gate: on a loaded two-core machine p95 latency spikes of a
+few hundred ms made gates roll back mid-case (legitimately, and the world then converged rolled
+back), which hides the kill points after them; error-rate breaches still count."""
 AZURE_PLAN = "sandbox-failover"
 
 
@@ -140,7 +144,8 @@ def demo_plan(folder: Path, url: str, environment: str) -> Path:
                     "min_window_wall_seconds": 2},
         "smoke": [{"name": "health", "url": f"{url}/health", "retries": 5, "retry_delay": 0.05,
                    "assert": [{"jsonpath": "$.status", "equals": "ok"}]}],
-        "policy": {"windows": {"baseline": "1w", "step": "5m", "interval": "5m", "validation": "1h", "final": "23h"}},
+        "policy": {"windows": {"baseline": "1w", "step": "5m", "interval": "5m", "validation": "1h", "final": "23h"},
+                   "floors": {"latency_ms": LATENCY_FLOOR_MS}},
         "phases": {"t0": [shift("shift-10", {"blue": 90, "green": 10}, {"blue": 100, "green": 0}),
                           shift("shift-50", {"blue": 50, "green": 50}, {"blue": 90, "green": 10}),
                           shift("shift-100", {"blue": 0, "green": 100}, {"blue": 50, "green": 50})]},
@@ -151,9 +156,11 @@ def demo_plan(folder: Path, url: str, environment: str) -> Path:
 
 
 def azure_plan(folder: Path, environment: str, window_seconds: float | None = None) -> Path:
-    """``drills/sandbox-failover.yaml`` as shipped, on its own environment (windows as shipped unless given)."""
+    """``drills/sandbox-failover.yaml`` as shipped, on its own environment (windows as shipped unless
+    given), latency floor ``LATENCY_FLOOR_MS``."""
     plan = yaml.safe_load((ROOT / "drills" / "sandbox-failover.yaml").read_text())
     plan["environment"] = environment
+    plan["policy"].setdefault("floors", {})["latency_ms"] = LATENCY_FLOOR_MS
     if window_seconds:
         plan["metrics"]["min_window_wall_seconds"] = window_seconds
     path = folder / f"{AZURE_PLAN}-{environment}.yaml"
@@ -240,7 +247,7 @@ def check_journal(home: Path, plan: str, path: str) -> list[str]:
     if it changed (or may have); after a rollback every change undone exactly once."""
     problems = []
     for name, c in _steps(home, plan).items():
-        changed = c["ok"] + c["happened"] + c["unknown"]
+        changed = c["ok"] + c["happened"] + c["partial"] + c["unknown"]
         if c["open"]:
             problems.append(f"{name}: an intent with no outcome and no reconciliation")
         if c["undone"] > 1:
@@ -255,7 +262,7 @@ def check_journal(home: Path, plan: str, path: str) -> list[str]:
 def exit_problems(result: subprocess.CompletedProcess[str], code: int) -> list[str]:
     """The recovery's exit code: ``code``, or what it says when there was nothing left to do —
     ``odin rollback`` 0 "nothing to undo", ``--resume`` 2 "nothing to resume" / "is over"."""
-    if result.returncode == code:
+    if result.returncode == code or (code == 3 and result.returncode == 4):  # rolled back, healthy or degraded
         return []
     if result.returncode == 0 and "nothing to undo" in result.stdout:
         return []
@@ -275,10 +282,24 @@ def reservation_problems(home: Path, expect: str) -> list[str]:
     return []
 
 
+def expected_end(home: Path, plan: str, path: str, expect: str | None) -> tuple[str, str]:
+    """Where the world must end, by what the journal says happened: a rollback (or a resumed
+    rollback) ends rolled back; a resume ends completed — or rolled back when its own gate decided
+    so after the resume (a real breach: the world must then be rolled back, exactly once)."""
+    if expect or path == "rollback":
+        return expect or "rolled_back", ""
+    finished = [e for e in read_entries(home, plan) if e.kind == "run_finished"]
+    outcome = str(finished[-1].data.get("outcome")) if finished else ""
+    if outcome.startswith("rolled_back"):
+        return "rolled_back", " (the resumed run's gate rolled back)"
+    return "completed", ""
+
+
 def demo_verdict(case: str, path: str, killed: bool, result: subprocess.CompletedProcess[str], weights: dict[str, int],
                  home: Path, expect: str | None = None) -> Verdict:
-    """``expect``: completed (a resumed T-0) or rolled_back (a rollback, or a resumed rollback)."""
-    expect = expect or ("completed" if path == "resume" else "rolled_back")
+    """``expect``: completed (a resumed T-0) or rolled_back (a rollback, or a resumed rollback);
+    by default what the journal says the recovery ended in (``expected_end``)."""
+    expect, note = expected_end(home, DEMO_PLAN, path, expect)
     problems = check_journal(home, DEMO_PLAN, "rollback" if expect == "rolled_back" else "resume")
     problems += reservation_problems(home, expect)
     if expect == "completed":
@@ -288,12 +309,14 @@ def demo_verdict(case: str, path: str, killed: bool, result: subprocess.Complete
             c = steps.get(name, Counter())
             if not (c["ok"] or c["happened"]):
                 problems.append(f"{name}: not done after the resume")
+            if c["undone"]:
+                problems.append(f"{name}: undone although the migration was resumed to completion")
     else:
         want, code = {"blue": 100, "green": 0}, 3
     if weights != want:
         problems.append(f"weights {weights}, expected {want}")
     problems += exit_problems(result, code)
-    outcome = f"exit {result.returncode}, blue/green {weights.get('blue')}/{weights.get('green')}"
+    outcome = f"exit {result.returncode}, blue/green {weights.get('blue')}/{weights.get('green')}{note}"
     return Verdict(case, path, killed, result.returncode, not problems, outcome, problems)
 
 
@@ -311,7 +334,7 @@ def frontdoor(state: dict[str, Any]) -> dict[str, int]:
 
 def azure_verdict(case: str, path: str, killed: bool, result: subprocess.CompletedProcess[str],
                   sandbox: AzureSandboxProcess, home: Path, expect: str | None = None) -> Verdict:
-    expect = expect or ("completed" if path == "resume" else "rolled_back")
+    expect, note = expected_end(home, AZURE_PLAN, path, expect)
     problems = check_journal(home, AZURE_PLAN, "rollback" if expect == "rolled_back" else "resume")
     problems += reservation_problems(home, expect)
     operations = sandbox.get("/operations")
@@ -322,10 +345,28 @@ def azure_verdict(case: str, path: str, killed: bool, result: subprocess.Complet
             problems.append(f"failover to {server} ran {n} times")
     primary = state["failover_groups"]["odin-fg"]["primary_region"]
     origins = frontdoor(state)
+    patches = Counter(op["resource_id"].rsplit("/", 1)[-1] for op in operations
+                      if op["operation"] == "origin_update" and op["result"] == "Succeeded")
+    forward, back = counts.get("odin-sql-westus", 0), counts.get("odin-sql-eastus", 0)
     if expect == "completed":
         want_primary, want_origins, code = "westus", {"app-westus": 1, "app-eastus": 2}, 0
+        steps = _steps(home, AZURE_PLAN)
+        for name in ("orders-db-to-westus", "frontdoor-to-westus"):
+            c = steps.get(name, Counter())
+            if not (c["ok"] or c["happened"]):
+                problems.append(f"{name}: not done after the resume")
+            if c["undone"]:
+                problems.append(f"{name}: undone although the migration was resumed to completion")
+        if (forward, back) != (1, 0):
+            problems.append(f"failovers to westus {forward}, back {back}: expected exactly one, none back")
+        if any(n != 1 for n in patches.values()) or set(patches) != {"app-westus", "app-eastus"}:
+            problems.append(f"origin updates {dict(patches)}: expected each origin updated exactly once")
     else:
         want_primary, want_origins, code = "eastus", {"app-eastus": 1, "app-westus": 2}, 3
+        if back != forward:
+            problems.append(f"failovers to westus {forward}, back {back}: every failover must be undone exactly once")
+        if any(n not in (0, 2) for n in patches.values()):
+            problems.append(f"origin updates {dict(patches)}: each origin changed and put back, or untouched")
     if primary != want_primary:
         problems.append(f"failover group primary in {primary}, expected {want_primary}")
     if {k: origins.get(k) for k in want_origins} != want_origins:
@@ -333,7 +374,7 @@ def azure_verdict(case: str, path: str, killed: bool, result: subprocess.Complet
     problems += exit_problems(result, code)
     moves = ", ".join(f"to {server.rsplit('-', 1)[-1]} x{n}" for server, n in sorted(counts.items())) or "none"
     shown = ", ".join(f"{name.removeprefix('app-')} p{p}" for name, p in sorted(origins.items()))
-    outcome = f"exit {result.returncode}, SQL primary {primary}, failovers {moves}, origins {shown}"
+    outcome = f"exit {result.returncode}, SQL primary {primary}, failovers {moves}, origins {shown}{note}"
     return Verdict(case, path, killed, result.returncode, not problems, outcome, problems)
 
 

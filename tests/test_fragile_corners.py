@@ -188,9 +188,11 @@ def test_the_hold_deadline_applies_the_default_through_a_prefect_api_blip(tmp_pa
 # ------------------------------------------------------------------ a Prefect API outage during a T-0 step
 
 def _port_free(port: int) -> bool:
+    """Nothing listens there any more (connections in TIME_WAIT do not count: servers reuse the port)."""
     import socket
 
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -198,6 +200,103 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def _restart_prefect(server_home: Path, port: int) -> subprocess.Popen[bytes]:
+    """``prefect server start`` again on the same port and database (what ``odin server start`` runs)."""
+    from odin_drills.cli.server import server_environment
+
+    env = dict(os.environ, ODIN_HOME=str(server_home))
+    saved = os.environ.get("ODIN_HOME")
+    os.environ["ODIN_HOME"] = str(server_home)
+    try:
+        env.update(server_environment(port))
+    finally:
+        if saved is None:
+            os.environ.pop("ODIN_HOME", None)
+        else:
+            os.environ["ODIN_HOME"] = saved
+    process = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port",
+                                str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        assert process.poll() is None, "the Prefect server did not start again"
+        time.sleep(0.3)
+    raise AssertionError("the Prefect server did not come back")
+
+
 def _server(env: dict, action: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*ODIN, "server", action], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
                           stdin=subprocess.DEVNULL)
+
+
+def test_a_prefect_api_outage_longer_than_a_lease_renewal_orphans_nothing(tmp_path: Path, shop) -> None:
+    """The API goes away (its server stopped by PID) while T-0 waits in a step, for longer than one
+    renewal of the environment lease; it comes back; the run finishes its steps and journals them
+    — or, if it could not, ``--resume`` reconciles its intents. Every intent ends with an outcome."""
+    from odin_drills.steps.intent import open_intents
+    from odin_drills.steps.journal import read_journal
+    from odin_drills.steps.lock import LEASE_SECONDS
+
+    server_home = tmp_path / "server-home"
+    port = free_port()
+    env = dict(os.environ, ODIN_HOME=str(server_home), ODIN_SERVER_PORT=str(port), PYTHONPATH=str(ROOT),
+               PREFECT_HOME=str(tmp_path / "prefect-client"), PREFECT_LOGGING_LEVEL="WARNING",
+               PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env.pop("PREFECT_API_URL", None)
+    (tmp_path / "prefect-client").mkdir()
+    runner: subprocess.Popen[str] | None = None
+    restarted: subprocess.Popen[bytes] | None = None
+    try:
+        assert _server(env, "start").returncode == 0
+        info = json.loads((server_home / "server.json").read_text())
+        run_env = dict(env, PREFECT_API_URL=info["url"], ODIN_HOME=str(tmp_path / "home"))
+        weights = f"{shop.router_url}/_admin/weights"
+        t0 = [{"name": "shift-10", "kind": "http", "method": "PUT", "url": weights, "json": {"blue": 90, "green": 10},
+               "undo": {"kind": "http", "method": "PUT", "url": weights, "json": {"blue": 100, "green": 0}}},
+              {"name": "soak", "kind": "wait", "duration": "75m"},  # 75 s at --time-scale 60
+              {"name": "shift-100", "kind": "http", "method": "PUT", "url": weights, "json": {"blue": 0, "green": 100},
+               "undo": {"kind": "http", "method": "PUT", "url": weights, "json": {"blue": 90, "green": 10}}}]
+        plan = write_plan(tmp_path, shop.router_url, name="outage", t0=t0)
+        assert run_odin(["migrate", str(plan), "--phase", "t-1w", "--time-scale", str(FAST)], env=run_env).returncode == 0
+        runner = subprocess.Popen([*ODIN, "migrate", str(plan), "--phase", "t0", "--time-scale", "60"], cwd=ROOT,
+                                  env=run_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  stdin=subprocess.DEVNULL)
+        home = {"ODIN_HOME": run_env["ODIN_HOME"]}
+        deadline = time.monotonic() + 120
+        while not any(e["kind"] == "step_started" and e["step"] == "soak" for e in journal(home, "outage")):
+            assert time.monotonic() < deadline and runner.poll() is None, "T-0 never reached its soak step"
+            time.sleep(0.5)
+        went_down = time.monotonic()
+        os.killpg(info["pid"], signal.SIGTERM)  # the API goes away: the server's process group, by its PID
+        while not _port_free(port):  # (its PID may linger as a zombie of whoever adopted it)
+            assert time.monotonic() - went_down < 60, "the Prefect server did not stop"
+            time.sleep(0.2)
+        time.sleep(max(0.0, LEASE_SECONDS / 2 + 10 - (time.monotonic() - went_down)))  # longer than one renewal
+        restarted = _restart_prefect(server_home, port)  # same port and database: the run finds it again
+        out, err = runner.communicate(timeout=300)
+        entries = journal(home, "outage")
+        finished = {e["step"] for e in kinds(entries, "step_finished")}
+        print(f"outage: the T-0 run ended with exit {runner.returncode}; steps finished {sorted(finished)}")
+        if runner.returncode != 0:  # it could not finish: the resume reconciles and finishes it
+            resumed = run_odin(["migrate", str(plan), "--resume", "--time-scale", str(FAST)], env=run_env)
+            assert resumed.returncode == 0, f"{err[-2000:]}\n---\n{resumed.stderr[-2000:]}"
+        else:
+            assert {"shift-10", "soak", "shift-100"} <= finished, err[-3000:]
+        folder = Path(run_env["ODIN_HOME"]) / "migrations" / "outage"
+        contents = read_journal(folder / (folder / "current").read_text().strip() / "journal.jsonl")
+        assert open_intents(contents) == []  # nothing orphaned
+        assert shop.weights() == {"blue": 0, "green": 100}
+        assert kinds(journal(home, "outage"), "run_finished")[-1]["data"]["outcome"] == "completed"
+    finally:
+        if runner is not None and runner.poll() is None:
+            runner.kill()
+            runner.communicate(timeout=30)
+        if restarted is not None and restarted.poll() is None:
+            os.killpg(restarted.pid, signal.SIGTERM)
+            restarted.wait(timeout=60)
+        _server(env, "stop")

@@ -4,10 +4,14 @@
                                then Front Door to the DR region; which server becomes primary is
                                read from Azure now, while the primary still answers
     frontdoor_step(run, ...)   the azure.frontdoor.origins step for the primary/DR origins
-    execute_action(run, a, p)  one step, journaled with the undo it computed (the failback runs that)
-    failback_undos(run)        the journaled undos to run, newest first; an unplanned storage
-                               failover is left to a person (journaled as failback_deferred)
-    run_undo(run, entry, l)    one journaled undo: retried, journaled, never raises
+    execute_action(run, a, p)  one step, write-ahead (``steps.intent``): its identity, observed state
+                               and undo journaled (fsynced) before it acts, its outcome after — so a
+                               drill killed mid-action is reconciled and undone like a migration
+    failback_undos(run)        the pending undos (``steps.intent.pending_undos``: each change once,
+                               newest first); an unplanned storage failover is left to a person
+                               (journaled as failback_deferred)
+    run_undo(run, entry, l)    one journaled undo: retried, journaled with the step's identity, never raises
+    undo_entry(journal, ...)   the same without a DrillRun (``odin rollback`` of a drill after a crash)
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from odin_drills.plan.azure_steps import is_azure_step
 from odin_drills.plan.steps import Step
+from odin_drills.steps import intent as wal
 from odin_drills.steps.actions import StepOutcome, parse_undo, run_action
 from odin_drills.steps.dr.azure_reads import partner_server
 from odin_drills.steps.dr.run import Action, DrillRun
-from odin_drills.steps.journal import Entry
+from odin_drills.steps.journal import Entry, Journal
 
 STEPS = TypeAdapter(Step)
 
@@ -58,57 +64,97 @@ def frontdoor_step(run: DrillRun, *, primary_enabled: bool, dr_priority: int | N
 
 
 def execute_action(run: DrillRun, action: Action, phase: str) -> StepOutcome:
-    """One world-changing step, journaled with the undo it computed (the failback runs that)."""
-    step = action.step
-    run.journal.append("step_started", phase=phase, step=action.label, step_kind=step.kind, changes_world=True)
-    try:
-        outcome = run_action(step, client=run.client, clock=run.clock, target=run.target,
-                             progress=lambda message, **data: run.note(phase, message, step=action.label, **data))
-    except Exception as exc:  # a crashing step is a failed step, and it is journaled
-        outcome = StepOutcome(status="failed", detail=f"{exc.__class__.__name__}: {exc}")
-    run.journal.append("step_finished", phase=phase, step=action.label, status=outcome.status, detail=outcome.detail,
-                       undo=outcome.undo, output=outcome.output, step_kind=step.kind,
-                       mode=getattr(step, "mode", None))
-    return outcome
+    """One world-changing step, write-ahead: ``step_started``, ``step_intent`` (observed state and
+    undo, fsynced before the first change), ``step_finished`` with the undo the failback runs. The
+    drill's id is the step identity's ``migration``."""
+    return wal.execute(run.journal, action.step, phase=phase, label=action.label, migration=run.drill_id,
+                       client=run.client, clock=run.clock, target=run.target,
+                       progress=lambda message, **data: run.note(phase, message, step=action.label, **data))
+
+
+def _spec(entries: list[Entry], entry: Entry) -> dict[str, Any]:
+    """The step (as journaled by its intent) whose change ``entry`` holds the undo of."""
+    item = wal.history(entries).get(wal.key_of(entry.phase, entry.step))
+    for attempt in (item.attempts if item else []):
+        if attempt.intent is not None:
+            return dict(attempt.intent.data.get("spec") or {})
+    return {"kind": entry.data.get("step_kind"), "mode": entry.data.get("mode")}  # drills before write-ahead
+
+
+def deferred_reason(spec: dict[str, Any], label: str, primary: str, secondary: str) -> str | None:
+    """Why this change is not undone by odin (None: it is): after an unplanned storage failover the
+    account is locally redundant in the DR region; failing it back is a person's job."""
+    if spec.get("kind") == "azure.storage.failover" and spec.get("mode") == "unplanned":
+        return (f"{label}: after an unplanned failover the account is locally redundant in {secondary}; "
+                f"re-enable geo-redundancy, wait until it is Live, then fail it back to {primary}")
+    return None
+
+
+def pending_drill_undos(journal: Journal, phase: str, primary: str, secondary: str) -> tuple[list[tuple[Entry, str]],
+                                                                                            list[str]]:
+    """Every change that happened (or may have) and is not undone yet, newest first, once per step
+    identity; the deferred ones journaled (``failback_deferred``, once) and returned apart."""
+    entries = journal.entries()
+    already = {(e.step, e.data.get("reason")) for e in entries if e.kind == "failback_deferred"}
+    undos, deferred = [], []
+    for entry in wal.pending_undos(entries):
+        label = entry.step or "step"
+        reason = deferred_reason(_spec(entries, entry), label, primary, secondary)
+        if reason is None:
+            undos.append((entry, label))
+            continue
+        deferred.append(reason)
+        if (label, reason) not in already:
+            journal.append("failback_deferred", phase=phase, step=label, reason=reason)
+    return undos, deferred
 
 
 def failback_undos(run: DrillRun, phase: str) -> list[tuple[Entry, str]]:
-    """Every succeeded step with an undo, newest first (Front Door, then the failovers back, then
-    an Azure drill's own outage); an unplanned storage failover is deferred to a person."""
-    undos = []
-    for entry in reversed(run.journal.entries("step_finished")):
-        if entry.data.get("status") != "ok" or not entry.data.get("undo"):
-            continue
-        label = entry.step or "step"
-        if entry.data.get("step_kind") == "azure.storage.failover" and entry.data.get("mode") == "unplanned":
-            reason = (f"{label}: after an unplanned failover the account is locally redundant in {run.secondary}; "
-                      f"re-enable geo-redundancy, wait until it is Live, then fail it back to {run.primary}")
-            run.found.deferred.append(reason)
-            run.journal.append("failback_deferred", phase=phase, step=label, reason=reason)
-            continue
-        undos.append((entry, label))
+    """Every pending undo, newest first (Front Door, then the failovers back, then an Azure drill's
+    own outage); an unplanned storage failover is deferred to a person. An action whose Azure
+    operation outlived its timeout (its intent still open) is followed to its end first."""
+    wal.reconcile(run.journal, target=run.target, migration=run.drill_id)
+    undos, deferred = pending_drill_undos(run.journal, phase, run.primary, run.secondary)
+    run.found.deferred.extend(r for r in deferred if r not in run.found.deferred)
     return undos
 
 
-def run_undo(run: DrillRun, entry: Entry, label: str, phase: str, attempts: int = 3) -> bool:
-    """Run one journaled undo (spec ▸ parse_undo ▸ run_action); retried, journaled, never raises."""
+def undo_entry(journal: Journal, entry: Entry, label: str, phase: str, *, client: Any, clock: Any, target: Any,
+               retry_wait: float, attempts: int = 3, progress: Any = None) -> bool:
+    """Run one journaled undo (spec ▸ parse_undo ▸ run_action), journaled under the undone step's
+    identity (``key``: an undo that finished ok is never run again) with its Azure operations (so an
+    undo killed mid-flight is followed, not repeated); retried, never raises."""
     spec = entry.data["undo"]
-    run.journal.append("undo_started", phase=phase, step=label, undo_of=entry.seq, undo=spec)
+    key = wal.key_of(entry.phase, entry.step)
+    journal.append("undo_started", phase=phase, step=label, undo_of=entry.seq, undo=spec, key=key)
+
+    def on_operation(operation: str, resource: str, continuation_token: str | None) -> None:
+        journal.append("operation_started", phase=phase, step=label, operation=operation, resource=resource,
+                       continuation_token=continuation_token, undo_of=key)
+
     status, detail, attempt = "failed", "", 0
     for attempt in range(1, attempts + 1):
         try:
-            outcome = run_action(parse_undo(spec), client=run.client, clock=run.clock, target=run.target,
-                                 progress=lambda message, **data: run.note(phase, message, step=label, **data))
+            step = parse_undo(spec)
+            outcome = run_action(step, client=client, clock=clock, target=target, progress=progress,
+                                 on_operation=on_operation if is_azure_step(step) else None)
             status, detail = ("ok" if outcome.succeeded else "failed"), outcome.detail
         except Exception as exc:  # an undo must never stop the other undos
             status, detail = "failed", f"{exc.__class__.__name__}: {exc}"
         if status == "ok":
             break
         if attempt < attempts:
-            run.clock.sleep(max(run.plan.detection.interval, 30.0))
-    run.journal.append("undo_finished", phase=phase, step=label, undo_of=entry.seq, status=status,
-                       attempts=attempt, detail=detail)
+            clock.sleep(retry_wait)
+    journal.append("undo_finished", phase=phase, step=label, undo_of=entry.seq, key=key, status=status,
+                   attempts=attempt, detail=detail)
     return status == "ok"
+
+
+def run_undo(run: DrillRun, entry: Entry, label: str, phase: str, attempts: int = 3) -> bool:
+    """One journaled undo of this run (``undo_entry``)."""
+    return undo_entry(run.journal, entry, label, phase, client=run.client, clock=run.clock, target=run.target,
+                      retry_wait=max(run.plan.detection.interval, 30.0), attempts=attempts,
+                      progress=lambda message, **data: run.note(phase, message, step=label, **data))
 
 
 def short(arm_id: str) -> str:

@@ -7,11 +7,14 @@
                        sandbox's own timestamp starts the clock; the primary fails every probe;
                        clear() removes the fault (``outage_cleared``)
     FrontDoorOutage    real Azure: the primary's origin disabled in Front Door through the
-                       ``azure.frontdoor.origins`` action, journaled (phase detect) with its undo.
-                       The primary still answers directly, so the outage counts as confirmed when
-                       no probe through Front Door is served by it for the confirmation period. The
-                       failback runs the journaled undos newest first (the Front Door failover's,
-                       then this one's), which puts the primary back; clear() has nothing to do
+                       ``azure.frontdoor.origins`` action, write-ahead journaled (phase detect) with
+                       its undo. The primary still answers directly, so the outage counts as
+                       confirmed when no probe through Front Door is served by it for the
+                       confirmation period. clear() changes nothing itself: the outage *is* a
+                       journaled change, and whatever ends the drill puts the primary back by
+                       running the journaled undos newest first (the Front Door failover's, then
+                       this one's) — the failback, the drill's cleanup when it ends early or fails
+                       (``steps.dr.cleanup.clean_up``), or ``odin rollback`` after a crash
     injector_for(run, faults)   None when the run waits for a real outage (incident mode, or
                        outage.inject / the inject_outage option off)
 """
@@ -66,10 +69,22 @@ class SandboxOutage:
         self.run, self.faults = run, faults
         self.region = run.plan.outage_region
         self.fault_id: str | None = None
+        # outage.kind app: only the region's app fails (every request 500); its SQL server and storage
+        # keep answering, so a planned failover (no data loss) can go through
+        self.app_only = getattr(run.plan.outage, "kind", "region") == "app"
+        if self.app_only:
+            self.how = "sandbox error_rate 1.0 fault (the app only; the data tier answers)"
+
+    def _fault(self) -> dict[str, Any]:
+        if self.app_only:
+            return {"kind": "error_rate", "region": self.region, "rate": 1.0}
+        return {"kind": "region_outage", "region": self.region}
 
     def inject(self) -> datetime:
         run = self.run
-        fault = self.faults.add_fault({"kind": "region_outage", "region": self.region})
+        # write-ahead: a drill killed between the request and the next entry still has its fault removed
+        run.journal.append("outage_injecting", phase=PHASE, region=self.region, how=self.how)
+        fault = self.faults.add_fault(self._fault())
         self.fault_id = fault["id"]
         # the sandbox's own timestamp is the ground truth; carried over to plan time
         ago = max(0.0, time.time() - float(fault["injected_at_epoch"]))
@@ -148,4 +163,5 @@ class FrontDoorOutage:
             run.clock.sleep(run.plan.detection.interval / 2)
 
     def clear(self) -> None:
-        """Nothing: the failback runs this outage's journaled undo (see the module)."""
+        """Nothing here: the injection is a journaled change whose undo the failback, the cleanup
+        (``steps.dr.cleanup``) or ``odin rollback`` runs, exactly once (see the module)."""

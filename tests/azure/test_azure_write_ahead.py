@@ -131,9 +131,16 @@ def test_front_door_killed_between_its_patches_keeps_one_undo_for_every_field(dr
         run(drill, journal, step)
     later = Journal(journal.path, drill.clock)
     (found,) = reconcile(later, target=drill.session)
-    assert found.verdict == "happened"  # part of the change is there: its undo (every field) is kept
+    assert found.verdict == "partial"  # part of the change is there: its undo (every field) is kept
     undo = pending_undos(later.entries())[0].data["undo"]
     assert undo["origins"] == {"app-westus": {"priority": 2}, "app-eastus": {"priority": 1}}
+    # a resume runs it again to finish it: the second attempt changes only what is left, and the
+    # step's undo stays the first attempt's (computed from the state before any change)
+    again = run(drill, later, step)
+    assert again.status == "ok"
+    patched = [m["resource_id"].rsplit("/", 1)[-1] for m in drill.mutations() if m["operation"] == "origin_update"]
+    assert patched == ["app-westus", "app-eastus"]  # each origin PATCHed once across both attempts
+    assert pending_undos(later.entries())[0].data["undo"] == undo
     assert undo_completed(later, client=httpx.Client(), clock=drill.clock, target=drill.session,
                           backoff_seconds=0).all_undone
     origins = drill.state()["frontdoor_origins"]

@@ -1,0 +1,214 @@
+"""A drill leaves nothing behind: whatever ends it after the outage injection — a person's veto, an
+error in a later phase, a kill -9 — the faults it injected and the changes it made are undone,
+each exactly once, against the Azure sandbox's own ground truth (``/state``, ``/operations``,
+``/faults``).
+
+Real parts: the sandbox over HTTPS through the real azure-mgmt SDK clients, the real Prefect
+server (``tests/conftest.py``), the real CLI in subprocesses. The Azure-target injector (the
+primary taken out of Front Door) is exercised in-process against the sandbox. Every sandbox is
+stopped in a ``finally``; every subprocess is run to its end or killed by its process group.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, run_odin
+from tests.crash_harness import odin
+from tests.test_drill_e2e import SCALE, azure_sandbox, run_drill, sandbox_env, sandbox_resources, write_drill  # noqa: F401
+
+PRIMARY_ORIGINS = {"app-eastus": ("Enabled", 1), "app-westus": ("Enabled", 2)}
+
+
+def origins(sandbox: Any) -> dict[str, tuple[str, int]]:
+    return {name: (o["enabledState"], int(o["priority"])) for name, o in sandbox.state()["frontdoor_origins"].items()}
+
+
+def sql_failovers(sandbox: Any) -> Counter[str]:
+    """Succeeded failovers by the server made primary (one per direction at most)."""
+    return Counter(op["details"].get("server", "?") for op in sandbox.operations()
+                   if op["operation"] in ("failover", "forceFailoverAllowDataLoss", "tryPlannedBeforeForcedFailover")
+                   and op["result"] == "Succeeded")
+
+
+def origin_updates(sandbox: Any) -> Counter[str]:
+    return Counter(op["resource_id"].rsplit("/", 1)[-1] for op in sandbox.operations()
+                   if op["operation"] == "origin_update" and op["result"] == "Succeeded")
+
+
+def active_faults(sandbox: Any) -> list[dict[str, Any]]:
+    return httpx.get(f"{sandbox.info()['admin_url']}/faults", timeout=10).json()
+
+
+def assert_put_back(sandbox: Any) -> None:
+    """The world as before the drill: no fault, SQL primary in eastus, Front Door on eastus first,
+    and every failover and origin change made at most once and undone exactly once."""
+    assert active_faults(sandbox) == []
+    assert sandbox.state()["failover_groups"]["odin-fg"]["primary_region"] == "eastus"
+    assert origins(sandbox) == PRIMARY_ORIGINS
+    moves = sql_failovers(sandbox)
+    assert moves["odin-sql-westus"] == moves["odin-sql-eastus"] <= 1, moves
+    assert all(n in (0, 2) for n in origin_updates(sandbox).values()), origin_updates(sandbox)
+
+
+def drill_journal(home: str, plan: str) -> list[dict[str, Any]]:
+    folders = sorted((Path(home) / "drills" / plan).glob("*/journal.jsonl"))
+    assert folders, "no drill journal"
+    return [json.loads(line) for line in folders[-1].read_text().splitlines() if line.strip()]
+
+
+def undone_once(entries: list[dict[str, Any]]) -> Counter[str]:
+    """Undos that finished ok, by the undone step's identity."""
+    return Counter(e["data"].get("key") for e in entries if e["kind"] == "undo_finished" and e["data"]["status"] == "ok")
+
+
+def plan_for(tmp_path: Path, sandbox: Any, name: str, **extra: Any) -> Path:
+    return write_drill(tmp_path, name, resources=sandbox_resources(sandbox.info(), "forced", True),
+                       canary={"enabled": False}, **extra)
+
+
+# ---------------------------------------------------------------- the drill's own cleanup
+
+def test_a_vetoed_drill_ends_its_injected_outage(azure_sandbox: Any, odin_env: dict, tmp_path: Path) -> None:
+    plan = plan_for(tmp_path, azure_sandbox, "vetoed-drill",
+                    decision={"human_confirm": True, "confirm_timeout": "1m", "on_confirm_timeout": "abort"})
+    result = run_drill(plan, sandbox_env(odin_env, tmp_path))
+    assert result.returncode == 3, result.stderr[-3000:]
+    entries = drill_journal(odin_env["ODIN_HOME"], "vetoed-drill")
+    assert [e["data"]["action"] for e in entries if e["kind"] == "decision"] == ["veto"]
+    assert [e["kind"] for e in entries].count("outage_cleared") == 1
+    assert_put_back(azure_sandbox)
+    assert sql_failovers(azure_sandbox) == Counter() and origin_updates(azure_sandbox) == Counter()
+
+
+@pytest.mark.parametrize("after", ["failover", "validate"])
+def test_an_error_after_the_failover_undoes_the_failover_and_the_outage(after: str, azure_sandbox: Any, odin_env: dict,
+                                                                       tmp_path: Path) -> None:
+    plan = plan_for(tmp_path, azure_sandbox, f"broken-after-{after}")
+    env = sandbox_env(odin_env, tmp_path)
+    process = subprocess.Popen([sys.executable, "-m", "tests.drill_interrupted", str(plan), str(SCALE), after],
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        out, err = process.communicate(timeout=240)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate(timeout=30)
+    assert process.returncode == 4, err[-3000:]
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["outcome"] == "failed" and f"injected failure after {after}" in summary["detail"]
+    entries = drill_journal(odin_env["ODIN_HOME"], f"broken-after-{after}")
+    changed = {f"{e['phase']}/{e['step']}" for e in entries if e["kind"] == "step_finished" and e["data"]["status"] == "ok"
+               and e["data"].get("undo")}
+    assert len(changed) == 2  # the SQL failover group and Front Door both moved before the failure ...
+    assert undone_once(entries) == Counter({key: 1 for key in changed})  # ... and each was undone once
+    assert all(e["phase"] == "cleanup" for e in entries if e["kind"] == "undo_started")
+    assert sql_failovers(azure_sandbox) == Counter({"odin-sql-westus": 1, "odin-sql-eastus": 1})
+    assert_put_back(azure_sandbox)
+
+
+def test_the_azure_injector_s_outage_is_undone_by_the_cleanup(azure_sandbox: Any, tmp_path: Path) -> None:
+    """On an Azure target the outage is the primary taken out of Front Door (a journaled change):
+    ``clear()`` changes nothing itself, the cleanup runs its undo, once."""
+    from odin_drills.flows.drill_target import sandbox_resources as resolved
+    from odin_drills.plan.drill import load_drill
+    from odin_drills.plan.models import SandboxTarget
+    from odin_drills.steps.clock import ScaledClock
+    from odin_drills.steps.dr.cleanup import clean_up
+    from odin_drills.steps.dr.outage import FrontDoorOutage
+    from odin_drills.steps.dr.run import DrillOptions, DrillRun
+    from odin_drills.steps.journal import Journal
+
+    info = azure_sandbox.info()
+    plan = load_drill(plan_for(tmp_path, azure_sandbox, "azure-injector"))
+    resources, _, problems = resolved(plan, info)
+    assert not problems
+    clock = ScaledClock(SCALE)
+    journal = Journal(tmp_path / "journal.jsonl", clock)
+    run = DrillRun(plan=plan, drill_id="d1", mode="drill", options=DrillOptions(), clock=clock, journal=journal,
+                   endpoints=plan.resolve_endpoints(info), resources=resources,
+                   target=SandboxTarget(arm_url=info["arm_url"], ca_cert=info["ca_cert"],
+                                        subscription_id=info["subscription_id"]))
+    try:
+        run.outage = FrontDoorOutage(run)
+        run.outage.inject()
+        assert origins(azure_sandbox)["app-eastus"][0] == "Disabled"
+        intent = [e for e in journal.entries() if e.kind == "step_intent"]
+        assert len(intent) == 1 and intent[0].phase == "detect"  # write-ahead, before Front Door was touched
+        run.outage.clear()
+        assert origins(azure_sandbox)["app-eastus"][0] == "Disabled"  # clear() alone changes nothing
+        done = clean_up(run, "the outage was not confirmed")
+        assert done.undone == [(intent[0].step, True)]
+        assert origins(azure_sandbox) == PRIMARY_ORIGINS
+        assert clean_up(run, "again").undone == []  # never undone twice
+        assert origin_updates(azure_sandbox) == Counter({"app-eastus": 2})
+    finally:
+        run.close()
+
+
+# ---------------------------------------------------------------- after a crash: odin rollback
+
+@pytest.mark.parametrize(("kill", "what"), [
+    ("step_intent:2", "SQL failed over; Front Door's intent journaled, not yet sent"),
+    ("step_finished:2", "both failovers done, before validation"),
+    ("outage_injected:1", "the outage injected, nothing failed over"),
+])
+def test_a_killed_drill_is_undone_by_odin_rollback(kill: str, what: str, azure_sandbox: Any, odin_env: dict,
+                                                   tmp_path: Path) -> None:
+    plan = plan_for(tmp_path, azure_sandbox, "killed-drill")
+    env = sandbox_env(odin_env, tmp_path)
+    crashed = odin(["drill", str(plan), "--time-scale", str(SCALE), "--quiet"], env, crash=kill, timeout=240)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-3000:]
+    assert active_faults(azure_sandbox), "the kill left the injected outage in place"
+
+    back = run_odin(["rollback", str(plan), "--reason", "drill killed", "--by", "erin", "--time-scale", str(SCALE)],
+                    env=env)
+    assert back.returncode == 3, back.stdout[-2000:] + back.stderr[-3000:]
+    assert "rolled back, healthy" in back.stdout
+    assert_put_back(azure_sandbox)
+    entries = drill_journal(odin_env["ODIN_HOME"], "killed-drill")
+    assert all(n == 1 for n in undone_once(entries).values())
+    if kill == "step_intent:2":  # the Front Door intent with no outcome: seen not to have happened, not undone
+        verdicts = [e["data"]["verdict"] for e in entries if e["kind"] == "step_reconciled"]
+        assert verdicts == ["not_happened"]
+        assert origin_updates(azure_sandbox) == Counter()
+
+    again = run_odin(["rollback", str(plan), "--reason", "again", "--by", "erin"], env=env)
+    assert again.returncode == 0 and "nothing to undo" in again.stdout, again.stderr[-3000:]
+
+
+def test_a_killed_drill_on_its_own_sandbox_has_nothing_left_to_undo(odin_env: dict, tmp_path: Path) -> None:
+    """A drill that started its sandbox in-process took it down with it when killed: the rollback
+    says so (exit 0) instead of failing on an endpoint that no longer exists."""
+    plan = write_drill(tmp_path, "own-sandbox-drill", canary={"enabled": False})
+    env = {k: v for k, v in odin_env.items() if not k.startswith("ODIN_SANDBOX_")}
+    crashed = odin(["drill", str(plan), "--time-scale", str(SCALE), "--quiet"], env, crash="outage_injected:1",
+                   timeout=240)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-3000:]
+    entries = drill_journal(env["ODIN_HOME"], "own-sandbox-drill")
+    assert [e["data"]["action"] for e in entries if e["kind"] == "sandbox"] == ["started in-process"]
+    back = run_odin(["rollback", str(plan), "--reason", "drill killed", "--by", "erin"], env=env)
+    assert back.returncode == 0, back.stderr[-3000:]
+    assert "nothing to undo: the sandbox the drill started stopped with it" in back.stdout
+
+
+def test_rollback_of_a_drill_names_a_missing_drill_in_one_line(azure_sandbox: Any, odin_env: dict,
+                                                              tmp_path: Path) -> None:
+    plan = plan_for(tmp_path, azure_sandbox, "no-such-drill")
+    result = run_odin(["rollback", str(plan), "--reason", "x", "--by", "erin", "--drill", "20200101T000000Z-abcd"],
+                      env=sandbox_env(odin_env, tmp_path))
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and "no drill '20200101T000000Z-abcd' of 'no-such-drill'" in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
