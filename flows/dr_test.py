@@ -31,13 +31,17 @@ from prefect import flow
 from prefect.states import State
 
 from odin_drills.flows.drill_run import DrillOptions, DrillSummary
+from odin_drills.flows.plan_choices import plan_file_type
 from odin_drills.flows.region_failover import runbook_state
+
+DrillPlanFile = plan_file_type("drill")
+"""``str``; in the deployments' run form, a choice of the project's drill files (``flows.plan_choices``)."""
 
 __all__ = ["DrillOptions", "DrillSummary", "dr_test", "region_failover_drill"]
 
 
 @flow(name="dr-test", log_prints=False, validate_parameters=True)
-def dr_test(plan_file: str, time_scale: float = 1.0, wait_for_lock: bool = True, allow_production: bool = False) -> State:
+def dr_test(plan_file: DrillPlanFile, time_scale: float = 1.0, wait_for_lock: bool = True, allow_production: bool = False) -> State:
     """The quarterly DR test: inject the outage, run the runbook as a drill, score it against the targets.
 
     A scheduled test queues behind another run on the same environment (``wait_for_lock``); the
@@ -55,7 +59,7 @@ def dr_test(plan_file: str, time_scale: float = 1.0, wait_for_lock: bool = True,
 
 
 @flow(name="region-failover-drill", log_prints=False, validate_parameters=True)
-def region_failover_drill(plan_file: str, time_scale: float = 1.0, options: DrillOptions | None = None,
+def region_failover_drill(plan_file: DrillPlanFile, time_scale: float = 1.0, options: DrillOptions = DrillOptions(),
                           allow_production: bool = False) -> State:
     """A region-failover drill started from the UI: the same scored drill as ``dr_test``, with options.
 

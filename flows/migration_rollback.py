@@ -20,7 +20,7 @@ from prefect.runtime import flow_run as runtime_flow_run
 from odin_drills.errors import EXIT_USAGE, UsageError
 from odin_drills.flows import migration_state as state
 from odin_drills.flows.entry import entry_plan_file, require_opt_in
-from odin_drills.flows.final_state import final_state, summary_of
+from odin_drills.flows.final_state import final_state
 from odin_drills.flows.migration import (
     LISTENERS,
     MigrationRun,
@@ -106,4 +106,6 @@ def migration_rollback(plan_file: str, reason: str, by: str, verified_as: str | 
 
 def run_rollback(**parameters: Any) -> RunSummary:
     """Run the ``migration-rollback`` flow in this process and return its summary."""
-    return summary_of(migration_rollback(**parameters, return_state=True), RunSummary)
+    from odin_drills.flows.in_process import run_in_process
+
+    return run_in_process(migration_rollback, RunSummary, **parameters)

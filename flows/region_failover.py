@@ -25,18 +25,23 @@ from odin_drills.steps.dr import DetectionResult, failover_due_at
 from odin_drills.steps.dr.azure_reads import replication_evidence
 from odin_drills.steps.dr.failover import failback_undos
 from odin_drills.steps.dr.run import DrillRun, EndRun, Mode
+from odin_drills.steps import stop
 
 PHASES = ("prepare", "detect", "decide", "failover", "validate", "communicate", "failback")
 
 
 def run_runbook(run: DrillRun) -> None:
     """The runbook, phase by phase; ``EndRun`` ends it early when nothing is to fail over."""
+    stop.check("drill phase prepare")  # a signal: no new phase starts; the drill cleans up
     with phase(run, "prepare"):
         prepare(run)
+    stop.check("drill phase detect")  # a signal: no new phase starts; the drill cleans up
     with phase(run, "detect"):
         detection = detect(run)
+    stop.check("drill phase decide")  # a signal: no new phase starts; the drill cleans up
     with phase(run, "decide"):
         decide(run, detection)
+    stop.check("drill phase failover")  # after this, a stop waits for the failback: it puts the world back
     with phase(run, "failover"):
         fail_over(run)
     with phase(run, "validate"):
@@ -83,7 +88,12 @@ def runbook_state(plan_file: str, time_scale: float, *, mode: Mode, options: Dri
 
 def prepare(run: DrillRun) -> None:
     """The steady state: smoke journeys through Front Door (the baseline); which server becomes
-    primary (read from Azure before anything breaks); probes and canary writes on."""
+    primary (read from Azure before anything breaks); probes and canary writes on. First, when the
+    plan asks for it, the test-window notice and its notice period (``steps.dr.notice``):
+    stakeholders hear before anything is touched."""
+    from odin_drills.steps.dr.notice import announce_test_window
+
+    announce_test_window(run)
     run.found.baseline_smoke = smoke(run, "prepare", "frontdoor")
     if run.outage is not None and run.found.baseline_smoke.critical_failed:
         raise UsageError(f"{run.found.baseline_smoke.critical_failed} critical smoke journey(s) fail through Front "

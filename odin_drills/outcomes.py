@@ -13,6 +13,9 @@ code  meaning
       healthy, or the drill ran and a criterion failed (or the outage was not confirmed, or a
       person vetoed the failover)
 4     a person must look: rolled back but still degraded, or the run failed
+5     interrupted: a signal (SIGTERM, Ctrl-C) stopped the run at a safe point, after the step in
+      flight was journaled; nothing new was started. Finish it with ``odin migrate PLAN --resume``
+      or undo it with ``odin rollback PLAN``
 ====  =========================================================================================
 
 In the Prefect UI the run's final state carries the outcome's name, so a rolled-back migration
@@ -31,6 +34,7 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_NOT_ACHIEVED = 3
 EXIT_FAILED = 4
+EXIT_INTERRUPTED = 5
 
 
 class Outcome(StrEnum):
@@ -46,6 +50,7 @@ class Outcome(StrEnum):
     NOT_CONFIRMED = "not_confirmed"
     VETOED = "vetoed"
     NO_FAILOVER_NEEDED = "no_failover_needed"
+    INTERRUPTED = "interrupted"
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,8 @@ OUTCOMES: dict[Outcome, OutcomeInfo] = {
     Outcome.NOT_CONFIRMED: OutcomeInfo(EXIT_NOT_ACHIEVED, "NotConfirmed", True, "the outage was not confirmed"),
     Outcome.VETOED: OutcomeInfo(EXIT_NOT_ACHIEVED, "Vetoed", True, "a person vetoed the failover"),
     Outcome.NO_FAILOVER_NEEDED: OutcomeInfo(EXIT_OK, "NoFailoverNeeded", False, "no failover was needed"),
+    Outcome.INTERRUPTED: OutcomeInfo(EXIT_INTERRUPTED, "Interrupted", True,
+                                     "interrupted by a signal: resume it or roll it back"),
 }
 
 

@@ -47,6 +47,10 @@ def test_migration_deployment_runs_each_phase_as_its_own_future_run(tmp_path: Pa
             if len(finished) >= 4 or any(f["data"]["outcome"] != "completed" for f in finished):
                 break
             time.sleep(1)
+        # the last run journals run_finished before its flow run reaches its final state: keep the worker
+        # (its process group holds that run) until every run is final
+        states = wait_for_runs(deployed, [r["data"]["flow_run_id"] for r in kinds(journal(deployed, "shop-move"),
+                                                                                "run_started")])
     entries = journal(deployed, "shop-move")
     runs = kinds(entries, "run_started")
     assert [r["data"]["phases"] for r in runs] == [["t-1w"], ["t0"], ["t+1h"], ["t+24h"]]
@@ -60,6 +64,5 @@ def test_migration_deployment_runs_each_phase_as_its_own_future_run(tmp_path: Pa
     assert [f["data"]["outcome"] for f in kinds(entries, "run_finished")] == ["completed"] * 4
     scheduled = [n for n in kinds(entries, "note") if "scheduled" in n["data"].get("message", "")]
     assert len(scheduled) == 3
-    states = wait_for_runs(deployed, [r["data"]["flow_run_id"] for r in runs])
-    assert set(states.values()) == {"COMPLETED"}
+    assert set(states.values()) == {"COMPLETED"} and len(states) == 4
     assert shop.weights() == {"blue": 0, "green": 100}

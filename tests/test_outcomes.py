@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from odin_drills.outcomes import EXIT_FAILED, EXIT_NOT_ACHIEVED, EXIT_OK, EXIT_USAGE, OUTCOMES, Outcome, describe, exit_code
+from odin_drills.outcomes import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NOT_ACHIEVED, EXIT_OK, EXIT_USAGE, OUTCOMES, Outcome,
+                                  describe, exit_code)
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def test_every_outcome_has_one_row_and_a_documented_code() -> None:
     assert set(OUTCOMES) == set(Outcome)
-    assert {row.exit_code for row in OUTCOMES.values()} == {EXIT_OK, EXIT_USAGE, EXIT_NOT_ACHIEVED, EXIT_FAILED}
+    assert {row.exit_code for row in OUTCOMES.values()} == {EXIT_OK, EXIT_USAGE, EXIT_NOT_ACHIEVED, EXIT_FAILED,
+                                                                  EXIT_INTERRUPTED}
     assert len({row.state_name for row in OUTCOMES.values()}) == len(OUTCOMES)
 
 

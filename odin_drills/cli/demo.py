@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from odin_drills.cli.processes import stop
+from odin_drills.cli.processes import CHILDREN, stop
 from odin_drills.errors import TargetUnreachable, UsageError
 
 PLAN = Path(str(files("odin_drills.drills").joinpath("migration-demo.yaml")))
@@ -33,7 +33,9 @@ def demo_service(port: int, seed: int = 7) -> Iterator[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "odin_drills.sandbox.bluegreen", "--port", str(port), "--seed", str(seed)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        start_new_session=True,  # Ctrl-C at the terminal reaches odin only: it stops the run, then the service
     )
+    CHILDREN.add(process)
     try:
         line = process.stdout.readline() if process.stdout else ""
         if not line:
@@ -66,7 +68,10 @@ def run_demo(*, clean: bool, time_scale: float, port: int) -> int:
 
         migration_flow.LISTENERS[:] = [print_entry] + ([] if clean else [degrade_green])
         started = time.monotonic()
-        summary = migration_flow.run_migration(plan_file=str(PLAN), time_scale=time_scale)
+        from odin_drills.cli.signals import graceful_stop
+
+        with graceful_stop("`odin rollback` on the demo plan undoes it"):
+            summary = migration_flow.run_migration(plan_file=str(PLAN), time_scale=time_scale)
         weights = admin.get("/_admin/weights").json()
     if summary.outcome == "refused":
         raise UsageError(summary.detail)

@@ -26,7 +26,12 @@ from odin_drills.plan.safety import require_production_opt_in
 
 def run_drill(plan: str, time_scale: float, as_json: bool, allow_production: bool, *, quiet: bool = False,
               wait: bool = False) -> int:
-    """Run ``dr_test`` on ``plan``; returns the exit code (errors are printed, never raised)."""
+    """Run ``dr_test`` on ``plan``; returns the exit code (errors are printed, never raised).
+    A ``kind: restore`` drill file runs the restore drill instead (``cli.restore_drill``)."""
+    from odin_drills.cli.restore_drill import is_restore_drill, run_restore_drill
+
+    if is_restore_drill(plan):
+        return run_restore_drill(plan, time_scale, as_json, allow_production, quiet=quiet, wait=wait)
     try:
         return _run(plan, time_scale, as_json, allow_production, quiet, wait)
     except OdinError as exc:
@@ -60,8 +65,9 @@ def _run(plan: str, time_scale: float, as_json: bool, allow_production: bool, qu
     url = server.ensure()
     server.use(url)
     import odin_drills.flows.drill_run as runbook
+    from odin_drills.cli.signals import graceful_stop
     from odin_drills.flows.dr_test import DrillSummary, dr_test
-    from odin_drills.flows.final_state import summary_of
+    from odin_drills.flows.in_process import run_in_process
 
     listener = None
     if not quiet:
@@ -69,10 +75,11 @@ def _run(plan: str, time_scale: float, as_json: bool, allow_production: bool, qu
         listener = print_drill_entry
         runbook.LISTENERS.append(listener)
     try:
-        # the flow ends in its outcome's state (CriteriaFailed is Failed-type): the summary is its data
-        state = dr_test(plan_file=str(plan), time_scale=time_scale, wait_for_lock=wait,
-                        allow_production=allow_production, return_state=True)
-        summary = summary_of(state, DrillSummary)
+        # the flow ends in its outcome's state (CriteriaFailed is Failed-type): the summary is its data, even
+        # when the Prefect API died and could not take that state (flows.in_process); a signal stops it gracefully
+        with graceful_stop(f"run `odin drill {plan}` again once its leftovers are undone"):
+            summary = run_in_process(dr_test, DrillSummary, plan_file=str(plan), time_scale=time_scale,
+                                     wait_for_lock=wait, allow_production=allow_production)
     finally:
         if listener is not None:
             runbook.LISTENERS.remove(listener)

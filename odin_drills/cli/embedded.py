@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
-from odin_drills.cli.processes import stop
+from odin_drills.cli.processes import CHILDREN, stop
 from odin_drills.errors import TargetUnreachable
 from odin_drills.home import PRIVATE_UMASK, odin_home, private_dir
 
@@ -50,7 +50,9 @@ def embedded_sandbox(target: Any, seed: int = 0) -> Iterator[dict[str, Any] | No
     process = subprocess.Popen(
         [sys.executable, "-m", "odin_drills.sandbox.azure", "--state-dir", str(state), "--seed", str(seed)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, umask=PRIVATE_UMASK,
+        start_new_session=True,  # Ctrl-C at the terminal reaches odin only: it stops the run, then the sandbox
     )
+    CHILDREN.add(process)
     saved = {}
     try:
         line = process.stdout.readline() if process.stdout else ""

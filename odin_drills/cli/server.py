@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 from pydantic import BaseModel
 
-from odin_drills.errors import TargetUnreachable
+from odin_drills.errors import TargetUnreachable, UsageError
 from odin_drills.home import PRIVATE_UMASK, odin_home, open_private, private_dir, write_private
 
 DEFAULT_PORT = 4200
@@ -44,8 +44,9 @@ def prefect_home() -> Path:
 def server_environment(port: int | None = None) -> dict[str, str]:
     """Environment for the server process: isolated home, no telemetry leaving loopback.
 
-    The UI is told its API's real port: left alone it calls 127.0.0.1:4200, so on any other port
-    (the next free one, or a test's) it would show "Can't connect to Server API" and no runs.
+    Concurrency leases are kept on disk (see below). The UI is told its API's real port: left alone
+    it calls 127.0.0.1:4200, so on any other port (the next free one, or a test's) it would show
+    "Can't connect to Server API" and no runs.
     """
     env = dict(os.environ)
     env.pop("PREFECT_API_URL", None)
@@ -53,6 +54,10 @@ def server_environment(port: int | None = None) -> dict[str, str]:
     env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     env.setdefault("PREFECT_UI_ENABLED", "true")
     env["PREFECT_LOGGING_LEVEL"] = env.get("PREFECT_LOGGING_LEVEL", "WARNING")
+    # Concurrency leases (the environment lock's slot) on disk, not in the server's memory: a server
+    # that dies and comes back still knows them, so they expire or are released; in memory they are
+    # lost while the slot stays taken, and the environment would stay locked for good.
+    env.setdefault("PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE", "prefect.server.concurrency.lease_storage.filesystem")
     if port is not None:
         env["PREFECT_SERVER_UI_API_URL"] = f"http://127.0.0.1:{port}/api"
     return env
@@ -141,9 +146,10 @@ def ensure() -> str:
     """The API URL to record runs in: PREFECT_API_URL if set (checked), else our server, started if needed."""
     external = os.environ.get("PREFECT_API_URL")
     if external:
-        if not healthy(external.rstrip("/"), timeout=5.0):
-            raise TargetUnreachable(
-                f"PREFECT_API_URL={external} does not answer /health; start that server or unset the variable"
+        if not healthy(external.rstrip("/"), timeout=5.0):  # refused before anything runs: a usage error
+            raise UsageError(
+                f"PREFECT_API_URL={external} does not answer /health: start that Prefect server, or unset "
+                "PREFECT_API_URL to record in odin's own local server (`odin server start`)"
             )
         return external
     state, info = status()
@@ -199,3 +205,12 @@ def use(url: str) -> None:
         os.environ.setdefault(key, value)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_HOME", str(prefect_home()))
+    from odin_drills.cli.prefect_noise import quiet
+
+    quiet()  # a lost API is said once, at the end, not by Prefect every few seconds
+    from odin_drills.cli.backfill import replay
+
+    try:
+        replay(url)  # final states an earlier run could not record, now that the API answers
+    except OSError:
+        pass
