@@ -8,10 +8,9 @@ gate visible in the Prefect UI. The journal, not memory, decides what to undo.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import httpx
 from prefect import flow, get_run_logger, task
@@ -22,15 +21,16 @@ from pydantic import BaseModel
 from odin_drills.reports.artifacts import publish_baseline, publish_report
 from odin_drills.flows.human import wait_for_decision
 from odin_drills.errors import EXIT_USAGE, OdinError, OutsideChangeWindow, StateMissing, UsageError
-from odin_drills.flows.final_state import final_state, summary_of
+from odin_drills.flows.final_state import final_state
 from odin_drills.outcomes import exit_code
 from odin_drills.flows.entry import entry_plan_file, require_opt_in
+from odin_drills.flows.plan_choices import plan_file_type, shown_as
 from odin_drills.home import write_private
 from odin_drills.plan import Plan, load_plan
 from odin_drills.plan.models import PHASE_OFFSETS, PHASES
 from odin_drills.plan.steps import ApprovalStep, GateStep, SmokeStep
 from odin_drills.steps.actions import StepOutcome
-from odin_drills.steps.baseline import BaselineRecord, load_baseline, save_baseline
+from odin_drills.steps.baseline import BaselineRecord, load_baseline, save_baseline, unusable_baseline
 from odin_drills.steps.clock import ScaledClock
 from odin_drills.steps.judge import Judge, Verdict
 from odin_drills.steps.adequacy import check_baseline
@@ -40,13 +40,15 @@ from odin_drills.steps.lock import environment_lock
 from odin_drills.steps.lock import free as free_environment
 from odin_drills.steps.lock import reserve as reserve_environment
 from odin_drills.steps import intent as wal
+from odin_drills.steps import stop
 from odin_drills.flows import migration_state as state
-from odin_drills.steps.probes import SyntheticProbeSource, run_journeys
+from odin_drills.steps.probes import run_journeys
+from odin_drills.steps.probes.open import open_metric_source
 from odin_drills.reports.markdown import render_markdown
 from odin_drills.reports.html import render_html
 from odin_drills.steps.rollback import undo_completed
 
-Outcome = Literal["completed", "rolled_back_healthy", "rolled_back_degraded", "failed", "refused"]
+Outcome = Literal["completed", "rolled_back_healthy", "rolled_back_degraded", "failed", "refused", "interrupted"]
 
 
 class RunSummary(BaseModel):
@@ -66,26 +68,28 @@ class RolledBack(Exception):
         self.outcome = outcome
 
 
-@dataclass
 class MigrationRun:
-    plan: Plan
-    plan_file: str
-    migration: str
-    folder: Path
-    clock: ScaledClock
-    journal: Journal
-    client: httpx.Client
-    force: bool = False
-    wait: bool = False
-    chain: bool = False
-    resume: bool = False
-    baseline: BaselineRecord | None = None
-    _source: Any = field(default=None, repr=False)
+    """One run of the runbook: what every task works on.
+
+    A plain class, not a dataclass, on purpose (like ``steps.dr.run.DrillRun``): Prefect walks the
+    dataclasses and pydantic models a task receives, looking for futures to resolve, and this run
+    holds the whole plan, the journal and an HTTP client — thousands of visits per task call, the
+    bulk of the per-step cost before issue 14. A plain object is one leaf to Prefect, so every task
+    takes the run as is, and a task added later cannot bring the walk back."""
+
+    def __init__(self, *, plan: Plan, plan_file: str, migration: str, folder: Path, clock: ScaledClock,
+                 journal: Journal, client: httpx.Client, force: bool = False, wait: bool = False,
+                 chain: bool = False, resume: bool = False, baseline: BaselineRecord | None = None) -> None:
+        self.plan, self.plan_file, self.migration, self.folder = plan, plan_file, migration, folder
+        self.clock, self.journal, self.client = clock, journal, client
+        self.force, self.wait, self.chain, self.resume = force, wait, chain, resume
+        self.baseline = baseline
+        self._source: Any = None
 
     @property
     def source(self) -> Any:
         if self._source is None:
-            self._source = SyntheticProbeSource(self.plan.metrics, self.clock)
+            self._source = open_metric_source(self.plan, self.clock)  # probe or Prometheus, with alerts if set
         return self._source
 
     def close(self) -> None:
@@ -107,11 +111,15 @@ class MigrationRun:
 
 @task(name="capture-baseline", cache_policy=NO_CACHE, persist_result=False)
 def capture_baseline(run: MigrationRun) -> BaselineRecord:
+    """The baseline window, saved only when it can be a baseline (``unusable_baseline``: the phase
+    then ends unusable with the reason, and T-0 refuses)."""
     window = run.plan.policy.windows.baseline
     snapshot = run.source.measure(window)
     record = BaselineRecord(
         plan=run.plan.name, migration=run.migration, captured_at=run.clock.now(), window_seconds=window, snapshot=snapshot
     )
+    if unusable_baseline(snapshot, "metrics"):
+        return record  # nothing written: the phase raises with the reason
     save_baseline(run.folder / "baseline.json", record)
     run.journal.append("baseline", phase="t-1w", snapshot=snapshot.model_dump(mode="json", exclude={"latency_samples_ms"}),
                        window_seconds=window, path=str(run.folder / "baseline.json"))
@@ -161,7 +169,12 @@ def execute(run: MigrationRun, step: Any, phase: str, label: str) -> StepOutcome
 
 @task(name="gate", cache_policy=NO_CACHE, persist_result=False, task_run_name="gate-{phase}")
 def gate(run: MigrationRun, phase: str, duration: float, step: str | None = None, interval: float | None = None) -> Verdict:
-    return run.judge().watch(duration, phase=phase, step=step, interval=interval)
+    judge = run.judge()
+    judge.stop = stop.event()  # a signal ends the watch at its next window; its windows so far are journaled
+    verdict = judge.watch(duration, phase=phase, step=step, interval=interval)
+    if verdict.action not in ("rollback_now", "rollback"):  # a rollback is acted on, stop or not
+        stop.check(f"acting on the gate of {step or phase}")  # a watch cut short: --resume runs the gate again
+    return verdict
 
 
 @task(name="undo", cache_policy=NO_CACHE, persist_result=False)
@@ -288,8 +301,19 @@ def phase_t_minus_1w(run: MigrationRun) -> None:
     if report.critical_failed:
         raise UsageError(f"{report.critical_failed} critical smoke journey(s) fail before any change: fix the service or the plan")
     run.baseline = capture_baseline(run)
-    publish_baseline(run.plan.name, run.baseline)
+    problem = unusable_baseline(run.baseline.snapshot, f"{run.plan_file}: metrics")
+    if problem:  # no baseline.json: T-0 refuses with this reason
+        run.baseline = None
+        raise StateMissing(problem)
+    from odin_drills.flows.best_effort import best_effort
+
+    best_effort("publishing the baseline", publish_baseline, run.plan.name, run.baseline)  # baseline.json is the record
     check_baseline(run.plan, run.baseline, run.journal)  # can the windows see a breach? warn or refuse per policy
+    if run.plan.slo is not None:
+        error_budget_gate(run, "t-1w")  # readiness: what the T-0 gate would say today
+    from odin_drills.flows.readiness_gate import review_readiness
+
+    review_readiness(run, "t-1w", smoke=report)  # the readiness review: journaled and reported; blocking items gate T-0
     for step in run.plan.phases.t_minus_1w:
         run_step(run, step, "t-1w")
 
@@ -302,6 +326,7 @@ def run_step(run: MigrationRun, step: Any, phase: str) -> None:
     """One plan step. A step the journal shows done (an earlier run of this phase, before a crash)
     is skipped; see ``steps.intent`` for how an interrupted one is decided."""
     label = step.label
+    stop.check(f"step {label} of {phase}")  # a signal asked to stop: the step before it is journaled
     entries = run.journal.entries()
     if isinstance(step, SmokeStep):
         if state.smoke_passed(entries, phase, label):
@@ -334,13 +359,15 @@ def run_step(run: MigrationRun, step: Any, phase: str) -> None:
         roll_back(run, phase=phase, reason=f"step {label} failed in an earlier run of this phase")
     else:  # never run, not run (reconciled), or may have run and safe to send again (PUT, DELETE, wait)
         if done == "maybe":
+            why = (f"{step.method} is idempotent" if getattr(step, "method", None) else
+                   "it reads the world first and changes only what is not yet as wanted")
             run.journal.append("note", phase=phase, step=label, message=(
-                f"{label} may have run before the crash; sending it again is safe ({getattr(step, 'method', step.kind)} "
-                "is idempotent), so it is sent again"))
+                f"{label} may have run, or run in part, before the crash; running it again is safe ({why})"))
         outcome = execute(run, step, phase, label)
         if not outcome.succeeded:
             roll_back(run, phase=phase, reason=f"step {label} failed: {outcome.detail}")
     if step.changes_world and not state.gate_passed(run.journal.entries(), phase, label):
+        stop.check(f"the gate after step {label} of {phase}")  # --resume runs it (the step is done)
         # the judge runs the smoke journeys with every window
         act_on(run, gate(run, phase, run.plan.policy.windows.step, label), phase=phase, step=label)
 
@@ -360,10 +387,29 @@ def phase_t0(run: MigrationRun) -> None:
                 "wait for it or pass --force"
             )
         run.journal.append("note", phase="t0", message="outside the change window: forced with --force")
+    if run.plan.slo is not None and not began:
+        error_budget_gate(run, "t0")
     if run.plan.observe_only:  # validated: no step changes anything; T-0 runs its own gates and smoke steps
         run.journal.append("note", phase="t0", message="observe only: nothing to change, only the plan's gates watch")
     for step in run.plan.phases.t0:
         run_step(run, step, "t0")
+
+
+def error_budget_gate(run: MigrationRun, phase: str) -> None:
+    """The handbook's error-budget policy (``steps.slo``): journaled at T-1w as readiness, and at T-0
+    before any change, where a tier that forbids the change refuses it (exit 2)."""
+    from odin_drills.steps.slo import budget_gate, read_budget
+
+    slo = run.plan.slo
+    budget, unavailable = read_budget(slo, run.source)
+    allowed, said = budget_gate(budget, slo, unavailable)
+    verdict = "allowed" if allowed else ("refused" if phase == "t0" else "would be refused at T-0")
+    run.journal.append("note", phase=phase, step="error-budget", message=f"slo: {said}: {verdict}", error_budget={
+        "tier": budget.tier, "remaining": budget.remaining, "requests": budget.requests, "errors": budget.errors,
+        "availability": slo.availability, "window_seconds": slo.window, "allowed": allowed,
+        "emergency": slo.emergency.model_dump() if slo.emergency and budget.tier == "exhausted" else None})
+    if not allowed and phase == "t0":
+        raise UsageError(f"{run.plan_file}: slo: {said}")
 
 
 def phase_t_plus_1h(run: MigrationRun) -> None:
@@ -394,18 +440,28 @@ new_migration_id = state.new_migration_id
 
 
 def open_migration(plan: Plan, phase: str | None, migration: str | None = None,
-                   resume: bool = False) -> tuple[str, Path]:
-    """A full run or T-1w starts a new migration; a later phase, a resume or a rollback continues the
-    one named by ``migration``, else the plan's latest (``flows.migration_state``)."""
-    return state.open_migration(plan, phase, migration=migration, resume=resume)
+                   resume: bool = False, wait: bool = False) -> tuple[str, Path]:
+    """A full run or T-1w starts a new migration (refused while another migration holds the
+    environment, or queued with ``wait``); a later phase, a resume or a rollback continues the one
+    named by ``migration``, else the plan's latest (``flows.migration_state``)."""
+    return state.open_migration(plan, phase, migration=migration, resume=resume, wait=wait)
 
 
 # ---------------------------------------------------------------- the flow
 
+MigrationPlanFile = plan_file_type("migration")
+"""``str``; in the deployment's run form, a choice of the project's migration plans (``flows.plan_choices``)."""
+PhaseChoice = Annotated[Literal["all", "t-1w", "t0", "t+1h", "t+24h"] | None,
+                        shown_as({"type": "string", "enum": ["all", *PHASES]})]
+"""One phase, or ``all`` (None from the command line): drawn as a choice, not behind a None toggle."""
+ChainChoice = Annotated[bool | None, shown_as({"type": "boolean"})]
+MigrationId = Annotated[str | None, shown_as({"type": "string"})]
+
+
 @flow(name="migration", log_prints=False, validate_parameters=True)
-def migration(plan_file: str, phase: Literal["t-1w", "t0", "t+1h", "t+24h"] | None = None, time_scale: float = 1.0,
-              force: bool = False, wait: bool = False, chain: bool | None = None, allow_production: bool = False,
-              migration: str | None = None, resume: bool = False) -> Any:
+def migration(plan_file: MigrationPlanFile, phase: PhaseChoice = "all", time_scale: float = 1.0,
+              force: bool = False, wait: bool = False, chain: ChainChoice = None, allow_production: bool = False,
+              migration: MigrationId = None, resume: bool = False) -> Any:
     """Run a migration plan: all four phases waiting on the clock between them, or one phase.
 
     ``chain`` (default: on when run by a deployment) runs one phase and schedules the next as a
@@ -419,16 +475,17 @@ def migration(plan_file: str, phase: Literal["t-1w", "t0", "t+1h", "t+24h"] | No
 
     Args:
         plan_file: the plan file; for a deployment or UI run, under the project's drills/ folder (or $ODIN_PLAN_ROOT on the worker)
-        phase: one phase only (t-1w, t0, t+1h, t+24h); empty runs them all
+        phase: one phase only (t-1w, t0, t+1h, t+24h), or all of them in order
         time_scale: run the plan clock this many times faster (rehearsals)
         force: run T-0 outside the plan's change window
         wait: queue behind another run holding the environment lock instead of refusing
         chain: run one phase and schedule the next as a future run (default: on under a deployment)
         allow_production: required (true) to run a plan whose target is production; the run is refused otherwise
-        migration: the migration id to continue (default: the plan's latest); chained runs pass it on
+        migration: the migration id to continue (empty: the plan's latest); chained runs pass it on
         resume: continue the migration after a crash: reconcile, then its interrupted rollback or remaining phases
     """
-    migration_id_given = migration
+    phase = None if phase == "all" else phase
+    migration_id_given = migration or None
     if chain is None:
         from prefect.runtime import deployment
 
@@ -441,9 +498,13 @@ def migration(plan_file: str, phase: Literal["t-1w", "t0", "t+1h", "t+24h"] | No
             raise UsageError(f"--phase must be one of {', '.join(PHASES)}")
         if migration_id_given and phase in (None, "t-1w") and not resume:
             raise UsageError("--migration continues a migration: use it with --phase (t0, t+1h, t+24h) or --resume")
-        migration_id, folder = open_migration(plan, phase, migration_id_given, resume)
+        migration_id, folder = open_migration(plan, phase, migration_id_given, resume, wait)
         earlier = read_journal(folder / "journal.jsonl")
         if earlier and (resume or phase not in (None, "t-1w")):
+            if state.over(earlier) and free_environment(plan.environment, migration_id):
+                # over, yet still holding the environment (killed between its end and the release)
+                Journal(folder / "journal.jsonl", ScaledClock(1.0)).append(
+                    "lock", action="freed", environment=plan.environment, migration=migration_id, plan=plan.name)
             state.require_not_over(earlier, migration_id)
             if not resume and state.rollback_in_progress(earlier) is not None:
                 raise UsageError(f"migration {migration_id}: a rollback of it was interrupted; finish it with "
@@ -485,6 +546,8 @@ def migration(plan_file: str, phase: Literal["t-1w", "t0", "t+1h", "t+24h"] | No
             _run_phases(run, phases, t0_at)
     except RolledBack as exc:
         outcome = exc.outcome
+    except stop.StopRequested as exc:  # a signal: the step in flight finished and is journaled
+        outcome, detail = "interrupted", _interrupted(run, exc)
     except UsageError as exc:  # refused before changing anything (window, lock, missing state)
         outcome, detail = "refused", "\n".join(exc.lines())
     except Exception as exc:  # anything unexpected: journal it, report it, exit 4
@@ -514,10 +577,10 @@ def write_reports(plan_name: str, folder: Path, journal: Journal, logger: Any) -
             logger.exception("could not write %s", path.name)
             write_private(path, f"odin could not render this report ({exc.__class__.__name__}: {exc}); "
                                 f"the journal {journal.path} holds the whole run\n")
-    try:
-        publish_report(plan_name, entries)
-    except Exception:  # noqa: BLE001
-        logger.exception("could not publish the report to Prefect; it is in %s", report)
+    from odin_drills.flows.best_effort import best_effort
+
+    if not best_effort("publishing the report", publish_report, plan_name, entries):  # bounded: the API may be gone
+        logger.info("the report is not in Prefect; it is in %s", report)
     return report
 
 
@@ -541,12 +604,16 @@ def _run_phases(run: MigrationRun, phases: list[str], t0_at: datetime) -> None:
             due = t0_at + timedelta(seconds=PHASE_OFFSETS[name])
             if len(phases) > 1 and due > run.clock.now():
                 run.journal.append("note", phase=name, message=f"waiting until {due:%Y-%m-%d %H:%M:%S} (plan time) for {name}")
-                run.clock.sleep_until(due)
+                _sleep_until(run, due, name)
+            stop.check(f"phase {name}")
             if name != "t-1w" and not locked:
                 if name == "t0":  # T-1w gates T-0: refused before anything is touched
                     problem = state.baseline_problem(run.folder, run.journal.entries())
                     if problem:
                         raise StateMissing(problem)
+                    from odin_drills.flows.readiness_gate import require_ready
+
+                    require_ready(run)  # blocking readiness items unmet: refused, naming each and how to attest it
                 _take_environment(run, stack)
                 locked = True
             run.journal.append("phase_started", phase=name)
@@ -554,6 +621,9 @@ def _run_phases(run: MigrationRun, phases: list[str], t0_at: datetime) -> None:
                 PHASE_FUNCTIONS[name](run)
             except RolledBack:
                 run.journal.append("phase_finished", phase=name, outcome="rolled back")
+                raise
+            except stop.StopRequested as exc:  # --resume runs the rest of the phase, skipping what is done
+                run.journal.append("phase_finished", phase=name, outcome="interrupted", detail=str(exc))
                 raise
             except Exception as exc:
                 why = exc.lines()[0] if isinstance(exc, OdinError) else f"{exc.__class__.__name__}: {exc}"
@@ -564,6 +634,22 @@ def _run_phases(run: MigrationRun, phases: list[str], t0_at: datetime) -> None:
             if run.chain and name != PHASES[-1]:
                 _schedule_next_phase(run, PHASES[PHASES.index(name) + 1], t0_at)
                 return
+
+
+def _sleep_until(run: MigrationRun, due: datetime, phase: str) -> None:
+    """Wait on the plan clock for ``due`` (days at scale 1), in slices of at most a second of real
+    time, so a signal stops the run now, not when the next phase is due."""
+    while due > run.clock.now():
+        stop.check(f"phase {phase}")
+        left = (due - run.clock.now()).total_seconds()
+        run.clock.sleep(min(left, run.clock.scale))  # plan seconds in one real second
+
+
+def _interrupted(run: MigrationRun, exc: stop.StopRequested) -> str:
+    """What the journal and the user read after a stop: where it stopped and how to go on."""
+    plan, mid = run.plan_file, run.migration
+    return (f"{exc}; the environment stays reserved for migration {mid}: go on with `odin migrate {plan} --resume "
+            f"--migration {mid}`, or undo it with `odin rollback {plan} --migration {mid} --reason ... --by NAME`")
 
 
 def _resume_rollback(run: MigrationRun, started: Any) -> None:
@@ -612,5 +698,8 @@ LISTENERS: list[Any] = []
 
 
 def run_migration(**parameters: Any) -> RunSummary:
-    """Run the ``migration`` flow in this process and return its summary, whatever state it ended in."""
-    return summary_of(migration(**parameters, return_state=True), RunSummary)
+    """Run the ``migration`` flow in this process and return its summary, whatever state it ended in
+    (and whether or not the Prefect API could record it: ``flows.in_process``)."""
+    from odin_drills.flows.in_process import run_in_process
+
+    return run_in_process(migration, RunSummary, **parameters)

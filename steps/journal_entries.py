@@ -88,8 +88,9 @@ class PhaseStarted(Record):
 
 
 class PhaseFinished(Record):
-    """``outcome``: ok, rolled back, failed or unusable (a T-1w whose checks failed: no usable
-    baseline, and T-0 refuses with ``detail``)."""
+    """``outcome``: ok, rolled back, failed, unusable (a T-1w whose checks failed: no usable
+    baseline, and T-0 refuses with ``detail``) or interrupted (a signal stopped it at a safe point;
+    ``--resume`` runs the rest of it)."""
 
     KIND = "phase_finished"
     REQUIRES = ("phase",)
@@ -122,6 +123,7 @@ class Note(Record):
     stage: dict[str, Any] | None = None
     sent: int | None = None
     failed: int | None = None
+    error_budget: dict[str, Any] | None = None  # the SLO gate's numbers: tier, remaining, requests, errors, emergency
 
 
 class Policy(Record, RollbackPolicy):
@@ -201,14 +203,15 @@ class OperationStarted(Record):
 
 class StepReconciled(Record):
     """What a later start found for an intent with no outcome (``steps.intent.reconcile``):
-    ``happened`` (its undo is kept), ``not_happened`` (nothing to undo; a resume runs it again) or
-    ``unknown`` (the effect cannot be observed: it may have happened, so its undo is kept).
+    ``happened`` (its undo is kept), ``partial`` (part of it: its undo is kept and a resume runs it
+    again to finish it), ``not_happened`` (nothing to undo; a resume runs it again) or ``unknown``
+    (the effect cannot be observed: it may have happened, so its undo is kept).
     ``how``: observed, polled (a journaled operation was followed to its end), unobservable."""
 
     KIND = "step_reconciled"
     REQUIRES = ("phase", "step")
     attempt: int
-    verdict: Literal["happened", "not_happened", "unknown"]
+    verdict: Literal["happened", "partial", "not_happened", "unknown"]
     how: str
     detail: str
     undo: dict[str, Any] | None = None
@@ -358,11 +361,27 @@ class Comms(Record):
 # ------------------------------------------------------------------ region-failover drills
 
 class Sandbox(Record):
+    """``arm_url``, ``ca_cert`` and ``subscription_id`` let ``odin rollback`` reach the same sandbox
+    after a crash (none is a credential: the sandbox accepts any token)."""
+
     KIND = "sandbox"
     action: str
     admin_url: str
     frontdoor_url: str
     state_dir: str | None = None
+    arm_url: str | None = None
+    ca_cert: str | None = None
+    subscription_id: str | None = None
+
+
+class OutageInjecting(Record):
+    """Write-ahead for the sandbox fault: written (fsynced) before the sandbox is asked for it, so a
+    drill killed before ``outage_injected`` (which carries the fault's id) still has its fault
+    found and removed by ``odin rollback`` (``steps.dr.cleanup``)."""
+
+    KIND = "outage_injecting"
+    region: str
+    how: str
 
 
 class OutageInjected(Record):
@@ -523,6 +542,64 @@ class FailoverCheck(Record):
     broken: list[str]
 
 
+class RestorePoint(Record):
+    """A restore drill chose its point: ``point`` (the requested restore point, Azure's clock),
+    ``requested_at`` (plan time of the request) and the copy's name."""
+
+    KIND = "restore_point"
+    point: datetime
+    requested_at: datetime
+    point_before_request_seconds: float
+    source_database: str
+    restored_database: str
+
+
+class RestoreVerified(Record):
+    """The canary rows read back from the restored copy (``steps.dr.restore``): ``expected`` were
+    committed by the requested point; ``lost`` of them are missing, ``extra`` rows committed after it
+    are present (a copy must hold exactly the rows up to its point), ``rpo_seconds`` plan time."""
+
+    KIND = "restore_verified"
+    database: str
+    acknowledged: int
+    expected: int
+    verified: int
+    lost: int
+    extra: int
+    corrupted: int
+    unreadable: int
+    failed_writes: int
+    lost_ids: list[str]
+    extra_ids: list[str]
+    rpo_seconds: float | None
+    restored_through: datetime | None = None
+    copy_rows: int | None = None
+
+
+class RestoreScorecardRecord(Record):
+    """A restore drill's scorecard (``steps.dr.restore.RestoreScorecard``), its fields at the top level."""
+
+    KIND = "restore_scorecard"
+    plan: str
+    drill_id: str
+    scored_at: datetime
+    source_database: str
+    restored_database: str
+    restore_point: datetime | None
+    rto_seconds: float | None
+    rto_target_seconds: float
+    rpo_seconds: float | None
+    rpo_target_seconds: float
+    canary_writes: int
+    expected_writes: int
+    lost_writes: int
+    extra_writes: int
+    corrupted_writes: int
+    unreadable_writes: int
+    copy_deleted: bool
+    criteria: dict[str, dict[str, Any]]
+
+
 class ScorecardRecord(Record):
     """The drill's ``steps.dr.scorecard.Scorecard``, its fields at the top level of ``data``, checked
     against ``Scorecard`` itself (imported when checked: the journal stays importable below the
@@ -555,13 +632,28 @@ class ScorecardRecord(Record):
         return Scorecard.model_validate(self.model_dump())
 
 
+class Readiness(Record):
+    """The operational readiness review (``steps.readiness``): every checklist item with its status
+    (met / attested / unmet), evidence and who attested it; at T-1w, and again before T-0 when the
+    plan marks items blocking (``blocking_unmet`` non-empty there: T-0 refused)."""
+
+    KIND = "readiness"
+    REQUIRES = ("phase",)
+    items: list[dict[str, Any]]
+    met: int
+    attested: int
+    unmet: int
+    blocking_unmet: list[str]
+
+
 RECORDS: dict[str, type[Record]] = {model.KIND: model for model in (
     RunStarted, RunFinished, PhaseStarted, PhaseFinished, Lock, Note, Policy,
     StepStarted, StepFinished, StepIntent, OperationStarted, StepReconciled, UndoCheck, UndoStarted, UndoFinished, RollbackStarted, RollbackFinished,
     Baseline, Smoke, Gate, Decision, HoldStarted, HumanInput, Notify, Comms,
-    Sandbox, OutageInjected, OutageCleared, ProbeState, ProbeSummary, OutageConfirmed, OutageNotConfirmed,
+    Sandbox, OutageInjecting, OutageInjected, OutageCleared, ProbeState, ProbeSummary, OutageConfirmed, OutageNotConfirmed,
     ServiceRecovered, CanaryStarted, CanaryState, CanaryStopped, CanaryVerified, Replication, DataLoss,
-    FailbackDeferred, FailoverCheck, ScorecardRecord,
+    FailbackDeferred, FailoverCheck, ScorecardRecord, RestorePoint, RestoreVerified, RestoreScorecardRecord,
+    Readiness,
 )}
 """Every entry kind there is, by its ``kind``."""
 

@@ -11,8 +11,10 @@ whole watch (``AlphaBudget`` spends one alpha per migration across the phases):
 
 - ``rollback_now`` acts at once; a hold acts at once (a person decides);
 - a rollback the evidence shows acts at once (``policy.confirm_windows``, if set, still asks for
-  that many consecutive windows); a rollback from hard signals alone (critical journeys, Sev 1
-  alerts) or from percentile-only latency keeps the old confirmation over 2 windows;
+  that many consecutive windows), and so do 2 or more Sev 1 alerts read from the plan's alert
+  source (each rule's ``for:`` is already its confirmation); a rollback from other hard signals
+  alone (critical journeys, a hand-written ``sev1_alerts``) or from percentile-only latency keeps
+  the old confirmation over 2 windows;
 - at the end of the planned windows: evidence above the watch rung (1.1x) is a hold; a watch that
   could not yet have seen a rollback-tier error breach (the power rule, for this test) collects up
   to ``windows.max_extensions`` more intervals and then holds, saying how much more traffic it
@@ -167,7 +169,9 @@ class Judge:
                 return Verdict(action="rollback_now", reason=reasons, decision=dump, windows=intervals)
             if verdict == "rollback":
                 consecutive += 1
-                confirmations = self.policy.rollback_confirmations(evidence=decision.evidence_tier == "rollback")
+                # conclusive evidence, or Sev 1 alerts whose rules already waited out their `for:`, act at once
+                confirmations = self.policy.rollback_confirmations(
+                    evidence=decision.evidence_tier == "rollback" or getattr(decision, "alert_tier", "ok") == "rollback")
                 if consecutive >= confirmations:
                     head = (f"confirmed over {consecutive} consecutive windows: " if confirmations > 1 else
                             f"conclusive after window {intervals}: ")

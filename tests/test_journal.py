@@ -75,7 +75,9 @@ SAMPLES: dict[str, tuple[str | None, str | None, dict[str, Any]]] = {
     "comms": ("comms", None, dict(channel="ops", channel_kind="slack", template="initial", minute=0, status="sent",
                                   http_status=200, attempts=1, detail="answered 200", text="Outage")),
     "sandbox": (None, None, dict(action="reused", admin_url="https://127.0.0.1:1/admin",
-                                 frontdoor_url="https://127.0.0.1:2", state_dir=None)),
+                                 frontdoor_url="https://127.0.0.1:2", state_dir=None, arm_url="https://127.0.0.1:3",
+                                 ca_cert="/tmp/ca.pem", subscription_id="sub-1")),
+    "outage_injecting": ("detect", None, dict(region="westeurope", how="sandbox region_outage fault")),
     "outage_injected": ("detect", None, dict(region="westeurope", how="sandbox region_outage fault", fault_id="f-1",
                                              injected_at="2026-03-02T09:00:00Z", outage_started_at=AT)),
     "outage_cleared": ("failback", None, dict(region="westeurope", fault_id="f-1", cleared_at=None)),
@@ -107,6 +109,24 @@ SAMPLES: dict[str, tuple[str | None, str | None, dict[str, Any]]] = {
     "failover_check": ("validate", None, dict(verdict="restored", reason="every critical journey passes",
                                               broken=[])),
     "scorecard": (None, None, SCORECARD),
+    "restore_point": ("restore", None, dict(point=AT,
+                                            requested_at=AT,
+                                            point_before_request_seconds=0.0, source_database="/subscriptions/s/x",
+                                            restored_database="orders-restore-d1")),
+    "restore_verified": ("verify", None, dict(database="orders-restore-d1", acknowledged=60, expected=50, verified=45,
+                                              lost=5, extra=0, corrupted=0, unreadable=0, failed_writes=0,
+                                              lost_ids=["a"], extra_ids=[], rpo_seconds=4.8)),
+    "restore_scorecard": ("score", None, dict(
+        plan="restore-sandbox", drill_id="d1", scored_at=AT,
+        source_database="/subscriptions/s/x", restored_database="orders-restore-d1",
+        restore_point=AT, rto_seconds=12.0, rto_target_seconds=1800.0,
+        rpo_seconds=4.8, rpo_target_seconds=5.0, canary_writes=60, expected_writes=50, lost_writes=5,
+        extra_writes=0, corrupted_writes=0, unreadable_writes=0, copy_deleted=True,
+        criteria={"restore_within_rto": {"passed": True, "evidence": "12 s"}})),
+    "readiness": ("t-1w", None, dict(
+        items=[{"id": "observability.alerts", "area": "Observability", "text": "Alerts configured", "status": "unmet",
+                "how": "attest", "evidence": "needs a person", "by": None, "at": None, "blocking": True}],
+        met=0, attested=0, unmet=1, blocking_unmet=["observability.alerts"])),
 }
 
 

@@ -41,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_replay_parser(sub)
 
+    from odin_drills.cli.readiness import add_parsers as add_readiness_parsers
+
+    add_readiness_parsers(sub)
+
     p = sub.add_parser("plan", help="dry run: show what each step would change, change nothing")
     p.add_argument("plan")
 
@@ -57,12 +61,14 @@ def _parser() -> argparse.ArgumentParser:
                         "its interrupted rollback or its remaining phases (skipping the steps already done)")
     p.add_argument("--migration", metavar="ID", help="the migration to continue (default: the plan's latest)")
 
-    p = sub.add_parser("rollback", help="undo what a migration changed (default: the plan's latest), e.g. after a crash")
+    p = sub.add_parser("rollback", help="undo what a migration or a drill changed (default: the plan's latest), "
+                                        "e.g. after a crash")
     p.add_argument("plan")
     p.add_argument("--reason", required=True)
     p.add_argument("--by", required=True)
     p.add_argument("--wait", action="store_true", help="queue behind a run holding the environment lock")
     p.add_argument("--migration", metavar="ID", help="the migration to undo (default: the plan's latest)")
+    p.add_argument("--drill", metavar="ID", help="a drill file: the drill to undo (default: the plan's latest)")
     p.add_argument("--time-scale", type=float, default=1.0, metavar="N",
                    help="run the clock N times faster (the re-check window after the undos)")
     p.add_argument("--allow-production", action="store_true", help="required for a plan whose target is production")
@@ -105,23 +111,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         _parser().print_help()
         return 0
+    from odin_drills.cli.shutdown import begin, finish  # bounded exit, even with the Prefect API gone
+
+    begin()
     try:
-        return int(COMMANDS[args.command](args) or 0)
+        return finish(int(COMMANDS[args.command](args) or 0))
     except OdinError as exc:
         from odin_drills.plan.problems import one_line  # a newline in a YAML key must not split a problem
 
         for line in exc.lines():
             print(f"odin: error: {one_line(line)}", file=sys.stderr)
-        return exc.exit_code
+        return finish(exc.exit_code)
     except KeyboardInterrupt:
         print("odin: interrupted", file=sys.stderr)
-        return 130
+        return finish(130)
 
 
 # ------------------------------------------------------------------ fast commands
 
 def _is_drill_file(path: str) -> bool:
-    """Drill files say ``kind: region-failover``; everything else is a migration plan."""
+    """Drill files say ``kind: region-failover`` or ``kind: restore``; everything else is a migration plan."""
     import re
 
     try:
@@ -129,13 +138,21 @@ def _is_drill_file(path: str) -> bool:
             text = handle.read(4 * 1024 * 1024).decode("utf-8-sig")
     except (OSError, UnicodeDecodeError, ValueError):
         return False
-    return re.search(r"^(kind:\s*[\"']?region-failover|regions:)", text, re.MULTILINE) is not None
+    return re.search(r"^(kind:\s*[\"']?(region-failover|restore)|regions:)", text, re.MULTILINE) is not None
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     if _is_drill_file(args.plan):
+        from odin_drills.cli.restore_drill import is_restore_drill
         from odin_drills.plan.drill import load_drill
 
+        if is_restore_drill(args.plan):
+            from odin_drills.plan.restore_drill import load_restore_drill
+
+            restore = load_restore_drill(args.plan)
+            print(f"{args.plan}: ok (restore drill {restore.name}, environment {restore.environment}, "
+                  f"targets RTO {restore.targets.rto:g} s, RPO {restore.targets.rpo:g} s)")
+            return 0
         drill = load_drill(args.plan)
         print(f"{args.plan}: ok (drill {drill.name}, environment {drill.environment}, "
               f"{drill.regions.primary} -> {drill.regions.secondary})")
@@ -280,7 +297,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"odin: recording in Prefect at {url.removesuffix('/api')}", file=sys.stderr)
         migration_flow.LISTENERS.append(print_entry)
-    with embedded_sandbox(plan.target):
+    from odin_drills.cli.signals import graceful_stop
+
+    with graceful_stop(f"`odin migrate {args.plan} --resume` goes on, `odin rollback {args.plan} --reason ... --by ...` "
+                       "undoes"), embedded_sandbox(plan.target):
         summary = migration_flow.run_migration(
             plan_file=str(args.plan), phase=args.phase, time_scale=args.time_scale, force=args.force, wait=args.wait,
             allow_production=args.allow_production, migration=args.migration, resume=args.resume,
@@ -289,13 +309,22 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         for line in summary.detail.splitlines():
             print(f"odin: error: {line}", file=sys.stderr)
         return summary.exit_code
+    if summary.outcome == "interrupted":  # where it stopped and how to resume or roll back
+        print(f"odin: {summary.detail}", file=sys.stderr)
     print(f"{summary.outcome}: report {summary.report}")
     return summary.exit_code
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     """Undo a migration from its journal under the environment lock, re-check the service, and exit
-    with what that says: 3 rolled back and healthy, 4 still degraded (``odin_drills.outcomes``)."""
+    with what that says: 3 rolled back and healthy, 4 still degraded (``odin_drills.outcomes``).
+    A drill file goes to ``odin_drills.cli.drill_rollback`` (a drill left behind by a crash)."""
+    if _is_drill_file(args.plan):
+        from odin_drills.cli.drill_rollback import cmd_drill_rollback
+
+        return cmd_drill_rollback(args)
+    if args.drill:
+        raise UsageError(f"{args.plan}: --drill names a drill, and this is a migration plan: use --migration ID")
     from odin_drills.plan import load_plan
 
     plan = load_plan(args.plan)
@@ -322,7 +351,11 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         print(f"migration {migration}: nothing to undo")
         return EXIT_OK
     migration_flow.LISTENERS.append(print_entry)
-    with embedded_sandbox(plan.target):
+    from odin_drills.cli.signals import graceful_stop
+
+    with graceful_stop(f"`odin rollback {args.plan} --migration {migration} --reason ... --by ...` finishes it",
+                       first="the rollback runs to its end (stopped half-way it would leave the world half undone)"), \
+            embedded_sandbox(plan.target):
         summary = run_rollback(plan_file=str(args.plan), reason=args.reason, by=args.by,
                                verified_as=verified_identity(), migration=migration, wait=args.wait,
                                allow_production=args.allow_production, time_scale=args.time_scale)
@@ -401,6 +434,8 @@ COMMANDS = {
     "schema": cmd_schema,
     "gate": cmd_gate,
     "replay": lambda args: __import__("odin_drills.cli.replay", fromlist=["cmd_replay"]).cmd_replay(args),
+    "readiness": lambda args: __import__("odin_drills.cli.readiness", fromlist=["cmd_readiness"]).cmd_readiness(args),
+    "attest": lambda args: __import__("odin_drills.cli.readiness", fromlist=["cmd_attest"]).cmd_attest(args),
     "plan": cmd_plan,
     "migrate": cmd_migrate,
     "drill": cmd_drill,

@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, mod
 
 from odin_drills.plan.journeys import MetricSourceSpec, SmokeJourney
 from odin_drills.plan.secrets import SecretSource
+from odin_drills.plan.slo import ErrorBudgetPolicy
+from odin_drills.plan.telemetry import AlertSourceSpec
+from odin_drills.plan.readiness import ReadinessSpec
 from odin_drills.plan.steps import Step
 from odin_drills.plan.policy import Policy
 
@@ -166,12 +169,21 @@ class Plan(BaseModel):
     target: SandboxTarget | AzureTarget | LocalTarget = Field(default_factory=LocalTarget, discriminator="kind")
     service: Service
     metrics: MetricSourceSpec
+    alerts: AlertSourceSpec | None = Field(
+        default=None, description="alerts firing at the end of each window, mapped to the ladder's signals "
+                                  "(Sev 0 -> outage, Sev 1 -> sev1_alerts, new since the baseline -> new_alerts)")
     smoke: list[SmokeJourney] = Field(default_factory=list)
+    slo: ErrorBudgetPolicy | None = Field(
+        default=None, description="availability SLO and the error-budget gate before T-0 (metrics.kind prometheus)")
     policy: Policy = Field(default_factory=Policy)
     change_window: ChangeWindow | None = None
     secrets: SecretSource | None = Field(
         default=None, description="where ${secret:NAME} references are looked up when a step runs")
     phases: Phases = Field(default_factory=Phases)
+    readiness: ReadinessSpec = Field(
+        default_factory=ReadinessSpec,
+        description="the operational readiness review at T-1w: which checklist items block T-0, where the DR "
+                    "evidence is read (odin readiness PLAN; odin attest PLAN ITEM --by NAME --evidence URL)")
     observe_only: bool = Field(
         default=False, description="the plan changes nothing on purpose: it only baselines and watches (T-0 runs its "
                                    "gate and smoke steps); without it a plan with no world-changing step is refused")
@@ -184,11 +196,27 @@ class Plan(BaseModel):
         return value
 
     @model_validator(mode="after")
+    def _slo_readable(self) -> "Plan":
+        """The error budget is read over the SLO window, so the source must look back: the probe cannot."""
+        if self.slo is not None and self.metrics.kind != "prometheus":
+            raise ValueError("slo: the error budget is read over the SLO window from a source that can look back: "
+                             "needs metrics.kind prometheus")
+        return self
+
+    @model_validator(mode="after")
     def _vault_known(self) -> "Plan":
         """Outside the sandbox (which serves its own vault) a Key Vault source must say which vault."""
         if self.secrets is not None and self.secrets.kind == "keyvault" and not self.secrets.vault_url \
                 and not isinstance(self.target, SandboxTarget):
             raise ValueError("secrets.vault_url: required unless the target is the sandbox")
+        return self
+
+    @model_validator(mode="after")
+    def _workspace_known(self) -> "Plan":
+        """Outside the sandbox (which serves its own workspace) Application Insights needs the workspace id."""
+        if self.metrics.kind == "azure_monitor" and not self.metrics.workspace_id \
+                and not isinstance(self.target, SandboxTarget):
+            raise ValueError("metrics.workspace_id: required unless the target is the sandbox")
         return self
 
     @model_validator(mode="after")

@@ -23,6 +23,8 @@ OUTCOMES: dict[str, tuple[str, str, str]] = {
                              "Rolled back, still degraded: check the undo and re-check sections."),
     "failed": ("failed", "#c62828", "Failed: see the timeline."),
     "refused": ("refused", "#616161", "Refused before changing anything: see the last note."),
+    "interrupted": ("interrupted", "#6a1b9a", "Interrupted by a signal after the step in flight: resume it "
+                    "(odin migrate PLAN --resume) or roll it back (odin rollback PLAN)."),
 }
 DECISION_COLOURS = {
     "proceed": "#2e7d32", "inconclusive": "#90a4ae", "watch": "#c29200", "hold": "#e65100",

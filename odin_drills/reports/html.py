@@ -53,7 +53,8 @@ DEDUPE_REASONS_FROM = 40
 same step is written as a link to the row that has it in full: it keeps a 500-window report small."""
 
 SECTION_TITLES = (
-    ("summary", "Summary"), ("scorecard", "DR drill"), ("baseline", "Baseline"), ("timeline", "Timeline"),
+    ("summary", "Summary"), ("scorecard", "DR drill"), ("baseline", "Baseline"), ("readiness", "Readiness"),
+    ("timeline", "Timeline"),
     ("gate-charts", "Gate charts"), ("gates", "Gate table"), ("decisions", "Decisions"),
     ("messages", "Messages"), ("undo", "Undo"), ("events", "Events"),
 )
@@ -329,9 +330,23 @@ def _undo(entries: list[Entry]) -> Context:
     }
 
 
+def _readiness(entries: list[Entry]) -> Context:
+    """The operational readiness review (``odin_drills.reports.readiness``), one row per item."""
+    from odin_drills.reports.readiness import READINESS_COLOURS, readiness_view
+
+    view = readiness_view(entries)
+    if view is None:
+        return None
+    view["table"] = [[Piece("code", r["id"]), r["text"] + (" (blocking)" if r["blocking"] else ""),
+                      badge(r["shown"], READINESS_COLOURS.get(r["status"], GREY)), r["by"],
+                      Cell("why", r["evidence"])] for r in view["rows"]]
+    return view
+
+
 # ---------------------------------------------------------------- the event table
 
-_BULKY = ("snapshot", "report", "decision", "output", "undo", "spec", "prior", "observed", "continuation_token")
+_BULKY = ("snapshot", "report", "decision", "output", "undo", "spec", "prior", "observed", "continuation_token",
+          "items")  # items: a readiness review's 32 rows are its own section
 
 
 def _detail(e: Entry, gate_index: dict[int, int]) -> Any:
@@ -450,6 +465,7 @@ def render_html(entries: list[Entry], *, title: str | None = None, scorecard: di
         "summary": _summary(entries, gates),
         "scorecard": _scorecard(scorecard) if isinstance(scorecard, dict) else None,
         "baseline": _baseline(entries),
+        "readiness": _readiness(entries),
         "timeline": _timeline(entries, gates),
         "gate-charts": _gate_charts(entries, gates),
         "gates": _gate_table(gates),

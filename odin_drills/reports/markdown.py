@@ -11,6 +11,7 @@ from typing import Any
 
 from odin_drills.reports.formatting import as_dict, evidence, num, seconds, verified_as
 from odin_drills.reports.journal_view import policy_summary, thresholds
+from odin_drills.reports.readiness import readiness_view
 from odin_drills.reports.templating import render
 from odin_drills.steps.journal import Entry
 
@@ -20,6 +21,8 @@ OUTCOME_TEXT = {
     "rolled_back_degraded": "Rolled back, still degraded: check the undo and re-check sections.",
     "failed": "Failed: see the timeline.",
     "refused": "Refused before changing anything: see the last note.",
+    "interrupted": "Interrupted by a signal after the step in flight: resume it (`odin migrate PLAN --resume`) or "
+                   "roll it back (`odin rollback PLAN`).",
 }
 DECISION_KINDS = ("decision", "human_input", "hold_started", "rollback_started", "rollback_finished")
 
@@ -122,6 +125,7 @@ def render_markdown(entries: list[Entry]) -> str:
             "text": OUTCOME_TEXT.get(str(last.data.get("outcome", "")), last.data.get("outcome", "")),
             "exit_code": last.data.get("exit_code"), "detail": last.data.get("detail")},
         baseline=_baseline(entries),
+        readiness=readiness_view(entries),
         decisions=[_decision(e) for e in entries if e.kind in DECISION_KINDS],
         gates=[_gate_cells(r) for r in rows],
         ladder=thresholds(entries).sentence if rows else "",
@@ -147,6 +151,9 @@ def _timeline_detail(e: Entry) -> str:
         return f"{d.get('status')}: {d.get('detail') or d.get('reason') or ''}"
     if e.kind == "policy":
         return policy_summary(d)
+    if e.kind == "readiness":
+        return (f"{d.get('met')} met, {d.get('attested')} attested, {d.get('unmet')} unmet; blocking unmet: "
+                f"{', '.join(map(str, d.get('blocking_unmet') or [])) or 'none'}")
     keep = {k: v for k, v in d.items()
             if k not in ("snapshot", "report", "decision", "output", "undo", "spec", "prior", "observed",
                          "continuation_token")}
