@@ -26,15 +26,17 @@ def cmd_drill_rollback(args: argparse.Namespace) -> int:
 
     server.use(server.ensure())
     import odin_drills.flows.drill_run as runbook
-    from odin_drills.flows.drill_rollback import run_drill_rollback
+    from odin_drills.flows.drill_rollback import DrillRollbackSummary, drill_rollback
+    from odin_drills.flows.in_process import run_in_process
     from odin_drills.outcomes import describe
     from odin_drills.steps.identity import verified_identity
 
     runbook.LISTENERS.append(print_drill_entry)
     try:
-        summary = run_drill_rollback(plan_file=str(args.plan), reason=args.reason, by=args.by,
-                                     verified_as=verified_identity(), drill=args.drill, wait=args.wait,
-                                     allow_production=args.allow_production, time_scale=args.time_scale)
+        # bounded even when the Prefect API dies mid-rollback: the journal's outcome stands (flows.in_process)
+        summary = run_in_process(drill_rollback, DrillRollbackSummary, plan_file=str(args.plan), reason=args.reason,
+                                 by=args.by, verified_as=verified_identity(), drill=args.drill, wait=args.wait,
+                                 allow_production=args.allow_production, time_scale=args.time_scale)
     finally:
         runbook.LISTENERS.remove(print_drill_entry)
     if summary.outcome == "refused":

@@ -76,15 +76,15 @@ def run_restore_drill(plan: str, time_scale: float, as_json: bool, allow_product
         url = server.ensure()
         server.use(url)
         import odin_drills.flows.restore_drill as runbook
-        from odin_drills.flows.final_state import summary_of
+        from odin_drills.flows.in_process import run_in_process
 
         if not quiet:
             print(f"odin: recording in Prefect at {url.removesuffix('/api')}", file=sys.stderr)
             runbook.LISTENERS.append(print_restore_entry)
         try:
-            state = runbook.restore_drill(plan_file=str(plan), time_scale=time_scale, wait_for_lock=wait,
-                                          allow_production=allow_production, return_state=True)
-            summary = summary_of(state, runbook.RestoreSummary)
+            # bounded even when the Prefect API dies mid-drill: the journal's outcome stands (flows.in_process)
+            summary = run_in_process(runbook.restore_drill, runbook.RestoreSummary, plan_file=str(plan),
+                                     time_scale=time_scale, wait_for_lock=wait, allow_production=allow_production)
         finally:
             if not quiet:
                 runbook.LISTENERS.remove(print_restore_entry)
@@ -128,15 +128,14 @@ def cmd_restore_rollback(args: argparse.Namespace) -> int:
 
     server.use(server.ensure())
     import odin_drills.flows.restore_drill as runbook
-    from odin_drills.flows.final_state import summary_of
+    from odin_drills.flows.in_process import run_in_process
     from odin_drills.outcomes import describe
 
     runbook.LISTENERS.append(print_restore_entry)
     try:
-        state = runbook.restore_drill_rollback(plan_file=str(args.plan), drill=args.drill, wait=args.wait,
-                                               allow_production=args.allow_production, time_scale=args.time_scale,
-                                               return_state=True)
-        summary = summary_of(state, runbook.RestoreSummary)
+        summary = run_in_process(runbook.restore_drill_rollback, runbook.RestoreSummary, plan_file=str(args.plan),
+                                 drill=args.drill, wait=args.wait, allow_production=args.allow_production,
+                                 time_scale=args.time_scale)
     finally:
         runbook.LISTENERS.remove(print_restore_entry)
     if summary.outcome == "refused":
