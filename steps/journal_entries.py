@@ -576,28 +576,35 @@ class RestoreVerified(Record):
     copy_rows: int | None = None
 
 
-class RestoreScorecardRecord(Record):
-    """A restore drill's scorecard (``steps.dr.restore.RestoreScorecard``), its fields at the top level."""
+def _checked_against(model: type[BaseModel], data: Any) -> Any:
+    """``data`` (a scorecard's fields at the top level of an entry) checked against ``model``
+    itself, so the journal's copy of a scorecard cannot drift from the scorecard."""
+    if not isinstance(data, dict):
+        raise ValueError("a scorecard is an object")
+    unknown = sorted(set(data) - set(model.model_fields))
+    if unknown:
+        raise ValueError(f"unexpected field(s) {', '.join(map(repr, unknown))} "
+                         f"(the fields of a {model.__name__}: {', '.join(model.model_fields)})")
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError("; ".join(_describe(error) for error in exc.errors(include_url=False, include_input=False))) from None
+    return data
 
+
+class RestoreScorecardRecord(Record):
+    """A restore drill's ``steps.dr.restore.RestoreScorecard``, its fields at the top level, checked
+    against that model (imported when checked, as for ``ScorecardRecord``)."""
+
+    model_config = ConfigDict(extra="allow")
     KIND = "restore_scorecard"
-    plan: str
-    drill_id: str
-    scored_at: datetime
-    source_database: str
-    restored_database: str
-    restore_point: datetime | None
-    rto_seconds: float | None
-    rto_target_seconds: float
-    rpo_seconds: float | None
-    rpo_target_seconds: float
-    canary_writes: int
-    expected_writes: int
-    lost_writes: int
-    extra_writes: int
-    corrupted_writes: int
-    unreadable_writes: int
-    copy_deleted: bool
-    criteria: dict[str, dict[str, Any]]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _is_a_restore_scorecard(cls, data: Any) -> Any:
+        from odin_drills.steps.dr.restore import RestoreScorecard
+
+        return _checked_against(RestoreScorecard, data)
 
 
 class ScorecardRecord(Record):
@@ -613,17 +620,7 @@ class ScorecardRecord(Record):
     def _is_a_scorecard(cls, data: Any) -> Any:
         from odin_drills.steps.dr.scorecard import Scorecard
 
-        if not isinstance(data, dict):
-            raise ValueError("a scorecard is an object")
-        unknown = sorted(set(data) - set(Scorecard.model_fields))
-        if unknown:
-            raise ValueError(f"unexpected field(s) {', '.join(map(repr, unknown))} "
-                             f"(the fields of a Scorecard: {', '.join(Scorecard.model_fields)})")
-        try:
-            Scorecard.model_validate(data)
-        except ValidationError as exc:
-            raise ValueError("; ".join(_describe(error) for error in exc.errors(include_url=False, include_input=False))) from None
-        return data
+        return _checked_against(Scorecard, data)
 
     def scorecard(self) -> Any:
         """This entry as a ``steps.dr.scorecard.Scorecard``."""

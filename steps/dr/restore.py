@@ -34,6 +34,7 @@ from odin_drills.plan.steps import Step
 from odin_drills.steps import intent as wal
 from odin_drills.steps.dr.canary import CanaryWrite, CanaryWriter, sha256_of
 from odin_drills.steps.dr.failover import undo_entry
+from odin_drills.steps.dr.scorecard import Criterion
 from odin_drills.steps.journal import Journal
 
 STEPS = TypeAdapter(Step)
@@ -70,11 +71,6 @@ class RestoreContext:
     def plan_seconds(self, wall_seconds: float) -> float:
         """Wall seconds as plan time on this drill's clock."""
         return wall_seconds / self.clock.wall_seconds(1.0)
-
-
-class Criterion(BaseModel):
-    passed: bool
-    evidence: str
 
 
 class RestoreScorecard(BaseModel):

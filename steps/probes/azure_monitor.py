@@ -24,16 +24,15 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from odin_drills.plan.azure_monitor import AzureMonitorMetrics
-from odin_drills.steps.clock import Clock, measurement_window
+from odin_drills.steps.clock import Clock
 from odin_drills.steps.probes.prometheus import INF_BOUND_MS, quantile_from_buckets
-from odin_drills.steps.probes.synthetic import ProbeClosed
+from odin_drills.steps.probes.queried import QueriedWindowSource
 from odin_drills.steps.snapshot import LatencyHistogram, LatencyPercentiles, Signals, Snapshot
 
 PUBLIC_ENDPOINT = "https://api.loganalytics.io"
@@ -70,16 +69,13 @@ def log_analytics_target(spec: AzureMonitorMetrics, target: Any) -> tuple[str, s
     return str(endpoint), str(workspace), str(ca_cert), True
 
 
-class AzureMonitorSource:
+class AzureMonitorSource(QueriedWindowSource):
     """A ``MetricSource`` reading one window at a time from Application Insights (Log Analytics)."""
 
     def __init__(self, spec: AzureMonitorMetrics, clock: Clock, *, target: Any = None, client: Any = None,
                  wall_now: Any = time.time) -> None:
-        self.spec = spec
-        self.clock = clock
-        self._wall_now = wall_now
-        self._closed = threading.Event()
-        self._window_lock = threading.Lock()
+        super().__init__(spec, clock, wall_now)
+        self.spec: AzureMonitorMetrics = spec
         self._target = target
         self._own = client is None
         self._credential: Any = None
@@ -117,28 +113,8 @@ class AzureMonitorSource:
             options["connection_verify"] = ca_cert
         return LogsQueryClient(self._credential, **options)
 
-    def _sleep(self, seconds: float) -> None:
-        if self._closed.wait(seconds):
-            raise ProbeClosed(f"{self.name} was closed during a window")
-
-    def wall_seconds(self, plan_seconds: float) -> float:
-        floor = self.spec.min_window_wall_seconds if self.clock.scale != 1 else 0.0
-        return max(self.clock.wall_seconds(plan_seconds), floor)
-
-    def measure(self, plan_seconds: float) -> Snapshot:
-        if self._closed.is_set():
-            raise ProbeClosed(f"{self.name} is closed")
-        wall = self.wall_seconds(plan_seconds)
-        with self._window_lock, measurement_window(self.clock, plan_seconds, wall) as span:
-            if wall > 0:
-                self._sleep(wall)
-            ended = self._wall_now()
-            started = ended - max(wall, 0.001)
-            if self.spec.query_delay > 0:
-                self._sleep(self.spec.query_delay)
-            window = self.read(started, ended)
-        return window.model_copy(update={"started_at": span.started_at, "ended_at": span.ended_at or self.clock.now(),
-                                         "source": self.name})
+    def read_window(self, end: float, seconds: float) -> Snapshot:
+        return self.read(end - seconds, end)
 
     def read(self, start: float, end: float) -> Snapshot:
         """The window ``[start, end]`` (unix seconds, wall time) as a Snapshot."""
@@ -201,13 +177,11 @@ class AzureMonitorSource:
         table = tables[0]
         return dict(zip(table.columns, list(table.rows[0])))
 
-    def close(self) -> None:
-        self._closed.set()
-        with self._window_lock:
-            if self._own and self._client is not None:
-                self._client.close()
-            if self._credential is not None:
-                self._credential.close()
+    def release(self) -> None:
+        if self._own and self._client is not None:
+            self._client.close()
+        if self._credential is not None:
+            self._credential.close()
 
 
 def _iso(ts: float) -> str:

@@ -25,15 +25,14 @@ takes it, so a watch never proceeds on data it did not get.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from typing import Any
 
 import httpx
 
 from odin_drills.plan.telemetry import WINDOW_PLACEHOLDER, PrometheusMetrics
-from odin_drills.steps.clock import Clock, measurement_window
-from odin_drills.steps.probes.synthetic import ProbeClosed
+from odin_drills.steps.clock import Clock
+from odin_drills.steps.probes.queried import QueriedWindowSource
 from odin_drills.steps.snapshot import LatencyHistogram, LatencyPercentiles, Signals, Snapshot
 
 INF_BOUND_MS = 1e15
@@ -64,42 +63,20 @@ def quantile_from_buckets(q: float, bounds: list[float], cumulative: list[int]) 
     return bounds[-1]
 
 
-class PrometheusSource:
+class PrometheusSource(QueriedWindowSource):
     """A ``MetricSource`` reading one window at a time from Prometheus' HTTP API."""
 
     def __init__(self, spec: PrometheusMetrics, clock: Clock, *, client: httpx.Client | None = None,
                  wall_now: Any = time.time) -> None:
-        self.spec = spec
-        self.clock = clock
+        super().__init__(spec, clock, wall_now)
+        self.spec: PrometheusMetrics = spec
         self.base = str(spec.url).rstrip("/")
         self.name = f"prometheus {self.base}"
-        self._wall_now = wall_now
         self._own = client is None
         self._client = client or httpx.Client(timeout=spec.timeout, trust_env=False)
-        self._closed = threading.Event()  # close() ends a window's wait at once (a hold's monitor, a shutdown)
-        self._window_lock = threading.Lock()  # windows asked for from several threads run one after another
 
-    def _sleep(self, seconds: float) -> None:
-        if self._closed.wait(seconds):
-            raise ProbeClosed(f"{self.name} was closed during a window")
-
-    def wall_seconds(self, plan_seconds: float) -> float:
-        floor = self.spec.min_window_wall_seconds if self.clock.scale != 1 else 0.0
-        return max(self.clock.wall_seconds(plan_seconds), floor)
-
-    def measure(self, plan_seconds: float) -> Snapshot:
-        if self._closed.is_set():
-            raise ProbeClosed(f"{self.name} is closed")
-        wall = self.wall_seconds(plan_seconds)
-        with self._window_lock, measurement_window(self.clock, plan_seconds, wall) as span:
-            if wall > 0:
-                self._sleep(wall)
-            ended = self._wall_now()
-            if self.spec.query_delay > 0:
-                self._sleep(self.spec.query_delay)
-            window = self.read(ended, max(wall, 0.001))
-        return window.model_copy(update={"started_at": span.started_at, "ended_at": span.ended_at or self.clock.now(),
-                                         "source": self.name})
+    def read_window(self, end: float, seconds: float) -> Snapshot:
+        return self.read(end, seconds)
 
     def read(self, at: float, seconds: float) -> Snapshot:
         """The window ``[at - seconds, at]`` (unix seconds) as a Snapshot."""
@@ -188,8 +165,6 @@ class PrometheusSource:
             counts.append(max(round(per_bound[bound]), counts[-1] if counts else 0))
         return LatencyHistogram(le_ms=bounds, counts=counts)
 
-    def close(self) -> None:
-        self._closed.set()
-        with self._window_lock:  # the interrupted window, if any, has returned
-            if self._own:
-                self._client.close()
+    def release(self) -> None:
+        if self._own:
+            self._client.close()
