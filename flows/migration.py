@@ -1,8 +1,9 @@
 """The migration runbook: T-1w ▸ T-0 ▸ T+1h ▸ T+24h, judged against a baseline, undone when it must be.
 
 Read this file as the runbook. Each phase is a short function; the work happens in ``steps/``
-(actions, judge, rollback, journal) and in small Prefect tasks that make every step, smoke run and
-gate visible in the Prefect UI. The journal, not memory, decides what to undo.
+(actions, judge, rollback, journal) and in the small Prefect tasks of ``flows/migration_run.py``
+that make every step, smoke run and gate visible in the Prefect UI. The journal, not memory,
+decides what to undo.
 """
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import httpx
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow, get_run_logger
 from prefect.runtime import flow_run as runtime_flow_run
 from pydantic import BaseModel
 
 from odin_drills.reports.artifacts import publish_baseline, publish_report
-from odin_drills.flows.human import wait_for_decision
 from odin_drills.errors import EXIT_USAGE, OdinError, OutsideChangeWindow, StateMissing, UsageError
 from odin_drills.flows.final_state import final_state
 from odin_drills.outcomes import exit_code
@@ -29,12 +28,9 @@ from odin_drills.home import write_private
 from odin_drills.plan import Plan, load_plan
 from odin_drills.plan.models import PHASE_OFFSETS, PHASES
 from odin_drills.plan.steps import ApprovalStep, GateStep, SmokeStep
-from odin_drills.steps.actions import StepOutcome
-from odin_drills.steps.baseline import BaselineRecord, load_baseline, save_baseline, unusable_baseline
+from odin_drills.steps.baseline import unusable_baseline
 from odin_drills.steps.clock import ScaledClock
-from odin_drills.steps.judge import Judge, Verdict
 from odin_drills.steps.adequacy import check_baseline
-from odin_drills.steps.sequential import AlphaBudget
 from odin_drills.steps.journal import Journal, read_journal
 from odin_drills.steps.lock import environment_lock
 from odin_drills.steps.lock import free as free_environment
@@ -42,13 +38,13 @@ from odin_drills.steps.lock import reserve as reserve_environment
 from odin_drills.steps import intent as wal
 from odin_drills.steps import stop
 from odin_drills.flows import migration_state as state
-from odin_drills.steps.probes import run_journeys
-from odin_drills.steps.probes.open import open_metric_source
 from odin_drills.reports.markdown import render_markdown
 from odin_drills.reports.html import render_html
-from odin_drills.steps.rollback import undo_completed
 
-Outcome = Literal["completed", "rolled_back_healthy", "rolled_back_degraded", "failed", "refused", "interrupted"]
+from odin_drills.flows.migration_run import (  # noqa: F401 (MigrationRun, RolledBack: used by bench and tests)
+    MigrationRun, Outcome, RolledBack, act_on, ask_person, capture_baseline, check_undo_plan, execute, gate, release_environment, roll_back,
+    smoke,
+)
 
 
 class RunSummary(BaseModel):
@@ -58,235 +54,6 @@ class RunSummary(BaseModel):
     report: str
     journal: str
     detail: str = ""
-
-
-class RolledBack(Exception):
-    """Ends the remaining phases: the world was put back (or tried to be)."""
-
-    def __init__(self, outcome: Outcome) -> None:
-        super().__init__(outcome)
-        self.outcome = outcome
-
-
-class MigrationRun:
-    """One run of the runbook: what every task works on.
-
-    A plain class, not a dataclass, on purpose (like ``steps.dr.run.DrillRun``): Prefect walks the
-    dataclasses and pydantic models a task receives, looking for futures to resolve, and this run
-    holds the whole plan, the journal and an HTTP client — thousands of visits per task call, the
-    bulk of the per-step cost before issue 14. A plain object is one leaf to Prefect, so every task
-    takes the run as is, and a task added later cannot bring the walk back."""
-
-    def __init__(self, *, plan: Plan, plan_file: str, migration: str, folder: Path, clock: ScaledClock,
-                 journal: Journal, client: httpx.Client, force: bool = False, wait: bool = False,
-                 chain: bool = False, resume: bool = False, baseline: BaselineRecord | None = None) -> None:
-        self.plan, self.plan_file, self.migration, self.folder = plan, plan_file, migration, folder
-        self.clock, self.journal, self.client = clock, journal, client
-        self.force, self.wait, self.chain, self.resume = force, wait, chain, resume
-        self.baseline = baseline
-        self._source: Any = None
-
-    @property
-    def source(self) -> Any:
-        if self._source is None:
-            self._source = open_metric_source(self.plan, self.clock)  # probe or Prometheus, with alerts if set
-        return self._source
-
-    def close(self) -> None:
-        if self._source is not None:
-            self._source.close()
-        self.client.close()
-
-    def judge(self) -> Judge:
-        if self.baseline is None:
-            self.baseline = load_baseline(self.folder / "baseline.json")
-        return Judge(
-            source=self.source, baseline=self.baseline.snapshot, policy=self.plan.policy,
-            journal=self.journal, smoke=lambda: run_journeys(self.plan.smoke, client=self.client), clock=self.clock,
-            budget=AlphaBudget.for_plan(self.plan),  # one alpha per migration, spent across the phases' gates
-        )
-
-
-# ---------------------------------------------------------------- tasks: the visible units of work
-
-@task(name="capture-baseline", cache_policy=NO_CACHE, persist_result=False)
-def capture_baseline(run: MigrationRun) -> BaselineRecord:
-    """The baseline window, saved only when it can be a baseline (``unusable_baseline``: the phase
-    then ends unusable with the reason, and T-0 refuses)."""
-    window = run.plan.policy.windows.baseline
-    snapshot = run.source.measure(window)
-    record = BaselineRecord(
-        plan=run.plan.name, migration=run.migration, captured_at=run.clock.now(), window_seconds=window, snapshot=snapshot
-    )
-    if unusable_baseline(snapshot, "metrics"):
-        return record  # nothing written: the phase raises with the reason
-    save_baseline(run.folder / "baseline.json", record)
-    run.journal.append("baseline", phase="t-1w", snapshot=snapshot.model_dump(mode="json", exclude={"latency_samples_ms"}),
-                       window_seconds=window, path=str(run.folder / "baseline.json"))
-    return record
-
-
-@task(name="smoke-journeys", cache_policy=NO_CACHE, persist_result=False)
-def smoke(run: MigrationRun, phase: str, step: str | None = None, names: list[str] | None = None) -> Any:
-    journeys = [j for j in run.plan.smoke if names is None or j.name in names]
-    report = run_journeys(journeys, client=run.client)
-    run.journal.append("smoke", phase=phase, step=step, report=report,
-                       critical_failed=report.critical_failed, noncritical_failed=report.noncritical_failed)
-    return report
-
-
-@task(name="check-undo-plan", cache_policy=NO_CACHE, persist_result=False)
-def check_undo_plan(run: MigrationRun) -> list[str]:
-    """Every world-changing T-0 step has its undo, and each undo's target answers."""
-    from odin_drills.steps.reachability import undo_target_problem
-
-    problems: list[str] = []
-    for index, step in enumerate(run.plan.phases.t0):
-        if not step.changes_world:
-            continue
-        name = step.label
-        if step.undo == "none":
-            run.journal.append("undo_check", phase="t-1w", step=name, status="none", reason=step.undo_reason)
-            continue
-        problem = undo_target_problem(step.undo, run.client, step=step, target=run.plan.target,
-                                      secrets=run.plan.secrets)
-        run.journal.append("undo_check", phase="t-1w", step=name, status="ok" if problem is None else "unreachable",
-                           detail=problem or "undo target reachable")
-        if problem:
-            problems.append(f"phases.t0[{index}] ({name}): undo target unreachable: {problem}")
-    return problems
-
-
-@task(name="step", cache_policy=NO_CACHE, persist_result=False, task_run_name="{label}")
-def execute(run: MigrationRun, step: Any, phase: str, label: str) -> StepOutcome:
-    """The step with its identity (migration, phase, name, attempt), its intent — observed state and
-    undo — journaled and fsynced before it acts, and its outcome after (``steps.intent``)."""
-    return wal.execute(run.journal, step, phase=phase, label=label, migration=run.migration, client=run.client,
-                       clock=run.clock, target=run.plan.target, secrets=run.plan.secrets,
-                       progress=lambda message, **data: run.journal.append(
-                           "note", phase=phase, step=label, message=message, **data))
-
-
-@task(name="gate", cache_policy=NO_CACHE, persist_result=False, task_run_name="gate-{phase}")
-def gate(run: MigrationRun, phase: str, duration: float, step: str | None = None, interval: float | None = None) -> Verdict:
-    judge = run.judge()
-    judge.stop = stop.event()  # a signal ends the watch at its next window; its windows so far are journaled
-    verdict = judge.watch(duration, phase=phase, step=step, interval=interval)
-    if verdict.action not in ("rollback_now", "rollback"):  # a rollback is acted on, stop or not
-        stop.check(f"acting on the gate of {step or phase}")  # a watch cut short: --resume runs the gate again
-    return verdict
-
-
-@task(name="undo", cache_policy=NO_CACHE, persist_result=False)
-def undo(run: MigrationRun, phase: str) -> Any:
-    return undo_completed(run.journal, client=run.client, clock=run.clock, phase=phase, target=run.plan.target,
-                          secrets=run.plan.secrets)
-
-
-# ---------------------------------------------------------------- decisions
-
-def _human(run: MigrationRun, *, phase: str, step: str | None, kind: str, deadline: float,
-           default: Literal["proceed", "rollback"], reason: str, watch: bool = True) -> str:
-    """Hold for a person; keep watching so an escalation can override; apply ``default`` at the deadline."""
-    flow_run_id = str(runtime_flow_run.id)
-    deadline_at = run.clock.now() + timedelta(seconds=deadline)
-    run.journal.append("hold_started", phase=phase, step=step, hold=kind, reason=reason, default=default,
-                       deadline=deadline_at, flow_run_id=flow_run_id,
-                       decide=f"odin decide {flow_run_id} proceed|rollback --reason '...' --by NAME")
-
-    def monitor(stop: Any) -> str | None:
-        judge = run.judge()
-        judge.stop = stop
-        while not stop.is_set():
-            verdict = judge.watch(run.plan.policy.windows.interval, phase=phase, step=f"{step or phase} (hold)")
-            if verdict.action in ("rollback_now", "rollback"):
-                return verdict.reason
-        return None
-
-    decision, _ = wait_for_decision(
-        deadline_wall_seconds=run.clock.wall_seconds(deadline), default=default, monitor=monitor if watch else None,
-    )
-    if decision.by == "odin (deadline)":
-        # The deadline is timed in wall seconds (deadline / N); a monitor window open meanwhile slows
-        # the plan clock, so bring plan time to the deadline it reached (a no-op at scale 1).
-        run.clock.advance_to(deadline_at)
-    run.journal.append("human_input", phase=phase, step=step, action=decision.action, reason=decision.reason,
-                       by=decision.by, verified_as=decision.verified, at=run.clock.now())
-    return decision.action
-
-
-def act_on(run: MigrationRun, verdict: Verdict, *, phase: str, step: str | None) -> None:
-    """Turn a gate verdict into what happens next; raise RolledBack when the migration is undone."""
-    policy = run.plan.policy
-    run.journal.append("decision", phase=phase, step=step, action=verdict.action, reason=verdict.reason, by="odin")
-    if verdict.action == "proceed":
-        return
-    confirmed_at = run.clock.now()
-    if verdict.action == "rollback" and policy.rollback_grace > 0:
-        # deadlines.rollback: a confirmed rollback starts within it, so the grace a person has to
-        # override it ends before it, leaving the hold time to resolve and the undo time to start
-        margin = min(60.0, policy.deadlines.rollback * 0.05)
-        grace = min(policy.rollback_grace, policy.deadlines.rollback - margin)
-        if grace < policy.rollback_grace:
-            run.journal.append("note", phase=phase, step=step, message=(
-                f"rollback grace cut to deadlines.rollback ({grace:g} s of plan time): a confirmed rollback "
-                "starts within it"))
-        choice = _human(run, phase=phase, step=step, kind="rollback-grace", deadline=grace,
-                        default="rollback", reason=verdict.reason, watch=False)
-        if choice == "proceed":
-            return
-    elif verdict.action == "hold":
-        choice = _human(run, phase=phase, step=step, kind="hold", deadline=policy.deadlines.hold,
-                        default=policy.on_hold_timeout, reason=verdict.reason)
-        if choice == "proceed":
-            return
-        confirmed_at = run.clock.now()  # the hold ended in a rollback: confirmed now
-    roll_back(run, phase=phase, reason=verdict.reason, confirmed_at=confirmed_at)
-
-
-def recheck(run: MigrationRun, phase: str) -> tuple[bool, str]:
-    """After undoing: the smoke journeys and one gate window against the baseline (when there is one);
-    whether the service is healthy again, and why."""
-    from odin_drills.steps.gates import evaluate
-
-    report = smoke(run, phase, "after rollback")
-    if run.baseline is None and (run.folder / "baseline.json").exists():
-        run.baseline = load_baseline(run.folder / "baseline.json")
-    measured = run.source.measure(run.plan.policy.windows.step)
-    measured = measured.model_copy(update={"signals": measured.signals.model_copy(update={
-        "critical_failed": report.critical_failed, "noncritical_failed": report.noncritical_failed})})
-    decision = evaluate(run.baseline.snapshot if run.baseline else measured, measured, run.plan.policy)
-    run.journal.append("gate", phase=phase, step="after rollback", window="recheck", decision=decision,
-                       snapshot=measured.model_dump(mode="json", exclude={"latency_samples_ms"}))
-    healthy = report.critical_failed == 0 and decision.decision not in ("rollback_now", "rollback", "hold")
-    against = "the baseline" if run.baseline else "no baseline (smoke journeys and the window's own signals only)"
-    return healthy, f"re-check against {against}: {decision.decision}, {report.critical_failed} critical journey(s) failing"
-
-
-def roll_back(run: MigrationRun, *, phase: str, reason: str, confirmed_at: datetime | None = None) -> None:
-    """Undo what completed, newest first; re-check; say whether the service is healthy again.
-
-    The journal is reconciled with the world first (``steps.rollback``): only changes that happened
-    (or may have) are undone, each once. The environment's reservation is freed afterwards."""
-    started = run.clock.now()
-    confirmed_at = confirmed_at or started
-    deadline = confirmed_at + timedelta(seconds=run.plan.policy.deadlines.rollback)
-    run.journal.append("rollback_started", phase=phase, reason=reason, confirmed_at=confirmed_at, deadline=deadline,
-                       late=started > deadline)
-    result = undo(run, phase)
-    service_healthy, checked = recheck(run, phase)
-    healthy = result.all_undone and service_healthy
-    detail = ("every undo succeeded" if result.all_undone else "some undos failed") + f"; {checked}"
-    run.journal.append("rollback_finished", phase=phase, healthy=healthy, detail=detail)
-    _free(run)
-    raise RolledBack("rolled_back_healthy" if healthy else "rolled_back_degraded")
-
-
-def _free(run: MigrationRun) -> None:
-    """The migration is over (rolled back or complete): its environment is free for the next one."""
-    if free_environment(run.plan.environment, run.migration):
-        run.journal.append("lock", action="freed", environment=run.plan.environment, migration=run.migration,
-                           plan=run.plan.name)
 
 
 # ---------------------------------------------------------------- phases
@@ -343,7 +110,7 @@ def run_step(run: MigrationRun, step: Any, phase: str) -> None:
     if isinstance(step, ApprovalStep):
         if state.gate_passed(entries, phase, label):
             return _skip(run, phase, label, "approved already")
-        choice = _human(run, phase=phase, step=label, kind="approval", deadline=step.timeout,
+        choice = ask_person(run, phase=phase, step=label, kind="approval", deadline=step.timeout,
                         default="proceed" if step.on_timeout == "approve" else "rollback", reason=step.prompt, watch=False)
         if choice != "proceed":
             roll_back(run, phase=phase, reason=f"approval {label} refused")
@@ -669,7 +436,7 @@ def _settle_reservation(run: MigrationRun, outcome: str) -> None:
     complete = any(e.kind == "phase_finished" and e.phase == "t+24h" and e.data.get("outcome") == "ok" for e in entries)
     untouched = outcome == "refused" and not any(e.kind == "step_intent" for e in entries)
     if complete or untouched:
-        _free(run)
+        release_environment(run)
 
 
 def _schedule_next_phase(run: MigrationRun, phase: str, t0_at: datetime) -> None:

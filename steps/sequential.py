@@ -66,6 +66,10 @@ after its first window, and a 5x error breach too at 10 and 100 req/s (fixed: th
 moderate breaches: acting needs about log(T / alpha) + log(8) = 14 nats against 1.5x the baseline's
 bound, and a 2.5x error breach with 30 expected errors a window brings about 5 a window, so it acts
 after 4 windows (median; the fixed judge after 2, having spent 1 % on each).
+
+Why one file over the ~600-line guide: the bounds, the detector, the alpha budget and the watch
+that applies them are one statistical argument whose constants (grid, alpha shares, bucket
+layout) must agree; split, a change to one would silently invalidate the guarantee stated above.
 """
 
 from __future__ import annotations
