@@ -83,6 +83,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from odin_drills.steps.outage import detected_signals
+from odin_drills.steps.stats import min_detectable_rate
 from odin_drills.steps.gates import (
     Decision,
     DecisionName,
@@ -605,6 +606,18 @@ class SequentialWatch:
         rate, null, alpha = breach
         return detection_power(self.requests, rate, null, self.horizon, alpha)
 
+    def min_detectable(self) -> float | None:
+        """The smallest error rate the watch so far would have caught with the policy's power, had it
+        held since the first window: the report's "min detectable" for this judge (a watch, not one
+        window, since the evidence is the watch's). Closed form, as the fixed judge's: the detector
+        fires on ``fire_count`` errors among these requests, so the rate is the ``power`` quantile of
+        the Beta that Binomial tail inverts to. None: no bound, no traffic, or no count would fire."""
+        breach = self._breach()
+        if breach is None or self.requests == 0:
+            return None
+        _, null, alpha = breach
+        return min_detectable_rate(self.requests, fire_count(self.requests, null, self.horizon, alpha), self.policy.power)
+
     def requests_needed(self) -> int | None:
         breach = self._breach()
         if breach is None:
@@ -637,10 +650,12 @@ class SequentialWatch:
             elif tier != "ok":
                 breaches[tier].append(metric.sentence(found) or "")
             base = metric.baseline_point
+            detectable = self.min_detectable() if metric.is_error else None
             verdicts[name] = MetricVerdict(
                 baseline=base, current=current, ratio=current / base if base else None,
                 threshold=_threshold(tier, self.policy), floor=metric.floor, p_value=None,
-                min_detectable_ratio=None, tier=tier, test=test,  # type: ignore[arg-type]
+                min_detectable_ratio=detectable / base if detectable is not None and base else None,
+                min_detectable=detectable, tier=tier, test=test,  # type: ignore[arg-type]
             )
         signals = signal_reasons(detected_signals(window, self.policy, self.baseline))
         power = self.power()

@@ -254,3 +254,23 @@ def test_t_minus_1w_warns_or_refuses_per_policy() -> None:
     plenty = _Journal()
     check_baseline(strict, _Record(expected_baseline(0.01, 300, 86400), 86400), plenty)  # the probe's 300 req/s
     assert plenty.notes == ["adequacy: every watch can see a 2x error and a 1.5x latency breach at 300 req/s"]
+
+
+def test_the_min_detectable_rate_is_where_the_watch_reaches_the_policy_power() -> None:
+    """The report's "min detectable" for the sequential judge: a rate at it is caught with the policy's
+    power, a rate just under it is not; more traffic makes it smaller; none without traffic."""
+    base = snap(36_000, 360)
+    w = watch(base)
+    first = w.add(snap(3_000, 30))
+    detectable = first.metrics["error_rate"].min_detectable
+    assert detectable is not None and first.metrics["error_rate"].min_detectable_ratio is not None
+    rate, null, alpha = w._breach()  # type: ignore[misc]
+    power = Policy().power
+    assert detection_power(w.requests, detectable, null, w.horizon, alpha) >= power - 1e-9
+    assert detection_power(w.requests, detectable * 0.97, null, w.horizon, alpha) < power
+    assert first.metrics["error_rate"].min_detectable_ratio == pytest.approx(detectable / 0.01)
+    for _ in range(5):
+        later = w.add(snap(3_000, 30))
+    assert later.metrics["error_rate"].min_detectable < detectable  # type: ignore[operator]
+    assert later.metrics["latency_p95_ms"].min_detectable is None
+    assert watch(base).min_detectable() is None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from odin_drills.reports.formatting import as_dict, evidence, num, seconds, verified_as
+from odin_drills.reports.formatting import as_dict, evidence, num, ratio, seconds, verified_as
 from odin_drills.reports.journal_view import policy_summary, thresholds
 from odin_drills.reports.readiness import readiness_view
 from odin_drills.reports.templating import render
@@ -78,7 +78,7 @@ def _gate_cells(r: dict[str, Any]) -> dict[str, Any]:
     return {**r,
             "errors": f"{_pct(r['error_rate_baseline'])} → {_pct(r['error_rate_current'])} "
                       f"({_num(r['error_ratio'])}×, {r['error_evidence']})",
-            "detectable": f"{_num(r['min_detectable_ratio'])}×",
+            "detectable": ratio(r["min_detectable_ratio"]),
             "p95": f"{_num(r['p95_baseline_ms'])} → {_num(r['p95_current_ms'])} "
                    f"({_num(r['p95_ratio'])}×, {r['p95_evidence']})"}
 
