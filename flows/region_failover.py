@@ -17,13 +17,15 @@ from prefect.states import State
 
 from odin_drills.errors import UsageError
 from odin_drills.flows.drill_run import DrillOptions, execute
-from odin_drills.flows.drill_tasks import (cause_outage, confirm_with_person, detect_outage, failback_undo,
-                                           replication_state, resolve_actions, restore_primary, run_wave, smoke,
-                                           verify_canary, wait_for_service, wait_for_threshold)
+from odin_drills.flows.drill_tasks import (act_on_worse, cause_outage, confirm_with_person, detect_outage,
+                                           failback_undo, replication_state, resolve_actions, restore_primary,
+                                           run_wave, smoke, verify_canary, wait_for_service, wait_for_threshold)
 from odin_drills.flows.final_state import final_state
 from odin_drills.steps.dr import DetectionResult, failover_due_at
 from odin_drills.steps.dr.azure_reads import replication_evidence
+from odin_drills.steps.dr.budgets import check_phase
 from odin_drills.steps.dr.failover import failback_undos
+from odin_drills.steps.dr.order import run_waves
 from odin_drills.steps.dr.run import DrillRun, EndRun, Mode
 from odin_drills.steps import stop
 
@@ -63,7 +65,7 @@ def region_failover(plan_file: str, time_scale: float = 1.0, drill: bool = True,
     Args:
         plan_file: the drill file; for a deployment or UI run, under the project's drills/ folder (or $ODIN_PLAN_ROOT on the worker)
         time_scale: run the plan clock this many times faster (rehearsals)
-        drill: cause and handle the outage as a drill; off: incident mode, wait for a real outage
+        drill: cause and handle the outage as a drill; off (or the plan's decision.mode incident): incident mode
         human_confirm: hold for a person to confirm the failover
         failback: fail back once the primary is healthy again
         inject_outage: cause the plan's outage (drill mode)
@@ -150,11 +152,11 @@ def decide(run: DrillRun, result: DetectionResult) -> None:
 
 def fail_over(run: DrillRun) -> None:
     """SQL failover groups and storage accounts in parallel (bounded), then Front Door to the DR
-    region; each action a task, journaled with the undo it computed."""
+    region; each action a task, journaled with the undo it computed. Traffic moves only after the
+    data tier succeeded: otherwise it is skipped and the drill rolls back (``steps.dr.order``)."""
     run.stakeholders.update("failing over", f"outage confirmed; failover of {run.primary} to {run.secondary} started")
     run.moments.failover_started_at = run.clock.now()
-    for wave in run.waves:
-        run.found.outcomes += run_wave(run, wave, "failover")
+    run_waves(run, lambda wave: run_wave(run, wave, "failover"), "failover")
     run.moments.failover_completed_at = run.clock.now()
     failed, done = run.found.failed_actions(), len(run.found.outcomes)
     run.stakeholders.update(progress=f"failover actions done ({done - len(failed)} of {done} succeeded)"
@@ -164,7 +166,8 @@ def fail_over(run: DrillRun) -> None:
 def validate(run: DrillRun) -> None:
     """The service answering through Front Door again (the RTO ends), smoke journeys in the DR
     region and through Front Door (worse than before the outage is reported), replication as
-    Azure reports it, canary writes read back (data loss measured)."""
+    Azure reports it, canary writes read back (data loss measured). Worse than before the outage:
+    acted on as the plan's ``decision.on_worse_after_failover`` says."""
     run.stakeholders.update("validating")
     started = run.moments.outage_started_at
     assert started is not None
@@ -179,6 +182,8 @@ def validate(run: DrillRun) -> None:
                                                  replication_state(run, "validate"))
     if run.canary is not None:
         run.found.canary = verify_canary(run, "validate", run.secondary)
+    run.moments.validated_at = run.clock.now()
+    act_on_worse(run, "validate")  # after the budget's end: a person's time to answer is not validation's
 
 
 def communicate(run: DrillRun) -> None:
@@ -192,9 +197,15 @@ def communicate(run: DrillRun) -> None:
 
 
 def fail_back(run: DrillRun) -> None:
-    """Once the primary is healthy again (a drill ends its own outage): the journaled undos newest
-    first — Front Door, then the planned failovers back — and the validation again."""
-    if not (run.plan.failback.enabled and run.options.failback):
+    """Once the primary is healthy again (a drill ends its own outage): the journaled undos, the data
+    tier's before traffic (each newest first) — the failovers back, then Front Door — and the validation
+    again. A DR region worse than the plan allows is failed back even when failback is off; an
+    incident never fails back by itself."""
+    if run.mode == "incident":  # never automatic: a person fails back in a separate, confirmed run
+        run.note("failback", f"incident mode: the service stays in {run.secondary}; fail back with `odin rollback "
+                 f"PLAN --drill {run.drill_id} --reason ... --by NAME` once {run.primary} is healthy")
+        return
+    if not (run.plan.failback.enabled and run.options.failback) and run.found.fail_back_now is None:
         run.note("failback", f"failback disabled: the service stays in {run.secondary}")
         return
     run.stakeholders.update("failing back", f"waiting for {run.primary} to be healthy again")
@@ -223,7 +234,8 @@ def fail_back(run: DrillRun) -> None:
 
 @contextlib.contextmanager
 def phase(run: DrillRun, name: str) -> Iterator[None]:
-    """``phase_started`` / ``phase_finished`` (ok, the early end's outcome, or the failure) around a phase."""
+    """``phase_started`` / ``phase_finished`` (ok, the early end's outcome, or the failure) around a
+    phase; a budgeted phase that ended ok is judged against its budget (``phase_budget``)."""
     run.journal.append("phase_started", phase=name)
     try:
         yield
@@ -234,3 +246,4 @@ def phase(run: DrillRun, name: str) -> Iterator[None]:
         run.journal.append("phase_finished", phase=name, outcome=f"failed: {exc.__class__.__name__}")
         raise
     run.journal.append("phase_finished", phase=name, outcome="ok")
+    check_phase(run, name)

@@ -129,7 +129,8 @@ def test_a_forced_drill_is_detected_failed_over_validated_and_failed_back_with_r
     assert result.returncode == 0, result.stderr[-4000:]
     card = json.loads(result.stdout)
     assert set(card) == {"rto_seconds", "rto_target_seconds", "rpo_seconds", "rpo_target_seconds", "canary_writes",
-                         "lost_writes", "criteria", "report"}
+                         "lost_writes", "phases", "rto_exceeded", "criteria", "report"}
+    assert set(card["phases"]) == {"detection", "decision", "failover", "validation"} and not card["rto_exceeded"]
     assert all(card["criteria"].values()), card
     assert (card["rto_target_seconds"], card["rpo_target_seconds"]) == (14400.0, 900.0)
     entries = journal_of(card["report"])
@@ -181,7 +182,9 @@ def test_a_forced_drill_is_detected_failed_over_validated_and_failed_back_with_r
 
     # the reports and the Prefect artifacts
     html = (Path(card["report"]).parent / "report.html").read_text()
-    assert "DR drill scorecard" in html and html.count('data-pass="true"') == 5
+    assert "DR drill scorecard" in html and html.count('data-pass="true"') == 9
+    retro = html.split('<section id="retrospective">', 1)[1].split("</section>", 1)[0]  # the retrospective, in HTML too
+    assert "Gaps found in this drill" in retro and "<th>procedure updated</th>" in retro
     found = httpx.post(f"{prefect_api}/artifacts/filter",
                        json={"artifacts": {"key": {"any_": ["forced-drill-drill-report", "forced-drill-drill-criteria"]}}})
     assert {a["key"] for a in found.json()} == {"forced-drill-drill-report", "forced-drill-drill-criteria"}

@@ -198,11 +198,18 @@ class Decision(_Section):
 
     mode: Literal["drill", "incident"] = Field(
         default="drill", description="drill: fail over as soon as the outage is confirmed; "
-        "incident: once it has lasted detection.threshold")
+        "incident: once it has lasted detection.threshold, never causing the outage and never failing back "
+        "automatically (the failback is a separate run: odin rollback PLAN --drill ID --reason ... --by ...)")
     human_confirm: bool = Field(default=False, description="wait for a person to approve the failover")
     confirm_timeout: Duration = Field(default=900.0, description="how long to wait for that approval")
     on_confirm_timeout: Literal["abort", "fail-over"] = Field(
         default="abort", description="what happens when nobody answers in time")
+    on_worse_after_failover: Literal["escalate", "fail_back"] = Field(
+        default="escalate",
+        description="the DR region serves worse than the primary did before the outage (a critical journey that "
+        "passed before fails through Front Door after the failover): escalate holds for a person (proceed: stay "
+        "in the DR region; rollback: fail back), failing back when nobody answers within confirm_timeout; "
+        "fail_back fails back at once, even when failback is otherwise off")
 
 
 # --- measure, score ---------------------------------------------------------------------------
@@ -228,6 +235,21 @@ class Canary(_Section):
         return value
 
 
+class PhaseBudgets(_Section):
+    """How long each runbook phase may take (plan time), the handbook's "DR Runbook" by default:
+    detection 5 min, decision 15 min, failover 30–60 min (60 here: the budget is the most the
+    runbook allows, not its hope), validation 15 min. Each is a criterion of the scorecard
+    (``steps.dr.budgets``); after every phase the runbook also asks whether the remaining budgets
+    still fit in the RTO target, so a slow phase is escalated while there is time to act."""
+
+    detection: Duration = Field(default=300.0, gt=0, description="outage start -> outage confirmed")
+    decision: Duration = Field(default=900.0, gt=0, description="outage confirmed -> failover decided "
+                               "(incident mode: the detection.threshold wait counts)")
+    failover: Duration = Field(default=3600.0, gt=0, description="failover decided -> every failover action done")
+    validation: Duration = Field(default=900.0, gt=0, description="failover actions done -> validation done "
+                                 "(service back, smoke journeys, replication, canary read back)")
+
+
 class Targets(_Section):
     """What the drill is scored against."""
 
@@ -235,6 +257,7 @@ class Targets(_Section):
     rpo: Duration = Field(default=900.0, description="the span of acknowledged writes that may be lost")
     consecutive_successes: int = Field(
         default=3, ge=1, description="the service is back at the first of this many successful probes in a row")
+    budgets: PhaseBudgets = Field(default_factory=PhaseBudgets, description="each runbook phase's time budget")
 
 
 class Failback(_Section):

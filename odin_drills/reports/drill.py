@@ -25,7 +25,7 @@ TIMELINE_KINDS = (
     "run_started", "phase_started", "phase_finished", "sandbox", "outage_injected", "outage_confirmed",
     "outage_not_confirmed", "decision", "hold_started", "human_input", "step_finished", "service_recovered",
     "failover_check", "data_loss", "outage_cleared", "undo_finished", "failback_deferred", "lock", "note",
-    "run_finished",
+    "run_finished", "step_skipped", "phase_budget",
 )
 _TIMELINE_SKIP = ("output", "undo", "report", "acknowledged_ids", "lost_ids", "lost_writes", "options", "phases")
 
@@ -75,6 +75,9 @@ def _scorecard(card: Scorecard) -> dict[str, Any]:
         ("· detect (outage start → confirmed)", seconds(card.detect_seconds), "", ""),
         ("· decide (confirmed → decision)", seconds(card.decide_seconds), "", ""),
         ("· recover (decision → service back)", seconds(card.recover_seconds), "", ""),
+        *((f"phase budget: {p.phase}", seconds(p.seconds), seconds(p.budget_seconds),
+           _verdict(p.seconds, p.budget_seconds)) for p in card.phases),
+        *((("RTO at risk during the drill", card.rto_at_risk, "", "⚠ escalated"),) if card.rto_at_risk else ()),
         ("RPO (span of acknowledged writes lost)", seconds(card.rpo_seconds), seconds(card.rpo_target_seconds),
          _verdict(card.rpo_seconds, card.rpo_target_seconds)),
         ("canary writes acknowledged", card.canary_writes, "", ""),
@@ -113,9 +116,9 @@ def _trend(trend: list[TrendPoint], card: Scorecard | None) -> list[tuple[Any, .
 
 def _actions(entries: list[Entry]) -> list[tuple[Any, ...]]:
     return [(_t(e), e.phase or "", _cell(f"undo: {e.step}" if e.kind == "undo_finished" else e.step),
-             "deferred" if e.kind == "failback_deferred" else e.data.get("status"),
+             {"failback_deferred": "deferred", "step_skipped": "skipped"}.get(e.kind) or e.data.get("status"),
              _cell(e.data.get("detail") or e.data.get("reason"), 400))
-            for e in entries if e.kind in ("step_finished", "undo_finished", "failback_deferred")]
+            for e in entries if e.kind in ("step_finished", "undo_finished", "failback_deferred", "step_skipped")]
 
 
 def _decisions(entries: list[Entry]) -> list[tuple[Any, ...]]:

@@ -8,8 +8,9 @@
                                and undo journaled (fsynced) before it acts, its outcome after — so a
                                drill killed mid-action is reconciled and undone like a migration
     failback_undos(run)        the pending undos (``steps.intent.pending_undos``: each change once,
-                               newest first); an unplanned storage failover is left to a person
-                               (journaled as failback_deferred)
+                               newest first, the data tier's before traffic: ``steps.dr.order``); an
+                               unplanned storage failover is left to a person (journaled as
+                               failback_deferred)
     run_undo(run, entry, l)    one journaled undo: retried, journaled with the step's identity, never raises
     undo_entry(journal, ...)   the same without a DrillRun (``odin rollback`` of a drill after a crash)
 """
@@ -25,6 +26,7 @@ from odin_drills.plan.steps import Step
 from odin_drills.steps import intent as wal
 from odin_drills.steps.actions import StepOutcome, parse_undo, run_action
 from odin_drills.steps.dr.azure_reads import partner_server
+from odin_drills.steps.dr.order import data_first
 from odin_drills.steps.dr.run import Action, DrillRun
 from odin_drills.steps.journal import Entry, Journal
 
@@ -92,26 +94,29 @@ def deferred_reason(spec: dict[str, Any], label: str, primary: str, secondary: s
 
 def pending_drill_undos(journal: Journal, phase: str, primary: str, secondary: str) -> tuple[list[tuple[Entry, str]],
                                                                                             list[str]]:
-    """Every change that happened (or may have) and is not undone yet, newest first, once per step
-    identity; the deferred ones journaled (``failback_deferred``, once) and returned apart."""
+    """Every change that happened (or may have) and is not undone yet, once per step identity: the
+    data tier's first, then traffic, each newest first (``steps.dr.order.data_first``); the deferred
+    ones journaled (``failback_deferred``, once) and returned apart."""
     entries = journal.entries()
     already = {(e.step, e.data.get("reason")) for e in entries if e.kind == "failback_deferred"}
-    undos, deferred = [], []
+    undos: list[tuple[tuple[Entry, str], str | None]] = []
+    deferred = []
     for entry in wal.pending_undos(entries):
         label = entry.step or "step"
-        reason = deferred_reason(_spec(entries, entry), label, primary, secondary)
+        spec = _spec(entries, entry)
+        reason = deferred_reason(spec, label, primary, secondary)
         if reason is None:
-            undos.append((entry, label))
+            undos.append(((entry, label), spec.get("kind")))
             continue
         deferred.append(reason)
         if (label, reason) not in already:
             journal.append("failback_deferred", phase=phase, step=label, reason=reason)
-    return undos, deferred
+    return data_first(undos), deferred
 
 
 def failback_undos(run: DrillRun, phase: str) -> list[tuple[Entry, str]]:
-    """Every pending undo, newest first (Front Door, then the failovers back, then an Azure drill's
-    own outage); an unplanned storage failover is deferred to a person. An action whose Azure
+    """Every pending undo: the failovers back first, then Front Door and an Azure drill's own outage
+    (each group newest first); an unplanned storage failover is deferred to a person. An action whose Azure
     operation outlived its timeout (its intent still open) is followed to its end first."""
     wal.reconcile(run.journal, target=run.target, migration=run.drill_id)
     undos, deferred = pending_drill_undos(run.journal, phase, run.primary, run.secondary)

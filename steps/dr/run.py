@@ -78,6 +78,7 @@ class Moments:
     failover_started_at: datetime | None = None
     failover_completed_at: datetime | None = None
     recovered_at: datetime | None = None
+    validated_at: datetime | None = None
     failback_completed_at: datetime | None = None
 
 
@@ -93,6 +94,8 @@ class Findings:
     outcomes: list[tuple[Action, StepOutcome]] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)
     worse: str | None = None
+    rto_at_risk: str | None = None  # the first phase_budget that found the RTO at risk, as a sentence
+    fail_back_now: str | None = None  # why the DR region is left at once (steps.dr.order.act_on_worse)
 
     def failed_actions(self) -> list[str]:
         return [action.label for action, outcome in self.outcomes if not outcome.succeeded]
@@ -202,11 +205,11 @@ def score_run(run: DrillRun) -> Scorecard:
     timeline = DrillTimeline(
         outage_started_at=m.outage_started_at or run.clock.now(), detected_at=m.detected_at,
         decided_at=m.decided_at, failover_completed_at=m.failover_completed_at, recovered_at=m.recovered_at,
-        failback_completed_at=m.failback_completed_at)
+        validated_at=m.validated_at, failback_completed_at=m.failback_completed_at)
     canary = found.canary or CanaryResult(attempted=0, acknowledged=0, failed_writes=0, verified=0)
     return score(timeline, canary, run.plan.targets, plan=run.plan.name, drill_id=run.drill_id, smoke=found.dr_smoke,
                  dr_region=run.secondary, failback_smoke=found.failback_smoke, replication=found.replication,
-                 scored_at=run.clock.now())
+                 scored_at=run.clock.now(), rto_at_risk=found.rto_at_risk, failback_expected=run.mode == "drill")
 
 
 def judge(outcome: str, detail: str, card: Scorecard) -> tuple[str, str]:

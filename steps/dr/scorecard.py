@@ -13,8 +13,12 @@ span is wall seconds × N):
   reported are kept beside it, as reported.
 * **Criteria**, each a bool with the sentence that proves it: ``failover_within_rto``,
   ``data_loss_within_rpo``, ``critical_journeys_in_dr_region``, ``failback_completed``,
-  ``no_data_corruption``. A target met exactly counts as met. A criterion without evidence (no
-  canary writes, no smoke run, writes that could not be read back) is not met.
+  ``no_data_corruption``, and one per runbook phase budget (``detection_within_budget``,
+  ``decision_within_budget``, ``failover_within_budget``, ``validation_within_budget``:
+  ``steps.dr.budgets``). A target met exactly counts as met. A criterion without evidence (no
+  canary writes, no smoke run, writes that could not be read back, a phase that never ended) is not met.
+* ``rto_exceeded``: the RTO target passed without the service back; ``rto_at_risk``: the sentence of
+  the first phase after which the remaining budgets no longer fit in the RTO (the run escalated it).
 """
 
 from __future__ import annotations
@@ -28,11 +32,13 @@ from pydantic import BaseModel, Field
 
 from odin_drills.plan.drill import Targets
 from odin_drills.plan.durations import human_duration
+from odin_drills.steps.dr.budgets import PhaseTime, phase_times
 from odin_drills.steps.dr.canary import CanaryResult
 from odin_drills.steps.probes.smoke import SmokeReport
 
 CRITERIA = ("failover_within_rto", "data_loss_within_rpo", "critical_journeys_in_dr_region",
-            "failback_completed", "no_data_corruption")
+            "failback_completed", "no_data_corruption", "detection_within_budget", "decision_within_budget",
+            "failover_within_budget", "validation_within_budget")
 
 
 class DrillTimeline(BaseModel):
@@ -44,6 +50,7 @@ class DrillTimeline(BaseModel):
     failover_completed_at: datetime | None = Field(default=None, description="the failover actions finished")
     recovered_at: datetime | None = Field(
         default=None, description="first of N consecutive successful probes through Front Door")
+    validated_at: datetime | None = Field(default=None, description="the validation phase ended")
     failback_completed_at: datetime | None = None
 
 
@@ -79,6 +86,9 @@ class Scorecard(BaseModel):
     corrupted_writes: int
     unreadable_writes: int
     replication: ReplicationEvidence | None = None
+    phases: list[PhaseTime] = Field(default_factory=list, description="each budgeted runbook phase, measured")
+    rto_exceeded: bool = False
+    rto_at_risk: str | None = None
     criteria: dict[str, Criterion]
 
     @property
@@ -94,6 +104,9 @@ class Scorecard(BaseModel):
             "rpo_target_seconds": self.rpo_target_seconds,
             "canary_writes": self.canary_writes,
             "lost_writes": self.lost_writes,
+            "phases": {p.phase: {"seconds": p.seconds, "budget_seconds": p.budget_seconds, "within": p.within}
+                       for p in self.phases},
+            "rto_exceeded": self.rto_exceeded,
             "criteria": {name: c.passed for name, c in self.criteria.items()},
             "report": str(report_path),
         }
@@ -103,7 +116,7 @@ class Scorecard(BaseModel):
         ``odin_drills.reports.html.render_html(scorecard=...)``: phase times, write counts, what the APIs
         reported (when they did), and each criterion's evidence as ``"<criterion> (evidence)"``."""
         fields = self.to_json("")
-        del fields["report"]
+        del fields["report"], fields["phases"]  # each phase's time and budget: its criterion's evidence
         replication = self.replication or ReplicationEvidence()
         fields.update({
             "detect_seconds": self.detect_seconds, "decide_seconds": self.decide_seconds,
@@ -114,6 +127,7 @@ class Scorecard(BaseModel):
             "reported_replication_state": replication.replication_state,
             "reported_storage_last_sync_time": None if replication.storage_last_sync_time is None
             else _at(replication.storage_last_sync_time),
+            "rto_at_risk": self.rto_at_risk,
         })
         fields.update({f"{name} (evidence)": c.evidence for name, c in self.criteria.items()})
         return {k: v for k, v in fields.items() if v is not None or k in self.to_json("")}
@@ -138,10 +152,18 @@ def score(
     failback_smoke: SmokeReport | None = None,
     replication: ReplicationEvidence | None = None,
     scored_at: datetime | None = None,
+    rto_at_risk: str | None = None,
+    failback_expected: bool = True,
 ) -> Scorecard:
     """Score one drill. ``smoke``: the critical journeys run against the DR region after the
-    failover; ``failback_smoke``: the journeys after failing back (optional)."""
+    failover; ``failback_smoke``: the journeys after failing back (optional); ``rto_at_risk``: what
+    the run's phase-budget check found, if it did; ``failback_expected`` off (incident mode, where the
+    failback is a separate, confirmed run): ``failback_completed`` is not a criterion of this run."""
+    scored_at = scored_at or datetime.now(timezone.utc)
     rto = span(timeline.outage_started_at, timeline.recovered_at)
+    phases = phase_times(targets.budgets, outage_started_at=timeline.outage_started_at,
+                         detected_at=timeline.detected_at, decided_at=timeline.decided_at,
+                         failover_completed_at=timeline.failover_completed_at, validated_at=timeline.validated_at)
     rpo = canary.lost_span_seconds
     rpo = None if rpo is None else round(rpo, 3)
     criteria = {
@@ -150,9 +172,14 @@ def score(
         "critical_journeys_in_dr_region": _journeys_criterion(smoke, dr_region),
         "failback_completed": _failback_criterion(timeline, failback_smoke),
         "no_data_corruption": _corruption_criterion(canary),
+        **{f"{p.phase}_within_budget": _budget_criterion(p) for p in phases},
     }
+    if not failback_expected:
+        del criteria["failback_completed"]
+    waited = span(timeline.outage_started_at, scored_at)
+    exceeded = rto > targets.rto if rto is not None else waited is not None and waited > targets.rto
     return Scorecard(
-        plan=plan, drill_id=drill_id or uuid.uuid4().hex[:12], scored_at=scored_at or datetime.now(timezone.utc),
+        plan=plan, drill_id=drill_id or uuid.uuid4().hex[:12], scored_at=scored_at,
         outage_started_at=timeline.outage_started_at,
         rto_seconds=rto, rto_target_seconds=targets.rto,
         detect_seconds=span(timeline.outage_started_at, timeline.detected_at),
@@ -162,7 +189,7 @@ def score(
         consecutive_successes=targets.consecutive_successes,
         canary_writes=canary.acknowledged, lost_writes=len(canary.lost), failed_writes=canary.failed_writes,
         corrupted_writes=len(canary.corrupted), unreadable_writes=len(canary.unreadable),
-        replication=replication, criteria=criteria,
+        replication=replication, phases=phases, rto_exceeded=exceeded, rto_at_risk=rto_at_risk, criteria=criteria,
     )
 
 
@@ -227,6 +254,16 @@ def _failback_criterion(timeline: DrillTimeline, failback_smoke: SmokeReport | N
         return Criterion(passed=False, evidence=f"{when}, but critical journeys fail afterwards: {failed}")
     checked = " and the critical journeys pass" if failback_smoke is not None else ""
     return Criterion(passed=True, evidence=when + checked)
+
+
+def _budget_criterion(phase: PhaseTime) -> Criterion:
+    budget = human(phase.budget_seconds)
+    if phase.seconds is None:
+        where = "never started" if phase.started_at is None else f"started at {_at(phase.started_at)}, never ended"
+        return Criterion(passed=False, evidence=f"{phase.phase} not measured ({where}): budget {budget}")
+    return Criterion(passed=phase.within, evidence=(
+        f"{phase.phase} took {human(phase.seconds)} {'≤' if phase.within else '>'} budget {budget} "
+        f"({_at(phase.started_at)} → {_at(phase.ended_at)})"))
 
 
 def _corruption_criterion(canary: CanaryResult) -> Criterion:

@@ -39,7 +39,7 @@ def canary(lost_at: tuple[float, ...] | list[float] = (), newest_before: float =
 def timeline(recovered: float | None = 1800.0, **changes) -> DrillTimeline:
     return DrillTimeline(**{"outage_started_at": T0, "detected_at": at(150), "decided_at": at(200),
                             "failover_completed_at": at(900), "recovered_at": None if recovered is None else at(recovered),
-                            "failback_completed_at": at(7200), **changes})
+                            "validated_at": at(1800), "failback_completed_at": at(7200), **changes})
 
 
 def smoke(*failing: str, critical: bool = True) -> SmokeReport:
@@ -151,6 +151,11 @@ def test_the_json_scorecard_has_exactly_the_cli_shape() -> None:
         "rpo_target_seconds": 900.0,
         "canary_writes": 200,
         "lost_writes": 1,
+        "phases": {"detection": {"seconds": 150.0, "budget_seconds": 300.0, "within": True},
+                   "decision": {"seconds": 50.0, "budget_seconds": 900.0, "within": True},
+                   "failover": {"seconds": 700.0, "budget_seconds": 3600.0, "within": True},
+                   "validation": {"seconds": 900.0, "budget_seconds": 900.0, "within": True}},  # met exactly: met
+        "rto_exceeded": False,
         "criteria": {name: True for name in CRITERIA},
         "report": "runs/shop-dr/report.html",
     }
