@@ -1,5 +1,8 @@
 """The restore drill (``kind: restore``) as Prefect flows: run it, and undo it after a crash.
 
+With ``blob_restore:`` the storage account's blob range is restored too; its restore-back is one
+more journaled undo, which ``restore_drill_rollback`` runs like the copy's delete.
+
     restore_drill(plan_file, ...)          check the plan (refused before anything runs), open the
                                            journal, take the environment lock, reach the target (the
                                            sandbox, reused or started for the drill, or Azure), run
@@ -38,6 +41,7 @@ from odin_drills.outcomes import describe, exit_code
 from odin_drills.plan.models import SandboxTarget
 from odin_drills.plan.restore_drill import RestoreDrillPlan, load_restore_drill
 from odin_drills.steps.clock import ScaledClock
+from odin_drills.steps.dr.history import DrillHistory, TrendPoint
 from odin_drills.steps.dr.restore import PHASES, RestoreContext, delete_copies, run_restore
 from odin_drills.steps.journal import Journal
 from odin_drills.steps.lock import environment_lock
@@ -95,6 +99,21 @@ def _locked(environment: str, journal: Journal, wait: bool) -> Iterator[None]:
             journal.append("lock", action="released", environment=environment)
 
 
+def _storage_account(plan: RestoreDrillPlan, info: dict[str, Any] | None) -> str:
+    """The storage account a ``blob_restore`` drills: the plan's, or the running sandbox's ("" without one)."""
+    if plan.blob_restore is None:
+        return ""
+    if plan.blob_restore.account:
+        if info is not None and f"/subscriptions/{str(info['subscription_id']).lower()}/" not in plan.blob_restore.account.lower():
+            raise PlanInvalid([f"{plan.name}: blob_restore.account: {plan.blob_restore.account} is not in the running "
+                               f"sandbox (subscription {info['subscription_id']}): leave it out to use the sandbox's"])
+        return plan.blob_restore.account
+    account = ((info or {}).get("resources") or {}).get("storage_accounts", [None])[0]
+    if not account:
+        raise PlanInvalid([f"{plan.name}: blob_restore.account: not set and the sandbox names no storage account"])
+    return str(account)
+
+
 def _resolve(plan: RestoreDrillPlan, info: dict[str, Any] | None, journal: Journal, folder: Path,
              owned: bool) -> tuple[Any, str, str]:
     """The target, the service URL and the source database: the plan's, or the sandbox's."""
@@ -141,7 +160,8 @@ def execute(plan_file: str, time_scale: float, *, wait_for_lock: bool, allow_pro
             target, service, source = _resolve(plan, info, journal, folder, bool(sandbox and sandbox.owned))
             client = stack.enter_context(httpx.Client(timeout=plan.canary.timeout, follow_redirects=False))
             ctx = RestoreContext(plan=plan, drill_id=drill_id, journal=journal, clock=clock, target=target,
-                                 service_url=service, source_database=source, client=client)
+                                 service_url=service, source_database=source, client=client,
+                                 storage_account=_storage_account(plan, info))
             result = run_restore(ctx)
             card = result.card
             outcome = "passed" if card.passed else "criteria_failed"
@@ -153,24 +173,38 @@ def execute(plan_file: str, time_scale: float, *, wait_for_lock: bool, allow_pro
         outcome, detail = "failed", f"{exc.__class__.__name__}: {exc}"
         get_run_logger().exception("restore drill failed")
     journal.append("run_finished", outcome=outcome, exit_code=exit_code(outcome), detail=detail)
-    report, html = write_reports(plan.name, folder, journal, card, outcome=outcome, detail=detail)
+    trend = keep_history(card)
+    report, html = write_reports(plan.name, folder, journal, card, outcome=outcome, detail=detail, trend=trend)
     return RestoreSummary(plan=plan.name, drill_id=drill_id, outcome=outcome, exit_code=exit_code(outcome),
                           passed=bool(card and card.passed), scorecard=card.to_json(str(report)) if card else {},
                           report=str(report), report_html=str(html), journal=str(journal.path), detail=detail)
 
 
+def keep_history(card: Any) -> list[TrendPoint]:
+    """The drill in its plan's history (beside the region drills', ``steps.dr.history``); the earlier ones' trend."""
+    if card is None:
+        return []
+    history = DrillHistory(drills_dir())
+    history.record(card)
+    return history.trend(card.plan, exclude=card.drill_id, limit=8)
+
+
 def write_reports(plan_name: str, folder: Path, journal: Journal, card: Any, *, outcome: str,
-                  detail: str) -> tuple[Path, Path]:
-    """report.md, report.html and scorecard.json beside the journal; the Prefect artifacts."""
+                  detail: str, trend: list[TrendPoint] | None = None) -> tuple[Path, Path]:
+    """report.md, report.html (both with the trend and the retrospective) and scorecard.json beside
+    the journal; the Prefect artifacts."""
     from odin_drills.reports.html import render_html
     from odin_drills.reports.restore import publish_restore_artifacts, render_restore_markdown
+    from odin_drills.reports.retrospective import retrospective
 
     entries = journal.entries()
     report, html = folder / "report.md", folder / "report.html"
-    markdown = render_restore_markdown(entries, card, outcome=outcome, outcome_text=describe(outcome), detail=detail)
+    retro = retrospective(entries, card, trend or [])
+    markdown = render_restore_markdown(entries, card, outcome=outcome, outcome_text=describe(outcome), detail=detail,
+                                       trend=trend, retro=retro)
     write_private(report, markdown)
     write_private(html, render_html(entries, title=f"Restore drill report: {plan_name}",
-                                    scorecard=card.to_report() if card else None))
+                                    scorecard=card.to_report() if card else None, retro=retro))
     if card is not None:
         write_private(folder / "scorecard.json", card.model_dump_json(indent=2) + "\n")
     publish_restore_artifacts(plan_name, markdown, card)
@@ -248,7 +282,7 @@ def rollback(plan_file: str, *, drill: str | None, wait: bool, allow_production:
             left = wal.pending_undos(journal.entries())
             if not left:
                 outcome = "rolled_back_healthy" if done else "completed"
-                detail = (f"deleted: {', '.join(label for label, _ in done)}" if done
+                detail = (f"undone: {', '.join(label for label, _ in done)}" if done
                           else "the restore never happened: nothing to delete")
             else:
                 detail = f"still to undo: {', '.join(e.step or '?' for e in left)} (Azure did not answer?)"

@@ -1,9 +1,11 @@
 """``odin drill`` / ``odin rollback`` / ``odin validate`` on a restore drill (``kind: restore``), end to end:
 the real CLI in a subprocess, the real Prefect server, the sandbox over HTTPS with the real SDK.
 
-(a) the shipped drill file runs on a sandbox it starts itself: restore RTO/RPO scored, report written;
+(a) the shipped drill file runs on a sandbox it starts itself: restore RTO/RPO scored per store (SQL, blobs),
+    report written;
 (b) against a sandbox this test owns: the drill's lost writes are exactly the sandbox's ground truth;
-(c) a drill SIGKILLed while the restore is in flight: ``odin rollback`` deletes the copy (nothing orphaned);
+(c) a drill SIGKILLed while the restore is in flight: ``odin rollback`` deletes the copy and restores the
+    blob range back (nothing orphaned);
 (d) bad input: one line naming the file and the field, exit 2.
 """
 
@@ -63,10 +65,19 @@ def test_a_the_shipped_restore_drill_runs_and_scores_restore_rto_and_rpo(odin_en
     assert 0 < card["rto_seconds"] <= 1800 and card["rpo_seconds"] is not None and card["rpo_seconds"] <= 5
     assert card["canary_writes"] > card["expected_writes"] > 0 and card["copy_deleted"] is True
     assert all(card["criteria"].values()), card["criteria"]
+    blob = card["stores"]["blob"]  # the shipped file restores the storage account's blobs too
+    assert blob["rto_target_seconds"] == 4 * 3600 and blob["rpo_target_seconds"] == 900
+    assert blob["canary_writes"] > blob["expected_writes"] > 0 and blob["rpo_seconds"] == 0.0 and blob["undone"]
+    assert card["criteria"]["blob_range_restored_back"] is True
     report = Path(card["report"]).read_text()
     assert "## Restore RTO and RPO" in report and "✓ met" in report and "restored_copy_deleted" in report
     html = (Path(card["report"]).parent / "report.html").read_text()
     assert "Restore drill report" in html and "restore_within_rto" in html
+    # the retrospective, in both reports; this drill is now in the plan's history
+    assert "## Retrospective" in report and "| gap | action | owner | due | procedure updated |" in report
+    assert '<section id="retrospective">' in html and "blob_range_restored_back" in html
+    history = Path(env["ODIN_HOME"]) / "drills" / "restore-sandbox.jsonl"
+    assert card["report"].split("/")[-2] in history.read_text()
 
 
 @pytest.mark.parametrize("own_sandbox", [{"pitr_log_lag_seconds": 1.0, "pitr_base_seconds": 0.5,
@@ -81,11 +92,20 @@ def test_b_the_drills_lost_writes_are_the_sandboxs_ground_truth(own_sandbox: Any
     verified = next(e for e in entries if e["kind"] == "restore_verified")["data"]
     op = next(o for o in own_sandbox.operations() if o["operation"] == "databasePointInTimeRestore")
     point = datetime_epoch(card["restore_point"])
-    truth = {w["id"] for w in own_sandbox.writes() if op["time_epoch"] - 1.0 < w["acknowledged_at_epoch"] <= point}
+    truth = {w["id"] for w in own_sandbox.writes()
+             if w["kind"] == "order" and op["time_epoch"] - 1.0 < w["acknowledged_at_epoch"] <= point}
     assert truth and set(verified["lost_ids"]) == truth and card["lost_writes"] == len(truth)
     assert card["extra_writes"] == 0 and card["copy_deleted"]
     assert own_sandbox.world.restore_report() == []
-    assert [o["operation"] for o in own_sandbox.operations() if o["result"] == "Succeeded"][-1] == "databaseDelete"
+    sql_ops = [o["operation"] for o in own_sandbox.operations() if o["result"] == "Succeeded" and "Sql" in o["resource_id"]]
+    assert sql_ops[-1] == "databaseDelete"
+    # the blobs: exactly those acknowledged after the blob point were removed, then restored back
+    blob_point = datetime_epoch(card["stores"]["blob"]["restore_point"])
+    first, back = own_sandbox.world.blob_restore_report()
+    later = {w["key"] for w in own_sandbox.writes() if w["kind"] == "blob" and w["acknowledged_at_epoch"] > blob_point}
+    assert later and set(first["removed"]) == later and set(back["restored"]) == later
+    blob_verified = next(e for e in entries if e["kind"] == "blob_restore_verified")["data"]
+    assert blob_verified["lost"] == blob_verified["extra"] == 0 and blob_verified["verified"] == blob_verified["expected"]
 
 
 def datetime_epoch(text: str) -> float:
@@ -107,7 +127,8 @@ def test_c_a_drill_killed_mid_restore_leaves_no_copy_after_odin_rollback(own_san
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             runs = sorted(folder.glob("*/journal.jsonl")) if folder.is_dir() else []
-            if runs and any('"operation_started"' in line for line in runs[-1].read_text().splitlines()):
+            if runs and any('"operation_started"' in line and "begin_create_or_update" in line
+                            for line in runs[-1].read_text().splitlines()):
                 break
             assert proc.poll() is None, "the drill ended before its restore started"
             time.sleep(0.05)
@@ -125,7 +146,9 @@ def test_c_a_drill_killed_mid_restore_leaves_no_copy_after_odin_rollback(own_san
     assert own_sandbox.world.restore_report() == [], "odin rollback deleted the copy"
     entries = journal(sorted(folder.glob("*/journal.jsonl"))[-1].parent)
     assert [e["data"]["verdict"] for e in entries if e["kind"] == "step_reconciled"] == ["happened"]
-    assert [e["data"]["status"] for e in entries if e["kind"] == "undo_finished"] == ["ok"]
+    # both undos were still to run at the kill: the copy's delete and the blob range's restore-back
+    assert [e["data"]["status"] for e in entries if e["kind"] == "undo_finished"] == ["ok", "ok"]
+    assert [r["status"] for r in own_sandbox.world.blob_restore_report()] == ["Complete", "Complete"]
     again = run_odin(["rollback", str(plan), "--reason", "again", "--by", "test"], env=env, timeout=120)
     assert again.returncode == 0 and "nothing to undo" in again.stdout, again.stdout + again.stderr
 
@@ -139,5 +162,16 @@ def test_d_bad_restore_drills_get_one_line_naming_file_and_field(tmp_path: Path)
     assert len(lines) == 1 and str(bad) in lines[0] and "restore.restored_name" in lines[0], lines
     drill = run_odin(["drill", str(bad)])
     assert drill.returncode == 2 and "restore.restored_name" in drill.stderr
+    blob = tmp_path / "bad-blob.yaml"
+    blob.write_text("name: r\nenvironment: e\nkind: restore\nblob_restore: {write_path: /api/blobs}\n")
+    done = run_odin(["validate", str(blob)])
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "blob_restore.write_path" in lines[0] and "{name}" in lines[0]
+    azure = tmp_path / "azure-blob.yaml"
+    azure.write_text("name: r\nenvironment: e\nkind: restore\ntarget: {kind: azure, subscription_id: s}\n"
+                     "endpoints: {service: 'https://shop.example.com'}\nrestore: {source_database: "
+                     "/subscriptions/s/resourceGroups/g/providers/Microsoft.Sql/servers/v/databases/d}\nblob_restore: {}\n")
+    done = run_odin(["validate", str(azure)])
+    assert done.returncode == 2 and "blob_restore.account" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     ok = run_odin(["validate", str(SHIPPED)])
     assert ok.returncode == 0 and "restore drill restore-sandbox" in ok.stdout

@@ -7,10 +7,12 @@ and field, nothing run); then the local Prefect server is started or reused and 
 
     {"kind": "restore", "rto_seconds": 14.2, "rto_target_seconds": 1800.0, "rpo_seconds": 4.9,
      "rpo_target_seconds": 5.0, "canary_writes": 61, "expected_writes": 55, "lost_writes": 5, ...,
+     "stores": {"sql": {...}, "blob": {"rto_seconds": 2.1, "rpo_seconds": 0.0, ...}},
      "criteria": {"restore_within_rto": true, ...}, "report": ".../report.md"}
 
 Exit codes: 0 every criterion met, 3 any missed, 2 usage errors, 4 odin itself failed. The rollback
-exits 3 when it deleted a copy left behind, 0 when nothing was left, 4 when it could not.
+exits 3 when it undid what was left behind (deleted a copy, restored a blob range back), 0 when
+nothing was left, 4 when it could not.
 """
 
 from __future__ import annotations
@@ -56,8 +58,14 @@ def print_restore_entry(entry: Any) -> None:
     elif entry.kind == "restore_verified":
         text = (f"  copy checked: {d.get('verified')} rows intact, {d.get('lost')} of {d.get('expected')} missing, "
                 f"{d.get('extra')} too new, {d.get('corrupted')} corrupted (RPO {d.get('rpo_seconds')} s)")
+    elif entry.kind == "blob_restore_point":
+        ranges = ", ".join(f"[{start}, {end})" for start, end in d.get("ranges") or [])
+        text = f"  restore blobs {ranges} of {d.get('account', '').rsplit('/', 1)[-1]} in place to {d.get('point')}"
+    elif entry.kind == "blob_restore_verified":
+        text = (f"  blobs checked: {d.get('verified')} intact, {d.get('lost')} of {d.get('expected')} missing, "
+                f"{d.get('extra')} too new, {d.get('corrupted')} corrupted (RPO {d.get('rpo_seconds')} s)")
     elif entry.kind == "undo_finished":
-        text = f"  delete {entry.step}: {d.get('status')} — {d.get('detail')}"
+        text = f"  undo {entry.step}: {d.get('status')} — {d.get('detail')}"
     elif entry.kind == "run_finished":
         text = f"■ {d.get('outcome')} (exit {d.get('exit_code')})" + (f": {d.get('detail')}" if d.get("detail") else "")
     if text is None:

@@ -1,5 +1,6 @@
 """Azure step kinds: fail over a SQL failover group or a storage account; set Front Door origins;
-restore a SQL database to a point in time as a new database (its undo deletes the copy).
+restore a SQL database to a point in time as a new database (its undo deletes the copy); restore
+blob ranges of a storage account to a point in time (its undo restores them to just before).
 
 Each one reads the real state before acting, leaves what is already right alone, and computes its
 own undo from what it read (``undo: auto``, or no ``undo:`` at all); ``undo: none`` with
@@ -25,7 +26,8 @@ from odin_drills.plan.step_base import _Step
 from odin_drills.plan.arm_ids import ArmId, is_arm_id, parse_arm_id, region_name
 from odin_drills.plan.durations import Duration
 
-AZURE_KINDS = ("azure.sql.failover", "azure.storage.failover", "azure.frontdoor.origins", "azure.sql.restore")
+AZURE_KINDS = ("azure.sql.failover", "azure.storage.failover", "azure.frontdoor.origins", "azure.sql.restore",
+               "azure.storage.blob.restore")
 DATA_LOSS_MODES = {"forced", "try-planned", "unplanned"}
 
 
@@ -297,6 +299,59 @@ class SqlDatabaseDeleteUndo(_AzureStep):
                                     database=self.database)
 
 
+# --------------------------------------------------------------------------- blob point-in-time restore
+class BlobRange(BaseModel):
+    """``[start, end)`` over ``container/blob`` names (what Azure's ``blobRanges`` hold)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: str = Field(min_length=1, description="inclusive, e.g. canary/drill-1/")
+    end: str = Field(min_length=1, description="exclusive, e.g. canary/drill-10 (the prefix with its last character + 1)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "BlobRange":
+        if self.start >= self.end:
+            raise ValueError(f"start {self.start!r} must sort before end {self.end!r}")
+        return self
+
+    @classmethod
+    def of_prefix(cls, prefix: str) -> "BlobRange":
+        """Every blob whose name starts with ``prefix``: ``[prefix, prefix with its last character + 1)``."""
+        return cls(start=prefix, end=prefix[:-1] + chr(ord(prefix[-1]) + 1))
+
+
+class BlobRestoreRef(AzureRef):
+    account: str
+
+
+class BlobRestoreStep(_AzureStep):
+    """Restore blob ranges of a storage account to a point in time, *in place*
+    (``storage_accounts.begin_restore_blob_ranges``). Both ends of every range must be given, so a
+    step can never restore a whole account by leaving them empty. The undo is the same restore to
+    the moment just before this one was requested, which puts the ranges back as they were."""
+
+    kind: Literal["azure.storage.blob.restore"]
+    account: str = Field(min_length=1, description="storage account name or ARM id")
+    ranges: list[BlobRange] = Field(min_length=1, max_length=10, description="the blob ranges to restore")
+    restore_point: datetime = Field(description="the point in time to restore to (ISO 8601, with a time zone)")
+    timeout: Duration = Field(default=4 * 3600.0, description="a blob restore takes time proportional to the changes")
+
+    @field_validator("restore_point")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return SqlRestoreStep._aware(value)
+
+    @model_validator(mode="after")
+    def _names(self) -> "BlobRestoreStep":
+        self.ref()
+        return self
+
+    def ref(self) -> BlobRestoreRef:
+        account = _arm_id(self.account, "account", "Microsoft.Storage", "storageAccounts")
+        scope = self._scope(account)
+        return BlobRestoreRef(**scope.model_dump(), account=account.name if account else self.account)
+
+
 # --------------------------------------------------------------------------- their undo forms
 class SqlFailoverUndo(SqlFailoverStep):
     is_undo: ClassVar[bool] = True
@@ -314,8 +369,14 @@ class SqlRestoreUndo(SqlRestoreStep):
     is_undo: ClassVar[bool] = True
 
 
-AZURE_STEPS = (SqlFailoverStep, StorageFailoverStep, FrontDoorOriginsStep, SqlRestoreStep, SqlDatabaseDeleteUndo)
-AZURE_UNDOS = (SqlFailoverUndo, StorageFailoverUndo, FrontDoorOriginsUndo, SqlRestoreUndo, SqlDatabaseDeleteUndo)
+class BlobRestoreUndo(BlobRestoreStep):
+    is_undo: ClassVar[bool] = True
+
+
+AZURE_STEPS = (SqlFailoverStep, StorageFailoverStep, FrontDoorOriginsStep, SqlRestoreStep, SqlDatabaseDeleteUndo,
+               BlobRestoreStep)
+AZURE_UNDOS = (SqlFailoverUndo, StorageFailoverUndo, FrontDoorOriginsUndo, SqlRestoreUndo, SqlDatabaseDeleteUndo,
+               BlobRestoreUndo)
 
 
 def is_azure_step(step: object) -> bool:

@@ -7,6 +7,10 @@ writes committed by the requested point that the copy does not hold) against the
 the handbook's Azure SQL row, RTO 30 min and RPO 5 s, by default. The copy is deleted at the end
 (journaled before it is made, so a crash never orphans it: ``odin rollback`` deletes it).
 
+With ``blob_restore:`` the storage account is drilled too: canary blobs, the drill's blob range
+restored in place to a point, read back, scored against its own targets (the handbook's storage
+row, RTO 4 h and RPO 15 min), and restored back afterwards (write-ahead, like the copy's delete).
+
 Durations are plan time; the canary's rate and HTTP timeouts are wall-clock, as in region drills.
 Against the sandbox, ``restore.source_database`` and ``endpoints.service`` may be left out: the
 sandbox's orders database (on its failover group's primary) and its Front Door are used.
@@ -117,6 +121,48 @@ class RestoreTargets(_Section):
     rpo: Duration = Field(default=5.0, description="the span of writes committed by the requested point and missing")
 
 
+class BlobRestoreSpec(_Section):
+    """The storage store: canary blobs under a prefix of the drill's own, restored in place to a
+    point (Azure's blob point-in-time restore) and read back. Azure restores blob ranges *in place*,
+    so only the drill's prefix (``{container}/{prefix}{drill}/``) is restored, never anyone else's
+    blobs; the undo restores that range to the moment before the restore, as it was."""
+
+    account: str | None = Field(
+        default=None, description="ARM id …/providers/Microsoft.Storage/storageAccounts/{name}, with blob "
+        "versioning, change feed and a restore policy on; sandbox: default its storage account")
+    container: str = Field(default="odin-canary", pattern=r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$",
+                           description="the container the canary blobs are written to (3-63 lower-case letters, "
+                           "digits, dashes)")
+    write_path: str = Field(default="/api/blobs/{name}", description="PUT a blob (on endpoints.service), GET reads it "
+                            "back; {name} is its `container/blob` name in the account; the answer's `acknowledged_at` is "
+                            "its commit time")
+    point_before_request: Duration = Field(
+        default=5.0, ge=0, description="restore to this long before the request (plan time); blobs acknowledged "
+        "after the point must be gone after the restore")
+    rate_per_second: float = Field(default=5.0, gt=0, le=200, description="blob writes per wall second")
+    timeout: Duration = Field(default=4 * 3600.0, gt=0, description="plan time the blob restore may take")
+    targets: RestoreTargets = Field(
+        default_factory=lambda: RestoreTargets(rto=4 * 3600.0, rpo=900.0),
+        description="default the handbook's storage row (critical data): RTO 4 h, RPO 15 min")
+
+    @field_validator("write_path")
+    @classmethod
+    def _has_name(cls, value: str) -> str:
+        _path(value)
+        if "{name}" not in value:
+            raise ValueError("write_path must contain {name}, e.g. /api/blobs/{name}")
+        return value
+
+    @field_validator("account")
+    @classmethod
+    def _is_account(cls, value: str | None) -> str | None:
+        if value is not None and (not value.lower().startswith("/subscriptions/")
+                                  or "/providers/microsoft.storage/storageaccounts/" not in value.lower()):
+            raise ValueError(f"{value!r} is not an ARM id of a storage account "
+                             "(/subscriptions/…/providers/Microsoft.Storage/storageAccounts/NAME)")
+        return value
+
+
 class RestoreDrillPlan(BaseModel):
     """One restore drill: restore, verify against the canary, score, delete the copy."""
 
@@ -131,6 +177,8 @@ class RestoreDrillPlan(BaseModel):
     restore: RestoreSpec = Field(default_factory=RestoreSpec)
     canary: RestoreCanary = Field(default_factory=RestoreCanary)
     targets: RestoreTargets = Field(default_factory=RestoreTargets)
+    blob_restore: BlobRestoreSpec | None = Field(
+        default=None, description="also restore the storage account's blobs to a point (left out: SQL only)")
 
     @field_validator("name", "environment")
     @classmethod
@@ -144,6 +192,8 @@ class RestoreDrillPlan(BaseModel):
         if isinstance(self.target, AzureTarget):
             missing = [f for f, v in (("endpoints.service", self.endpoints.service),
                                       ("restore.source_database", self.restore.source_database)) if v is None]
+            if self.blob_restore is not None and self.blob_restore.account is None:
+                missing.append("blob_restore.account")
             if missing:
                 raise ValueError(f"an Azure target needs {', '.join(missing)}")
         return self

@@ -91,6 +91,9 @@ class ArmApi:
                           r"/(?P<op>[^/]+)$", self.sql_operation_result),
             ("GET", _STORAGE + "$", self.get_storage_account),
             ("POST", _STORAGE + "/failover$", self.post_storage_failover),
+            ("POST", _STORAGE + "/restoreBlobRanges$", self.post_restore_blob_ranges),
+            ("GET", _RG + r"/Microsoft\.Storage/locations/(?P<loc>[^/]+)/operationResults/(?P<op>[^/]+)$",
+             self.blob_restore_result),
             ("GET", r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.Storage/locations/(?P<loc>[^/]+)"
                     r"/asyncoperations/(?P<op>[^/]+)$", self.storage_operation_monitor),
             ("GET", _CDN + "$", self.get_profile),
@@ -149,7 +152,7 @@ class ArmApi:
             if route_method != method:
                 allowed.add(route_method)
                 continue
-            body = await self._json_body(request) if method in ("PUT", "PATCH") else None
+            body = await self._json_body(request) if method in ("PUT", "PATCH", "POST") else None
             call = Call(method=method, path=path, base=f"{request.url.scheme}://{request.url.netloc}",
                         api_version=api_version, query=dict(request.query_params), body=body,
                         params=match.groupdict())
@@ -325,8 +328,13 @@ class ArmApi:
     # ===================================================================== Microsoft.Storage
     def get_storage_account(self, call: Call) -> Result:
         account = self.world.storage_account(call.params["account"])
-        expand = call.query.get("$expand", "").lower() == "georeplicationstats"
-        return 200, shapes.storage_account(self.world, account, expand), {}
+        expand = call.query.get("$expand", "").lower()
+        shape = shapes.storage_account(self.world, account, expand == "georeplicationstats")
+        if expand == "blobrestorestatus":
+            restore = self.world.blob_restore_status(account.name)
+            if restore is not None:
+                shape["properties"]["blobRestoreStatus"] = restore
+        return 200, shape, {}
 
     def post_storage_failover(self, call: Call) -> Result:
         failover_type = call.query.get("failoverType")
@@ -344,6 +352,25 @@ class ArmApi:
         if op.status == FAILED:
             return _FAILED_STATUS, {"error": op.error}, {}
         return 200, None, {}
+
+    # --- blob ranges restored to a point in time (``blob_pitr``) ---------------------------------
+    def post_restore_blob_ranges(self, call: Call) -> Result:
+        """202 with the ``InProgress`` status body and a ``Location`` monitor, as Microsoft's example shows."""
+        op, restore = self.world.begin_blob_ranges_restore(call.params["account"], call.body)
+        t = self.world.topology
+        monitor = (f"{call.base}/subscriptions/{t.subscription_id}/resourceGroups/{t.resource_group}"
+                   f"/providers/Microsoft.Storage/locations/{op.location}/operationResults/{op.id}{self._q(call)}")
+        return 202, restore.status_body(), {"Location": monitor, **self._retry()}
+
+    def blob_restore_result(self, call: Call) -> Result:
+        """202 while running; then 200 with the ``BlobRestoreStatus`` (``Complete``, or ``Failed`` and why)."""
+        op = self._operation(call, "Microsoft.Storage")
+        restore = self.world.blob_restore_of(op)
+        if restore is None:
+            raise ArmError(404, "ResourceNotFound", f"Operation '{op.id}' is not a blob restore.")
+        if op.status == IN_PROGRESS:
+            return 202, None, {"Location": f"{call.base}{call.path}{self._q(call)}", **self._retry()}
+        return 200, restore.status_body(), {}
 
     # ===================================================================== Microsoft.Cdn
     def get_profile(self, call: Call) -> Result:

@@ -47,6 +47,7 @@ OperationName = Literal[
     "storage_failover",
     "origin_update",
     "origin_group_update",
+    "blobRangesRestore",
 ]
 """Names of the sandbox's long-running operations, as the operations log shows them."""
 

@@ -13,6 +13,8 @@ What lives in the world, and nothing about HTTP — one module per resource, sta
   origin changes are deployed (seen by the edge) when their operation finishes;
 - ``pitr``: **point-in-time restore** of the orders database to a new database (continuous
   backups with a log-backup lag, duration proportional to size), and deleting the copy;
+- ``blob_pitr``: **point-in-time restore of blob ranges** of the storage account, in place
+  (versions kept per write; the ranges blocked while it runs);
 - ``world_writes``: the **acknowledged writes**, the ground truth of data-loss measurement;
 - ``world_base``: the lock, time, faults and the **operations** (``operations.OperationEngine``),
   finished lazily at their due time.
@@ -31,6 +33,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from .blob_pitr import BlobPitrRules, BlobRestore
 from .clock import Clock, iso
 from .faults import FaultRegistry
 from .operations import OperationEngine
@@ -41,12 +44,12 @@ from .world_sql import FORCED, PLANNED, SQL_FAILOVERS, TRY_PLANNED, FailoverGrou
 from .world_storage import StorageAccount, StorageRules
 from .world_writes import AckedWrite, WriteLedger
 
-__all__ = ["FORCED", "PLANNED", "ROUTING_FIELDS", "SQL_FAILOVERS", "TRY_PLANNED", "AckedWrite", "EdgeTarget",
+__all__ = ["FORCED", "PLANNED", "ROUTING_FIELDS", "SQL_FAILOVERS", "TRY_PLANNED", "AckedWrite", "BlobRestore", "EdgeTarget",
            "EdgeView", "FailoverGroup", "FrontDoor", "Origin", "OriginGroup", "RestoredDatabase", "SqlServer",
            "StorageAccount", "World"]
 
 
-class World(SqlRules, PitrRules, StorageRules, FrontDoorRules):
+class World(SqlRules, PitrRules, BlobPitrRules, StorageRules, FrontDoorRules):
     """The sandbox's Azure: resources, their rules, data, and operations."""
 
     def __init__(self, *, topology: Topology, clock: Clock, lock: threading.RLock,
@@ -56,7 +59,9 @@ class World(SqlRules, PitrRules, StorageRules, FrontDoorRules):
                  seed: object = 0, pitr_log_lag_seconds: float | None = None,
                  pitr_granularity_seconds: float = 0.0, pitr_base_seconds: float = 0.5,
                  pitr_seconds_per_gib: float = 0.5, pitr_base_size_bytes: int = 2 * GIB,
-                 pitr_retention_seconds: float = 7 * 86400.0) -> None:
+                 pitr_retention_seconds: float = 7 * 86400.0, pitr_blob_base_seconds: float = 0.5,
+                 pitr_blob_seconds_per_change: float = 0.01,
+                 pitr_blob_retention_seconds: float = 6 * 86400.0) -> None:
         self.topology = topology
         self.clock = clock
         self.lock = lock
@@ -74,6 +79,10 @@ class World(SqlRules, PitrRules, StorageRules, FrontDoorRules):
         self.pitr_seconds_per_gib = pitr_seconds_per_gib
         self.pitr_base_size_bytes = pitr_base_size_bytes
         self.pitr_retention_seconds = pitr_retention_seconds
+        # blob point-in-time restore (``blob_pitr``): the restore policy's window (days < soft delete's)
+        self.pitr_blob_base_seconds = pitr_blob_base_seconds
+        self.pitr_blob_seconds_per_change = pitr_blob_seconds_per_change
+        self.pitr_blob_retention_seconds = pitr_blob_retention_seconds
         self.operations = OperationEngine(self._new_id)
         self.reset()
 
@@ -86,6 +95,7 @@ class World(SqlRules, PitrRules, StorageRules, FrontDoorRules):
             self._reset_sql(now)
             self._reset_pitr(now)
             self._reset_storage(now)
+            self._reset_blob_pitr()
             self._reset_frontdoor()
             self.ledger = WriteLedger()
             self.operations.clear()

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .blob_pitr import TOMBSTONE
 from .clock import iso
 from .errors import ArmError, DataPlaneUnavailable, OperationError
 from .operations import Operation
@@ -160,6 +161,7 @@ class StorageRules(WorldBase):
             self.advance()
             account = self.storage_accounts[t.storage_account]
             self._require_storage_primary(account)
+            self._require_not_restoring(account.name, name)
             return self.ledger.acknowledge(
                 account.replica, kind="blob", key=name, write_id=self._new_id(),
                 store=t.storage_account_id(account.name), app_region=app_region,
@@ -171,7 +173,15 @@ class StorageRules(WorldBase):
             self.advance()
             account = self.storage_accounts[self.topology.storage_account]
             self._require_storage_primary(account)
-            return self.ledger.payload(account.replica.read(name))
+            self._require_not_restoring(account.name, name)
+            record = account.replica.read(name)
+            if record is not None and record.write_id.startswith(TOMBSTONE):
+                return None  # a blob restore removed it (``blob_pitr``)
+            return self.ledger.payload(record)
+
+    def _require_not_restoring(self, account_name: str, name: str) -> None:
+        """``blob_pitr`` refuses blobs of a range being restored; ``World`` provides it."""
+        raise NotImplementedError
 
     def _require_storage_primary(self, account: StorageAccount) -> None:
         running = self.operations.get(account.busy_with) if account.busy_with else None

@@ -54,6 +54,10 @@ class WriteLedger:
         self._writes.append(ack)
         return ack
 
+    def writes(self, kind: str) -> list[AckedWrite]:
+        """Every acknowledged write of one kind, oldest first (a blob restore's version history)."""
+        return [w for w in self._writes if w.kind == kind]
+
     def payload(self, record: Record | None) -> tuple[bytes, str] | None:
         """The bytes and content type of what a replica holds, or None if it holds nothing."""
         return self._payloads[record.write_id] if record else None

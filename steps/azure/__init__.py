@@ -17,6 +17,7 @@ client keywords such as ``retry_backoff_factor``). One module per concern:
 - ``ids``      ARM ids, compared case-insensitively
 - ``sql_failover``, ``storage_failover``, ``frontdoor_origins``: the three failover actions
 - ``sql_restore`` (point-in-time restore to a new database) and its undo ``sql_database_delete``
+- ``blob_restore`` (blob ranges restored in place to a point; its undo restores them to just before)
 
 Importing this package imports no Azure SDK (plan validation uses ``ids``); the SDK is loaded
 when the first client is built.
@@ -55,6 +56,8 @@ def _module(step: Any) -> Any:
         from odin_drills.steps.azure import sql_restore as module
     elif kind == "azure.sql.database.delete":
         from odin_drills.steps.azure import sql_database_delete as module
+    elif kind == "azure.storage.blob.restore":
+        from odin_drills.steps.azure import blob_restore as module
     else:
         raise TypeError(f"{kind or type(step).__name__} is not an Azure step")
     return module
@@ -145,6 +148,10 @@ def static_description(step: Any) -> str:
     if step.kind == "azure.sql.database.delete":
         ref = step.ref()
         return f"would delete database {ref.server}/{ref.database} (only if tagged {step.require_tags})"
+    if step.kind == "azure.storage.blob.restore":
+        from odin_drills.steps.azure.blob_restore import change_text
+
+        return change_text(step)
     wanted = "; ".join(f"{name} {o.model_dump(exclude_none=True)}" for name, o in step.origins.items())
     staged = f" in {step.stages} stages" if step.stages > 1 else ""
     return f"would set origins of {step.ref().origin_group}: {wanted}{staged}"

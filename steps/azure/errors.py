@@ -77,3 +77,12 @@ def plain(value: Any) -> Any:
 
 def code_of(exc: BaseException) -> Any:
     return getattr(exc, "code", None)
+
+
+def failure_output(exc: OdinError) -> dict[str, Any]:
+    """What a failed step's output records about ``exc``: its error, and the continuation token of an
+    operation still running (reconcile follows it instead of starting another)."""
+    out: dict[str, Any] = {"error": {"type": exc.__class__.__name__, "code": code_of(exc), "message": exc.message}}
+    if getattr(exc, "continuation_token", None):
+        out["continuation_token"] = exc.continuation_token  # type: ignore[attr-defined]
+    return out

@@ -20,7 +20,7 @@ from odin_drills.errors import AzureOperationFailed, OdinError
 from odin_drills.plan.azure_steps import SqlRestoreStep
 from odin_drills.steps.actions.outcome import StepOutcome
 from odin_drills.steps.azure.clients import AzureSession
-from odin_drills.steps.azure.errors import azure_failure, code_of, plain
+from odin_drills.steps.azure.errors import azure_failure, failure_output, plain
 from odin_drills.steps.azure.operation import Deadline, Intent, OnOperation, Progress, finish, no_progress, token_of
 
 KIND = "azure.sql.restore"
@@ -135,10 +135,7 @@ def run(step: SqlRestoreStep, session: AzureSession, *, progress: Progress = no_
             return StepOutcome(status="failed", output=output, undo=undo,
                                detail=f"{where}: the restore finished but the database is {after and after.get('status')}")
     except OdinError as exc:
-        output["error"] = {"type": exc.__class__.__name__, "code": code_of(exc), "message": exc.message}
-        if getattr(exc, "continuation_token", None):
-            output["continuation_token"] = exc.continuation_token  # type: ignore[attr-defined]
-        return StepOutcome(status="failed", detail=exc.message, output=output)
+        return StepOutcome(status="failed", detail=exc.message, output={**output, **failure_output(exc)})
     took = output["online_at_epoch"] - output["requested_at_epoch"]
     return StepOutcome(status="ok", output=output, undo=undo, detail=(
         f"restored {ref.server}/{ref.source_database} to {step.restore_point.isoformat()} as {ref.database} "

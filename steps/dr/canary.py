@@ -226,8 +226,7 @@ class CanaryWriter:
         digest = sha256_of(payload)
         sent_at = self.clock.now()
         try:
-            response = self._client.post(self.url, content=canonical(payload),
-                                         headers={"content-type": "application/json"}, timeout=self.timeout)
+            response = self._send(seq, payload)
         except Exception as exc:  # noqa: BLE001 - an unanswered write is a failed write, not a crash
             self._failed(seq, transport_failure(exc, display_url(self.url), self.timeout))
             return None
@@ -249,6 +248,11 @@ class CanaryWriter:
             self._acked.append(write)
         self._note_state(True, seq, "acknowledged", acked_at)
         return write
+
+    def _send(self, seq: int, payload: Any) -> httpx.Response:
+        """One write on the wire: POST the payload (a subclass may write elsewhere, e.g. a blob per write)."""
+        return self._client.post(self.url, content=canonical(payload), headers={"content-type": "application/json"},
+                                 timeout=self.timeout)
 
     def _failed(self, seq: int, reason: str) -> None:
         with self._lock:

@@ -15,6 +15,12 @@
       score              RTO (request → copy online, plan time) and RPO (the point − the oldest lost
                          row's commit, plan time) against the targets, and the checklist
 
+With ``blob_restore`` the storage account is a second store (``steps.dr.blob_restore``): canary
+blobs during ``write``, the drill's blob range restored in place and read back at the start of
+``restore`` (before the SQL copy is requested), restored back in ``delete``, scored per store
+(``RestoreScorecard.stores()``; the top-level numbers stay the SQL store's). Both stores are sorted
+by one rule, ``restore_verify.classify``.
+
 Times: Azure, the service and this process share the wall clock (``time.time``), so the point and
 commit times are compared there; spans are turned into plan time with the drill's clock.
 """
@@ -27,19 +33,34 @@ from datetime import datetime, timezone
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 
 from odin_drills.plan.restore_drill import RestoreDrillPlan
 from odin_drills.plan.steps import Step
 from odin_drills.steps import intent as wal
-from odin_drills.steps.dr.canary import CanaryWrite, CanaryWriter, sha256_of
+from odin_drills.steps.dr.canary import CanaryWriter
 from odin_drills.steps.dr.failover import undo_entry
+from odin_drills.steps.dr.blob_restore import (
+    BlobOutcome,
+    StoreScore,
+    label_of,
+    restore_blobs,
+    score_blobs,
+    start_blob_canaries,
+)
+from odin_drills.steps.dr.restore_verify import RestoreNumbers, StoreWords, Verification, classify, store_criteria
 from odin_drills.steps.dr.scorecard import Criterion
 from odin_drills.steps.journal import Journal
 
 STEPS = TypeAdapter(Step)
 PHASES = ("write", "restore", "verify", "delete", "score")
+"""With ``blob_restore`` the blob range is restored and verified inside ``restore`` before the SQL
+copy is requested (``steps.dr.blob_restore``); its restore-back runs in ``delete``."""
 CRITERIA = ("restore_within_rto", "data_loss_within_rpo", "restored_data_verified", "restored_copy_deleted")
+SQL_WORDS = StoreWords(prefix="", undone_name="restored_copy_deleted", restore="restore", online="copy online",
+                       one="row", many="rows", verb="committed", later="committed after the point present",
+                       undone_yes="the restored copy was deleted",
+                       undone_no="the restored copy is still there: run `odin rollback` on this drill file")
 
 
 @dataclass
@@ -54,6 +75,7 @@ class RestoreContext:
     service_url: str
     source_database: str
     client: httpx.Client
+    storage_account: str = ""
 
     @property
     def server(self) -> str:
@@ -73,31 +95,27 @@ class RestoreContext:
         return wall_seconds / self.clock.wall_seconds(1.0)
 
 
-class RestoreScorecard(BaseModel):
-    """A restore drill's numbers and checklist (plan time)."""
+class RestoreScorecard(RestoreNumbers):
+    """A restore drill's numbers (its SQL store's, at the top level as before blobs) and checklist (plan time)."""
 
     plan: str
     drill_id: str
     scored_at: datetime
     source_database: str
     restored_database: str
-    restore_point: datetime | None
-    rto_seconds: float | None
-    rto_target_seconds: float
-    rpo_seconds: float | None
-    rpo_target_seconds: float
-    canary_writes: int
-    expected_writes: int
-    lost_writes: int
-    extra_writes: int
-    corrupted_writes: int
-    unreadable_writes: int
     copy_deleted: bool
     criteria: dict[str, Criterion]
+    blob: StoreScore | None = None
 
     @property
     def passed(self) -> bool:
         return all(c.passed for c in self.criteria.values())
+
+    def stores(self) -> list[StoreScore]:
+        """Every store restored, scored on its own targets: the SQL copy (the top-level numbers), then blobs."""
+        sql = StoreScore(store="sql", resource=self.source_database, restored=self.restored_database,
+                         undone=self.copy_deleted, **{k: getattr(self, k) for k in RestoreNumbers.model_fields})
+        return [sql] + ([self.blob] if self.blob is not None else [])
 
     def to_json(self, report: str) -> dict[str, Any]:
         """The ``odin drill --json`` output of a restore drill."""
@@ -108,28 +126,17 @@ class RestoreScorecard(BaseModel):
                 "corrupted_writes": self.corrupted_writes, "restored_database": self.restored_database,
                 "restore_point": self.restore_point.isoformat() if self.restore_point else None,
                 "copy_deleted": self.copy_deleted,
+                "stores": {s.store: s.model_dump(mode="json", exclude={"store"}) for s in self.stores()},
                 "criteria": {name: c.passed for name, c in self.criteria.items()}, "report": report}
 
     def to_report(self) -> dict[str, Any]:
         """For ``odin_drills.reports.html.render_html(scorecard=...)``: the numbers, then each criterion's evidence."""
         fields = self.to_json("")
-        del fields["report"], fields["kind"]
+        del fields["report"], fields["kind"], fields["stores"]
+        if self.blob is not None:
+            fields.update({f"blob {k}": v for k, v in self.blob.model_dump(mode="json", exclude={"store"}).items()})
         fields.update({f"{name} (evidence)": c.evidence for name, c in self.criteria.items()})
         return fields
-
-
-class Verification(BaseModel):
-    acknowledged: int = 0
-    expected: int = 0
-    verified: int = 0
-    lost: list[CanaryWrite] = []
-    extra: list[CanaryWrite] = []
-    corrupted: list[CanaryWrite] = []
-    unreadable: list[CanaryWrite] = []
-    failed_writes: int = 0
-    rpo_seconds: float | None = None
-    restored_through: datetime | None = None
-    copy_rows: int | None = None
 
 
 @dataclass
@@ -137,17 +144,6 @@ class RestoreResult:
     card: RestoreScorecard
     verification: Verification | None
     detail: str
-
-
-def committed_epoch(write: CanaryWrite) -> float:
-    """When the service committed a write (its own timestamp), else when its answer arrived."""
-    if write.server_acknowledged_at:
-        try:
-            stamp = datetime.fromisoformat(write.server_acknowledged_at.replace("Z", "+00:00"))
-            return (stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)).timestamp()
-        except ValueError:
-            pass
-    return write.acked_wall.timestamp()
 
 
 def restore_step(ctx: RestoreContext, point: datetime) -> Any:
@@ -168,39 +164,13 @@ def write_canaries(ctx: RestoreContext) -> CanaryWriter:
 
 
 def verify_copy(ctx: RestoreContext, writer: CanaryWriter, point: datetime) -> Verification:
-    """Read every acknowledged canary back from the copy and sort it (see the module doc)."""
+    """Read every acknowledged canary back from the copy and sort it (``restore_verify.classify``)."""
     c = ctx.plan.canary
     fill = {"server": ctx.server, "database": ctx.restored_name}
     reader = writer.http_reader(ctx.service_url, ctx.client)
     acked = writer.acknowledged()
-    found = Verification(acknowledged=len(acked), failed_writes=writer._attempted - len(acked))  # noqa: SLF001
-    cut = point.timestamp()
-    newest: float | None = None
-    for write in acked:
-        expected = committed_epoch(write) <= cut
-        found.expected += expected
-        if write.write_id is None:
-            found.unreadable.append(write)
-            continue
-        answer = reader(_read_id(write.write_id, c.read_path, fill))
-        if answer.found is None:
-            found.unreadable.append(write)
-        elif not answer.found:
-            if expected:
-                found.lost.append(write)
-        elif not expected:
-            found.extra.append(write)
-        elif answer.payload is None or sha256_of(answer.payload) != write.sha256:
-            found.corrupted.append(write)
-        else:
-            found.verified += 1
-            newest = max(newest or 0.0, committed_epoch(write))
-    if found.lost:
-        oldest = min(committed_epoch(w) for w in found.lost)
-        found.rpo_seconds = round(ctx.plan_seconds(max(0.0, cut - oldest)), 3)
-    elif found.expected:
-        found.rpo_seconds = 0.0
-    found.restored_through = None if newest is None else datetime.fromtimestamp(newest, timezone.utc)
+    found = classify(acked, lambda write_id: reader(_read_id(write_id, c.read_path, fill)), point,
+                     writer._attempted - len(acked), ctx.plan_seconds)  # noqa: SLF001
     if c.list_path:
         try:
             answer = ctx.client.get(ctx.service_url + c.list_path.format(**fill), timeout=c.timeout)
@@ -208,13 +178,8 @@ def verify_copy(ctx: RestoreContext, writer: CanaryWriter, point: datetime) -> V
                 found.copy_rows = len(answer.json().get("ids") or [])
         except (httpx.HTTPError, ValueError, AttributeError):
             found.copy_rows = None
-    ctx.journal.append(
-        "restore_verified", phase="verify", database=ctx.restored_name, acknowledged=found.acknowledged,
-        expected=found.expected, verified=found.verified, lost=len(found.lost), extra=len(found.extra),
-        corrupted=len(found.corrupted), unreadable=len(found.unreadable), failed_writes=found.failed_writes,
-        lost_ids=[w.write_id for w in found.lost if w.write_id][:50],
-        extra_ids=[w.write_id for w in found.extra if w.write_id][:50], rpo_seconds=found.rpo_seconds,
-        restored_through=found.restored_through, copy_rows=found.copy_rows)
+    ctx.journal.append("restore_verified", phase="verify", database=ctx.restored_name, **found.counts(),
+                       restored_through=found.restored_through, copy_rows=found.copy_rows)
     return found
 
 
@@ -235,17 +200,24 @@ def delete_copies(ctx: RestoreContext, phase: str = "delete") -> list[tuple[str,
 
 
 def run_restore(ctx: RestoreContext) -> RestoreResult:
-    """The drill, start to end; the copy is deleted whatever happens after it was requested."""
+    """The drill, start to end; the copy is deleted (and the blob range restored back) whatever
+    happens after either restore was requested. With ``blob_restore`` its canaries run during the
+    warm-up too, and the blob range is restored first (its writer stops at its request)."""
     plan = ctx.plan
     point: datetime | None = None
     verification: Verification | None = None
+    blobs: BlobOutcome | None = None
     rto: float | None = None
-    detail = ""
+    details: list[str] = []
     writer = write_canaries(ctx)
+    blob_writer = start_blob_canaries(ctx)
     try:
         ctx.clock.sleep(plan.restore.warm_up)
         if not writer.acknowledged():
-            detail = "no canary write was acknowledged during the warm-up: the service does not take writes"
+            details.append("no canary write was acknowledged during the warm-up: the service does not take writes")
+        if blob_writer is not None:
+            blobs = restore_blobs(ctx, blob_writer)
+            details.append(blobs.detail)
         request_wall = time.time()
         point = datetime.fromtimestamp(request_wall - ctx.clock.wall_seconds(plan.restore.point_before_request),
                                        timezone.utc)
@@ -262,14 +234,25 @@ def run_restore(ctx: RestoreContext) -> RestoreResult:
             rto = round(ctx.plan_seconds(out["online_at_epoch"] - out["requested_at_epoch"]), 3)
             verification = verify_copy(ctx, writer, point)
         else:
-            detail = f"the restore failed: {outcome.detail}"
+            details.append(f"the restore failed: {outcome.detail}")
     finally:
         writer.close()
+        if blob_writer is not None:
+            blob_writer.close()
         deleted = delete_copies(ctx)
-    copy_deleted = all(ok for _, ok in deleted) and not wal.pending_undos(ctx.journal.entries())
-    card = score(ctx, point, rto, verification, copy_deleted)
+    pending = {e.step for e in wal.pending_undos(ctx.journal.entries())}
+    blob_label = label_of(ctx) if blob_writer is not None else None
+
+    def undone(of_blob: bool) -> bool:
+        mine = [ok for label, ok in deleted if (label == blob_label) == of_blob]
+        return all(mine) and not any((label == blob_label) == of_blob for label in pending)
+
+    card = score(ctx, point, rto, verification, undone(False))
+    if blob_writer is not None:
+        card.blob, blob_criteria = score_blobs(ctx, blobs, undone(True))
+        card.criteria.update(blob_criteria)
     ctx.journal.append("restore_scorecard", phase="score", **card.model_dump(mode="json"))
-    return RestoreResult(card=card, verification=verification, detail=detail)
+    return RestoreResult(card=card, verification=verification, detail="; ".join(d for d in details if d))
 
 
 def score(ctx: RestoreContext, point: datetime | None, rto: float | None, v: Verification | None,
@@ -277,25 +260,7 @@ def score(ctx: RestoreContext, point: datetime | None, rto: float | None, v: Ver
     targets = ctx.plan.targets
     v = v or Verification()
     rpo = v.rpo_seconds
-    criteria = {
-        "restore_within_rto": Criterion(
-            passed=rto is not None and rto <= targets.rto,
-            evidence="the restore did not complete" if rto is None
-            else f"request to copy online {rto:g} s (plan time) vs target {targets.rto:g} s"),
-        "data_loss_within_rpo": Criterion(
-            passed=rpo is not None and rpo <= targets.rpo,
-            evidence="not measured (no canary row committed by the point was checked)" if rpo is None
-            else f"{len(v.lost)} of {v.expected} rows committed by the point missing; span {rpo:g} s vs target "
-                 f"{targets.rpo:g} s"),
-        "restored_data_verified": Criterion(
-            passed=v.verified > 0 and not (v.extra or v.corrupted or v.unreadable),
-            evidence=f"{v.verified} rows read back intact; {len(v.extra)} committed after the point present, "
-                     f"{len(v.corrupted)} corrupted, {len(v.unreadable)} unreadable"),
-        "restored_copy_deleted": Criterion(
-            passed=copy_deleted,
-            evidence="the restored copy was deleted" if copy_deleted
-            else "the restored copy is still there: run `odin rollback` on this drill file"),
-    }
+    criteria = store_criteria(SQL_WORDS, v, rto, targets, copy_deleted)
     return RestoreScorecard(
         plan=ctx.plan.name, drill_id=ctx.drill_id, scored_at=ctx.clock.now(), source_database=ctx.source_database,
         restored_database=ctx.restored_name, restore_point=point, rto_seconds=rto, rto_target_seconds=targets.rto,

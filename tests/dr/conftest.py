@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from azure.mgmt.sql import SqlManagementClient
 
@@ -33,6 +35,30 @@ def start_sandbox() -> Iterator[Callable[..., AzureSandbox]]:
     finally:
         for sandbox in started:
             sandbox.stop()
+
+
+def restore_ctx(sandbox: AzureSandbox, tmp_path: Path, client: httpx.Client, scale: float, *, restore: dict | None = None,
+                blob_restore: dict | None = None) -> Any:
+    """A restore drill's context on ``sandbox``: a ``ScaledClock``, a fresh journal, the sandbox's database
+    (and, with ``blob_restore``, its storage account), canaries at 20 writes per second."""
+    from odin_drills.plan.models import SandboxTarget
+    from odin_drills.plan.restore_drill import parse_restore_drill
+    from odin_drills.steps.clock import ScaledClock
+    from odin_drills.steps.dr.restore import RestoreContext
+    from odin_drills.steps.journal import Journal
+
+    info = sandbox.info()
+    plan = parse_restore_drill({
+        "name": "restore-test", "environment": "restore-test", "kind": "restore",
+        "restore": {"warm_up": "10s", **(restore or {})}, "canary": {"rate_per_second": 20},
+        "targets": {"rto": "30m", "rpo": "5s"},
+        **({"blob_restore": {"rate_per_second": 20, **blob_restore}} if blob_restore is not None else {})})
+    clock = ScaledClock(scale)
+    return RestoreContext(
+        plan=plan, drill_id="d1", journal=Journal(tmp_path / "journal.jsonl", clock), clock=clock,
+        target=SandboxTarget(arm_url=info["arm_url"], ca_cert=info["ca_cert"], subscription_id=info["subscription_id"]),
+        service_url=info["frontdoor_url"], source_database=info["resources"]["databases"][0], client=client,
+        storage_account=info["resources"]["storage_accounts"][0] if blob_restore is not None else "")
 
 
 def sql_client(sandbox: AzureSandbox) -> SqlManagementClient:

@@ -12,28 +12,18 @@ import httpx
 import pytest
 
 from odin_drills.plan.models import SandboxTarget
-from odin_drills.plan.restore_drill import parse_restore_drill
 from odin_drills.steps import intent as wal
 from odin_drills.steps.clock import ScaledClock
 from odin_drills.steps.dr.restore import RestoreContext, delete_copies, restore_step, run_restore
 from odin_drills.steps.journal import Journal
 
-from conftest import sql_client
+from conftest import restore_ctx, sql_client
 
 SCALE = 5.0
 
 
 def make_ctx(sandbox, tmp_path: Path, client: httpx.Client, **restore) -> RestoreContext:
-    info = sandbox.info()
-    plan = parse_restore_drill({
-        "name": "restore-test", "environment": "restore-test", "kind": "restore",
-        "restore": {"warm_up": "10s", **restore}, "canary": {"rate_per_second": 20},
-        "targets": {"rto": "30m", "rpo": "5s"}})
-    clock = ScaledClock(SCALE)
-    return RestoreContext(
-        plan=plan, drill_id="d1", journal=Journal(tmp_path / "journal.jsonl", clock), clock=clock,
-        target=SandboxTarget(arm_url=info["arm_url"], ca_cert=info["ca_cert"], subscription_id=info["subscription_id"]),
-        service_url=info["frontdoor_url"], source_database=info["resources"]["databases"][0], client=client)
+    return restore_ctx(sandbox, tmp_path, client, SCALE, restore=restore)
 
 
 def test_restore_drill_measures_rto_and_lost_writes_against_the_sandbox_truth(start_sandbox, tmp_path):

@@ -174,6 +174,17 @@ def _storage_failover(planned: bool) -> Contract:
     return contract
 
 
+def _blob_ranges_restore(arm: RawArm, example: dict[str, Any]) -> list[Observation]:
+    """The example's ranges with a point inside the sandbox's restore window (the account's life)."""
+    body = example["parameters"]["parameters"]
+    body["timeToRestore"] = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    accepted = arm.call("POST", _storage("/restoreBlobRanges"), body)
+    final = arm.finish(accepted)
+    assert final.json()["status"] == "Complete", final.text  # the SDK's documented value; the example says Succeeded
+    return [Observation("202", accepted, storage_models.BlobRestoreStatus),
+            Observation("200", final, storage_models.BlobRestoreStatus)]
+
+
 def _geo_stats_without_failover(arm: RawArm, example: dict[str, Any]) -> list[Observation]:
     arm.sandbox.faults.add({"kind": "region_outage", "region": "westus"})  # canFailover: false
     response = arm.call("GET", _storage(), **{"$expand": "geoReplicationStats"})
@@ -217,6 +228,7 @@ CONTRACTS: dict[str, Contract] = {
     "storage/StorageAccountGetPropertiesGeoReplicationStatscanFailoverFalse.json": _geo_stats_without_failover,
     "storage/StorageAccountFailover.json": _storage_failover(planned=False),
     "storage/StorageAccountFailoverPlanned.json": _storage_failover(planned=True),
+    "storage/BlobRangesRestore.json": _blob_ranges_restore,
     "cdn/Profiles_Get.json": _get(_fd(), cdn_models.Profile),
     "cdn/AFDEndpoints_Get.json": _get(_fd("/afdEndpoints/odin-edge"), cdn_models.AFDEndpoint),
     "cdn/Routes_Get.json": _get(_fd("/afdEndpoints/odin-edge/routes/default-route"), cdn_models.Route),
