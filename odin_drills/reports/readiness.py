@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from odin_drills.reports.formatting import as_dict, as_list, text
+from odin_drills.reports.formatting import GREY, as_dict, as_list, text
+from odin_drills.reports.templating import Cell, Piece, badge
 from odin_drills.steps.journal import Entry
 
 STATUS_TEXT = {"met": "met", "attested": "attested", "unmet": "UNMET"}
@@ -32,3 +33,14 @@ def readiness_view(entries: list[Entry]) -> dict[str, Any] | None:
     return {"phase": last.phase or "", "time": f"{last.time:%Y-%m-%d %H:%M:%S}", "rows": rows,
             "met": last.data.get("met"), "attested": last.data.get("attested"), "unmet": last.data.get("unmet"),
             "blocking_unmet": [str(i) for i in as_list(last.data.get("blocking_unmet"))], "reviews": len(reviews)}
+
+
+def readiness_html(entries: list[Entry]) -> dict[str, Any] | None:
+    """The HTML report's section: the review's view, one table row per item."""
+    view = readiness_view(entries)
+    if view is None:
+        return None
+    view["table"] = [[Piece("code", r["id"]), r["text"] + (" (blocking)" if r["blocking"] else ""),
+                      badge(r["shown"], READINESS_COLOURS.get(r["status"], GREY)), r["by"],
+                      Cell("why", r["evidence"])] for r in view["rows"]]
+    return view
