@@ -8,9 +8,10 @@ in ``reasons``::
 
     rollback_now   outage (detected by policy.outage, or reported), data loss or corruption,
                    security breach, RTO exceeded
-    rollback       error rate or latency worse than 2x, a critical journey failing, >= 2 Sev 1 alerts
+    rollback       error rate or latency worse than 2x, a critical journey failing, >= 2 Sev 1 alerts,
+                   the error rate above the absolute limit (policy.absolute: 5 %, whatever the baseline)
     hold           worse than 1.5x, a non-critical journey failing, 1 Sev 1 alert, SLO at risk,
-                   negative user feedback
+                   negative user feedback, p95 above the SLO's latency threshold (policy.absolute: 500 ms)
     watch          worse than 1.1x, a new lower-severity alert
     inconclusive   fewer than policy.min_requests requests in the current window, or too little
                    traffic to have seen a 2x error breach (the power rule): only ever instead of proceed
@@ -66,6 +67,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from odin_drills.steps import stats
 from odin_drills.plan.policy import Policy
+from odin_drills.steps.limits import LimitVerdict, judge_limits, limit_reasons
 from odin_drills.steps.outage import detected_signals
 from odin_drills.steps.snapshot import LatencyHistogram, Signals, Snapshot
 
@@ -129,6 +131,8 @@ class Decision(BaseModel):
     requests: RequestCounts
     confidence: float
     power_target: float
+    limits: list[LimitVerdict] = Field(
+        default_factory=list, description="the absolute limits (policy.absolute) judged on this window")
 
     @property
     def severity(self) -> int:
@@ -172,6 +176,9 @@ def evaluate(baseline: Snapshot, current: Snapshot, policy: Policy | None = None
         elif sentence:
             notes.append(sentence)
 
+    limits = judge_limits(current, policy.absolute, alpha, baseline)
+    limit_breaches, limit_notes = limit_reasons(limits)
+    notes = limit_notes + notes
     signalled = signal_reasons(signals)
     # Traffic never outranks evidence (ARCHITECTURE.md): too few requests only stand in the way of
     # proceed, beside the power rule; journeys, alerts, hard signals and conclusive breaches decide.
@@ -179,8 +186,8 @@ def evaluate(baseline: Snapshot, current: Snapshot, policy: Policy | None = None
                if current.requests < policy.min_requests else [])
     rungs: list[tuple[DecisionName, list[str]]] = [
         ("rollback_now", signalled["rollback_now"]),
-        ("rollback", breaches["rollback"] + signalled["rollback"]),
-        ("hold", breaches["hold"] + signalled["hold"]),
+        ("rollback", breaches["rollback"] + limit_breaches["rollback"] + signalled["rollback"]),
+        ("hold", breaches["hold"] + limit_breaches["hold"] + signalled["hold"]),
         ("watch", breaches["watch"] + signalled["watch"]),
         ("inconclusive", too_few + signalled["inconclusive"]
          + ([power_reason] if power_reason and error_verdict.tier != "rollback" else [])),
@@ -198,6 +205,7 @@ def evaluate(baseline: Snapshot, current: Snapshot, policy: Policy | None = None
         requests=RequestCounts(baseline=baseline.requests, current=current.requests),
         confidence=policy.confidence,
         power_target=policy.power,
+        limits=limits,
     )
 
 

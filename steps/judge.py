@@ -14,7 +14,8 @@ whole watch (``AlphaBudget`` spends one alpha per migration across the phases):
   that many consecutive windows), and so do 2 or more Sev 1 alerts read from the plan's alert
   source (each rule's ``for:`` is already its confirmation); a rollback from other hard signals
   alone (critical journeys, a hand-written ``sev1_alerts``) or from percentile-only latency keeps
-  the old confirmation over 2 windows;
+  the old confirmation over 2 windows; an error rate conclusively above the absolute limit
+  (``policy.absolute``, ``odin_drills.steps.limits``) acts at once too;
 - at the end of the planned windows: evidence above the watch rung (1.1x) is a hold; a watch that
   could not yet have seen a rollback-tier error breach (the power rule, for this test) collects up
   to ``windows.max_extensions`` more intervals and then holds, saying how much more traffic it
@@ -34,6 +35,10 @@ plan time by the window's configured length and no more. Under a scaled clock th
 and the statistics take real time that would otherwise count N times over (a second of it is 5.6
 plan hours at N = 20000); a real gate window likewise ends with its verdict.
 
+With the plan's SLO (``burn``: ``odin_drills.steps.burn``), every measured window also carries
+``slo_at_risk`` when the error budget's multi-window burn rates over this judge's windows say so:
+the ladder's hold, with the burn rates in the reason.
+
 A gate entry keeps the window's latencies as a histogram (``sequential.histogram_of``) when the
 source gave raw samples, so ``odin replay --journal`` can judge the windows again.
 """
@@ -51,6 +56,7 @@ from odin_drills.steps.clock import measurement_window
 from odin_drills.steps.snapshot import Snapshot, merge_snapshots
 
 if TYPE_CHECKING:
+    from odin_drills.steps.burn import BurnRateMonitor
     from odin_drills.steps.sequential import AlphaBudget
 
 Action = Literal["proceed", "rollback_now", "rollback", "hold"]
@@ -86,6 +92,7 @@ class Judge:
         stop: threading.Event | None = None,
         clock: Any = None,
         budget: "AlphaBudget | None" = None,
+        burn: "BurnRateMonitor | None" = None,
     ) -> None:
         self.source = source
         self.clock = clock if clock is not None else getattr(source, "clock", None)
@@ -96,6 +103,7 @@ class Judge:
         self.stop = stop or threading.Event()
         self.evaluations = 0
         self.budget = budget  # who spends how much alpha; None: this watch alone has the policy's alpha
+        self.burn = burn  # the SLO's burn rates over this judge's windows (steps.burn); None: no SLO
 
     def _window(self, length: float, phase: str, step: str | None, pending: Snapshot | None,
                 judge: Callable[[Snapshot], Any] | None = None) -> tuple[Snapshot, Any]:
@@ -110,6 +118,8 @@ class Judge:
             measured = self.source.measure(length)
             smoke_report = self.smoke() if self.smoke else None
             measured = _signals_from_smoke(measured, smoke_report)
+            if self.burn is not None:  # slo_at_risk from the windows measured so far, this one included
+                measured = self.burn.observe(measured, length)
             if smoke_report is not None:
                 self.journal.append(
                     "smoke", phase=phase, step=step, report=smoke_report,
@@ -171,7 +181,8 @@ class Judge:
                 consecutive += 1
                 # conclusive evidence, or Sev 1 alerts whose rules already waited out their `for:`, act at once
                 confirmations = self.policy.rollback_confirmations(
-                    evidence=decision.evidence_tier == "rollback" or getattr(decision, "alert_tier", "ok") == "rollback")
+                    evidence="rollback" in (decision.evidence_tier, getattr(decision, "alert_tier", "ok"),
+                                            getattr(decision, "limit_tier", "ok")))
                 if consecutive >= confirmations:
                     head = (f"confirmed over {consecutive} consecutive windows: " if confirmations > 1 else
                             f"conclusive after window {intervals}: ")

@@ -4,7 +4,8 @@ Defaults follow the design notes (the README's rollback ladder): multipliers 2.0
 points of error rate and 5 ms of p95 latency, 99 % confidence, 80 % power, 50 requests minimum,
 1 h to roll back, 4 h for a human to decide a hold. Watches are judged sequentially with one
 alpha of 1 % per migration (``odin_drills.steps.sequential``); ``judge: fixed`` restores the
-per-window rule with two confirming windows.
+per-window rule with two confirming windows. Beside the relative ladder, the handbook's absolute
+limits (``absolute``: 5 % errors roll back, a p95 above 500 ms holds, each on exact evidence).
 """
 
 from __future__ import annotations
@@ -87,6 +88,33 @@ class OutageRule(BaseModel):
     min_requests: int = Field(default=20, ge=1, description="fewer requests in the window never make an outage")
 
 
+class AbsoluteLimits(BaseModel):
+    """The handbook's absolute limits, beside the relative ladder: whatever the baseline was, an
+    error rate above ``error_rate_pct`` rolls back ("Roll back immediately: error rate > 5 %") and
+    a p95 above the SLO's latency threshold (``p95_latency_ms``; the handbook's "p95 < 500 ms")
+    holds at least. A relative ladder alone passes a service that was already at 6 % errors a week
+    ago and stays there.
+
+    Evidence, not noise: a limit fires only when an exact one-sided binomial bound puts the
+    window above it (``odin_drills.steps.limits``): 3 errors in 20 requests are 15 % but prove
+    nothing about 5 %. ``alpha`` is what the limits may spend over one watch of the sequential
+    judge (split evenly over its windows), beside, not out of, the judge's own alpha; the fixed
+    judge tests them per window at its ``confidence`` like every other rule.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    error_rate_pct: float | None = Field(
+        default=5.0, gt=0, lt=100,
+        description="percent of requests failing above which a window rolls back regardless of baseline; null: off")
+    p95_latency_ms: float | None = Field(
+        default=500.0, gt=0,
+        description="the SLO's latency threshold: a p95 above it is at least a hold regardless of baseline; null: off")
+    alpha: float = Field(
+        default=0.001, gt=0, lt=0.5,
+        description="sequential judge: chance, over one watch, that a service at or under the limits trips one")
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -112,6 +140,7 @@ class Policy(BaseModel):
                     "hard signals, journeys, alerts and conclusive breaches still decide",
     )
     outage: OutageRule = Field(default_factory=OutageRule)
+    absolute: AbsoluteLimits = Field(default_factory=AbsoluteLimits)
     confirm_windows: int | None = Field(
         default=None, ge=1,
         description="consecutive rollback windows before acting; unset: 2 for the fixed judge and for the hard "
