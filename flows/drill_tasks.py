@@ -69,20 +69,60 @@ def wait_for_threshold(run: DrillRun, result: DetectionResult) -> bool:
                                            consecutive=run.plan.targets.consecutive_successes)
 
 
-def confirm_with_person(run: DrillRun, phase: str, reason: str) -> tuple[str, str, str]:
-    """Hold for a person: ``proceed`` fails over, ``rollback`` vetoes; the plan's default at the deadline."""
-    from odin_drills.flows.human import wait_for_decision
+def confirm_with_person(run: DrillRun, phase: str, reason: str, hold: str = "confirm-failover",
+                        default: Literal["proceed", "rollback"] | None = None) -> tuple[str, str, str]:
+    """Hold for a person: ``proceed`` fails over, ``rollback`` vetoes; the plan's default at the deadline
+    (``decision.confirm_timeout``; ``default`` when given).
+
+    A signal (SIGTERM/SIGINT) ends the wait within seconds as ``rollback``, whatever the default: before
+    the failover that is a veto (no world-changing action starts on a stop request), after it a
+    failback (a stopping drill puts the world back, as its cleanup does). The next phase boundary
+    then ends the drill as interrupted."""
+    from odin_drills.flows.human import HoldInterrupted, wait_for_decision
+    from odin_drills.steps import stop as stop_request
 
     decision = run.plan.decision
-    default: Literal["proceed", "rollback"] = "proceed" if decision.on_confirm_timeout == "fail-over" else "rollback"
+    if default is None:
+        default = "proceed" if decision.on_confirm_timeout == "fail-over" else "rollback"
     flow_run_id = str(runtime_flow_run.id)
-    run.journal.append("hold_started", phase=phase, hold="confirm-failover", reason=reason, default=default,
+    run.journal.append("hold_started", phase=phase, hold=hold, reason=reason, default=default,
                        deadline=run.clock.now() + timedelta(seconds=decision.confirm_timeout), flow_run_id=flow_run_id,
                        decide=f"odin decide {flow_run_id} proceed|rollback --reason '...' --by NAME")
-    answer, _ = wait_for_decision(deadline_wall_seconds=run.clock.wall_seconds(decision.confirm_timeout), default=default)
+    try:
+        answer, _ = wait_for_decision(deadline_wall_seconds=run.clock.wall_seconds(decision.confirm_timeout),
+                                      default=default, on_stop="interrupt")
+    except HoldInterrupted:
+        why = stop_request.requested() or "a stop request"
+        reason = f"{why} during the hold: {'no failover starts' if hold == 'confirm-failover' else 'failing back'}"
+        run.journal.append("human_input", phase=phase, action="rollback", reason=reason, by=f"odin ({why})",
+                           verified_as="odin", at=run.clock.now())
+        return "rollback", f"odin ({why})", reason
     run.journal.append("human_input", phase=phase, action=answer.action, reason=answer.reason, by=answer.by,
                        verified_as=answer.verified, at=run.clock.now())
     return answer.action, answer.by, answer.reason
+
+
+def act_on_worse(run: DrillRun, phase: str) -> None:
+    """The DR region serves worse than the primary did before the outage: the plan's
+    ``decision.on_worse_after_failover``. ``escalate`` (the default) holds for a person with the
+    drill's existing hold (the Prefect UI form or ``odin decide``, as for confirming the failover):
+    ``proceed`` stays in the DR region, ``rollback`` fails back, and nobody answering within
+    ``decision.confirm_timeout`` fails back — nobody accepted the worse service. Why a hold and not
+    always failing back: in a real outage the primary may be worse still, which only a person can
+    weigh; a drill without anyone watching still ends safely. ``fail_back``: at once, journaled. In
+    incident mode the decision is journaled, and the failback itself is the separate, confirmed run."""
+    worse = run.found.worse
+    if worse is None:
+        return
+    action, by, why = "rollback", "odin", f"decision.on_worse_after_failover is fail_back: {worse}"
+    if run.plan.decision.on_worse_after_failover == "escalate":
+        action, by, why = confirm_with_person(run, phase, f"{worse}: proceed stays in {run.secondary}, rollback "
+                                              f"fails back to {run.primary}", hold="worse-after-failover",
+                                              default="rollback")
+    run.journal.append("decision", phase=phase, action="stay" if action == "proceed" else "fail_back", by=by,
+                       reason=why)
+    if action != "proceed":
+        run.found.fail_back_now = why
 
 
 @task(name="failover-action", task_run_name="{action.label}", **QUIET)

@@ -13,6 +13,15 @@ else the OS user). It is not a form field (the UI would let anyone type one): ju
 (``<response key>-odin-verified``), together with the decision it vouches for. The flow takes it
 only when that decision is the one it received; a decision from the UI form is recorded as not
 verified. Odin's own resolutions (deadline, escalation) record ``odin (this flow run)``.
+
+A signal while waiting (SIGTERM, Ctrl-C: ``odin_drills.steps.stop``): a hold can last hours, and
+the signal handler only *asks* the run to stop, so without help the stop would wait for the hold's
+deadline. With ``on_stop`` set, a stop request ends the wait within seconds the same way the
+deadline does — by resuming the paused run ourselves — and what that resume means is the caller's
+choice: ``interrupt`` leaves the hold undecided (:class:`HoldInterrupted` is raised, the caller
+journals it and the run ends ``interrupted``); ``default`` applies the default at once (a rollback
+grace: a confirmed rollback is not cancelled by a signal). Whoever resumes first still decides: a
+person's answer that arrives before the signal's resume is taken as given.
 """
 
 from __future__ import annotations
@@ -30,13 +39,29 @@ from prefect.flow_runs import pause_flow_run, resume_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run as runtime_flow_run
 
+from odin_drills.steps import stop as stop_request
 from odin_drills.steps.identity import ODIN_ITSELF, UNVERIFIED_FORM, verified_identity
 
 PAUSE_MARGIN_SECONDS = 120
 POLL_SECONDS = 1
 RETRY_FIRST_SECONDS = 0.5
 RETRY_MAX_SECONDS = 5.0
+MONITOR_LET_GO_SECONDS = 1.0
+"""How long an interrupted hold waits for its monitor's window in flight before letting it go."""
 log = logging.getLogger(__name__)
+
+OnStop = Literal["interrupt", "default"]
+DEADLINE_BY = "odin (deadline)"
+"""The ``by`` of a hold its deadline decided."""
+INTERRUPTED_BY = "odin (interrupted)"
+"""The ``by`` of the resume a stop request sends to end an ``interrupt`` wait; never journaled as a decision."""
+
+
+class HoldInterrupted(stop_request.StopRequested):
+    """A stop request ended the wait before anyone decided: the hold is still open."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, "the hold was decided")
 
 
 class HumanDecision(RunInput):
@@ -127,14 +152,39 @@ def _resume_when_paused(flow_run_id: str, action: str, reason: str, by: str, sto
     return resumed
 
 
+def _on_stop_request(flow_run_id: str, on_stop: OnStop, default: str, hold_over: threading.Event) -> None:
+    """Wait for a stop request while the hold lasts; then end the wait as ``on_stop`` says.
+
+    Runs in its own thread because the flow thread is inside ``pause_flow_run``'s polling loop and
+    the signal handler (main thread) must not call the Prefect API itself: resuming the run is the
+    only way to end that loop early, and the same retrying resume the deadline uses does it."""
+    asked = stop_request.event()
+    while not hold_over.wait(0.2):
+        if not asked.is_set():
+            continue
+        why = stop_request.requested() or "a stop request"
+        if on_stop == "default":
+            _resume_when_paused(flow_run_id, default, f"{why} during the wait: applying the default now ({default})",
+                                f"odin ({why})", hold_over)
+        else:
+            _resume_when_paused(flow_run_id, default, f"{why}: the wait ends, the hold stays undecided",
+                                INTERRUPTED_BY, hold_over)
+        return
+
+
 def wait_for_decision(
     *,
     deadline_wall_seconds: float,
     default: Literal["proceed", "rollback"],
     monitor: Callable[[threading.Event], str | None] | None = None,
     key: str | None = None,
+    on_stop: OnStop | None = None,
 ) -> tuple[HumanDecision, datetime]:
-    """Pause until a person (or the monitor, or the deadline) decides; return the decision and when."""
+    """Pause until a person (or the monitor, or the deadline) decides; return the decision and when.
+
+    ``on_stop`` (see the module's docstring): ``None`` keeps waiting through a stop request (the
+    caller acts on it at its next safe point), ``interrupt`` raises :class:`HoldInterrupted` within
+    seconds of one, ``default`` returns the default within seconds of one, decided ``by`` the signal."""
     flow_run_id = str(runtime_flow_run.id)
     stop = threading.Event()
 
@@ -143,7 +193,7 @@ def wait_for_decision(
         while not stop.wait(timeout=min(0.2, max(0.0, end - time.monotonic()))):
             if time.monotonic() >= end:
                 _resume_when_paused(flow_run_id, default, "hold deadline reached: applying the policy default",
-                                    "odin (deadline)", stop)
+                                    DEADLINE_BY, stop)
                 return
 
     def escalate() -> None:
@@ -151,7 +201,8 @@ def wait_for_decision(
         try:
             reason = monitor(stop)
         except Exception:  # noqa: BLE001 - a broken monitor must not end the hold; the deadline still applies
-            log.exception("hold monitor of flow run %s failed; the deadline still applies", flow_run_id)
+            if not stop.is_set():  # else the hold is over and the monitor was let go (its source closed under it)
+                log.exception("hold monitor of flow run %s failed; the deadline still applies", flow_run_id)
             return
         if reason and not stop.is_set():
             _resume_when_paused(flow_run_id, "rollback", f"escalation during the hold: {reason}", "odin (escalation)", stop)
@@ -159,19 +210,32 @@ def wait_for_decision(
     threads = [threading.Thread(target=deadline, name="odin-hold-deadline", daemon=True)]
     if monitor is not None:
         threads.append(threading.Thread(target=escalate, name="odin-hold-monitor", daemon=True))
+    if on_stop is not None:
+        threads.append(threading.Thread(target=_on_stop_request, args=(flow_run_id, on_stop, default, stop),
+                                        name="odin-hold-stop", daemon=True))
     for thread in threads:
         thread.start()
+    decision: HumanDecision | None = None
     try:
         decision = pause_flow_run(
             wait_for_input=HumanDecision,
             timeout=int(deadline_wall_seconds) + PAUSE_MARGIN_SECONDS,
             poll_interval=POLL_SECONDS,
             key=key,
-        )
+        )  # type: ignore[assignment]
     finally:
         stop.set()
+        why = stop_request.requested()
+        # our own resume (a person typing that name without a signal decides as usual)
+        interrupted = on_stop == "interrupt" and why is not None and getattr(decision, "by", None) == INTERRUPTED_BY
         for thread in threads:
-            thread.join(timeout=30)
+            # interrupted: the monitor's window in flight (minutes long at --time-scale 1) is not
+            # waited for — it decides nothing now, and the caller's monitor journals nothing once
+            # the hold is over by a signal (``ask_person``)
+            thread.join(timeout=MONITOR_LET_GO_SECONDS if interrupted else 30)
+    if interrupted:
+        raise HoldInterrupted(why)  # type: ignore[arg-type]
+    assert decision is not None
     decision._verified = _vouched_for(decision, flow_run_id)  # type: ignore[union-attr]
     return decision, datetime.now(timezone.utc)  # type: ignore[return-value]
 

@@ -152,6 +152,19 @@ def gate_passed(entries: list[Entry], phase: str, label: str) -> bool:
                and e.kind in ("decision", "human_input") for e in entries)
 
 
+def pending_hold(entries: list[Entry], phase: str, step: str | None, hold: str) -> Entry | None:
+    """The ``hold_interrupted`` of this hold (phase, step and kind) that nobody decided since: a
+    signal ended its wait and ``--resume`` is to re-open it. None: no such hold is open."""
+    interrupted = [e for e in entries if e.kind == "hold_interrupted" and e.phase == phase and e.step == step
+                   and e.data.get("hold") == hold]
+    if not interrupted:
+        return None
+    last = interrupted[-1]
+    decided = any(e.kind == "human_input" and e.phase == phase and e.step == step and e.seq > last.seq
+                  for e in entries)
+    return None if decided else last
+
+
 def smoke_passed(entries: list[Entry], phase: str, label: str) -> bool:
     return any(e.kind == "smoke" and e.phase == phase and e.step == label and not e.data.get("critical_failed")
                for e in entries)

@@ -39,7 +39,7 @@ def prefect_api(session_home: Path) -> Iterator[str]:
     os.environ["ODIN_SERVER_PORT"] = str(free_port())
     os.environ.pop("PREFECT_API_URL", None)
     try:
-        info = server.start()
+        info = server.start(timeout=300)  # a loaded 2-core runner has taken 80-135 s; one slow start must not error every test
         yield info.url
     finally:
         server.stop()

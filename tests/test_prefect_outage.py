@@ -274,6 +274,55 @@ def test_sigterm_during_a_drill_stops_before_the_failover_and_clears_the_outage(
         sandbox.stop()
 
 
+def test_sigterm_during_the_drills_failover_confirmation_vetoes_it_even_if_the_default_fails_over(
+        tmp_path: Path, odin_env: dict) -> None:
+    """SIGTERM while a drill waits for a person to confirm its failover (default at the deadline:
+    fail over): the wait ends within seconds as a veto by the signal, no failover starts, the outage
+    is cleared and the drill ends ``vetoed`` (exit 3), the veto signed by the signal."""
+    from odin_drills.sandbox.azure import AzureSandbox
+    from tests.test_drill_e2e import sandbox_env, sandbox_resources, write_drill
+
+    sandbox = AzureSandbox(state_dir=tmp_path / "sandbox", seed=0, replication_lag_seconds=1.0, lro_retry_after=0,
+                           probe_interval_seconds=0.1, probe_timeout_seconds=0.5)
+    sandbox.start()
+    runner: subprocess.Popen[str] | None = None
+    try:
+        plan = write_drill(tmp_path, "confirm-drill", resources=sandbox_resources(sandbox.info(), "forced", True),
+                           decision={"human_confirm": True, "confirm_timeout": "10h", "on_confirm_timeout": "fail-over"})
+        env = sandbox_env(odin_env, tmp_path)
+        runner = subprocess.Popen([*ODIN, "drill", str(plan), "--time-scale", "60", "--json"], cwd=ROOT, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        folder = Path(env["ODIN_HOME"]) / "drills" / "confirm-drill"
+        deadline = time.monotonic() + 240
+
+        def entries() -> list[dict]:
+            journals = sorted(folder.glob("*/journal.jsonl"))
+            if not journals:
+                return []
+            return [json.loads(line) for line in journals[-1].read_text().splitlines() if line.strip()]
+
+        while not any(e["kind"] == "hold_started" for e in entries()):
+            assert time.monotonic() < deadline and runner.poll() is None, "the drill never asked for confirmation"
+            time.sleep(0.2)
+        signalled = time.monotonic()
+        runner.send_signal(signal.SIGTERM)
+        out, err = runner.communicate(timeout=180)
+        assert runner.returncode == 3, err[-3000:]
+        assert time.monotonic() - signalled < 120  # not the 10 h (10 min at 60x) confirmation deadline
+        finished = kinds(entries(), "run_finished")[-1]["data"]
+        assert finished["outcome"] == "vetoed", finished
+        found = entries()
+        answer = kinds(found, "human_input")[-1]["data"]
+        assert answer["action"] == "rollback" and answer["by"] == "odin (SIGTERM)", answer
+        assert "failover" not in [e["phase"] for e in kinds(found, "phase_started")]
+        assert not [op for op in sandbox.operations() if "failover" in str(op.get("operation", "")).lower()]
+        assert not sandbox.faults.list()
+        assert "Traceback" not in err
+    finally:
+        _stop(runner)
+        sandbox.stop()
+
+
 # ------------------------------------------------------------------ the pieces, alone
 
 def test_only_messages_about_a_lost_api_are_kept_off_the_terminal() -> None:
