@@ -37,6 +37,7 @@ from odin_drills.plan.models import SandboxTarget
 from odin_drills.steps.clock import ScaledClock
 from odin_drills.steps.dr import DrillHistory, Scorecard, TrendPoint
 from odin_drills.steps.dr.cleanup import clean_up
+from odin_drills.steps.dr.order import rollback_verdict
 from odin_drills.steps.dr.outage import injector_for
 from odin_drills.steps.dr.run import DrillOptions, DrillRun, EndRun, Mode, judge, score_run
 from odin_drills.steps.journal import Journal
@@ -46,7 +47,7 @@ from odin_drills.steps.stop import StopRequested
 __all__ = ["LISTENERS", "DrillOptions", "DrillSummary", "execute"]
 
 Outcome = Literal["passed", "criteria_failed", "not_confirmed", "vetoed", "no_failover_needed", "refused", "failed",
-                  "interrupted"]
+                  "interrupted", "rolled_back_healthy", "rolled_back_degraded"]
 Runbook = Callable[[DrillRun], None]
 
 LISTENERS: list[Any] = []
@@ -78,6 +79,7 @@ def execute(plan_file: str, time_scale: float, *, mode: Mode, options: DrillOpti
         return DrillSummary(plan="", drill_id="", mode=mode, outcome="refused", exit_code=exit_code("refused"),
                             detail="\n".join(exc.lines()))
     clock = ScaledClock(time_scale)
+    mode = run_mode(plan, mode)
     drill_id, folder, journal = open_journal(plan, clock, mode=mode, options=options, name=name, phases=phases)
     outcome, detail, run, card = run_drill(plan, drill_id, folder, clock, journal, mode, options, runbook)
     journal.append("run_finished", outcome=outcome, exit_code=exit_code(outcome), detail=detail)
@@ -101,6 +103,14 @@ def checked_plan(plan_file: str, time_scale: float, allow_production: bool = Fal
     if problems:
         raise PlanInvalid(problems)
     return plan
+
+
+def run_mode(plan: DrillPlan, asked: Mode) -> Mode:
+    """The plan's ``decision.mode: incident`` makes any run of it an incident (no outage caused, no
+    automatic failback), whatever the entry point asked: a file written for a real incident must
+    never start a drill that breaks the region itself. A drill plan may still be run as an incident
+    (``region_failover(drill=False)``)."""
+    return "incident" if plan.decision.mode == "incident" else asked
 
 
 def open_journal(plan: DrillPlan, clock: ScaledClock, *, mode: Mode, options: DrillOptions, name: str,
@@ -139,7 +149,10 @@ def run_drill(plan: DrillPlan, drill_id: str, folder: Path, clock: ScaledClock, 
                 outcome = "passed"
             except EndRun as end:
                 outcome, detail = end.outcome, end.detail  # type: ignore[assignment]
-                clean_up(run, f"{describe(end.outcome)}: {end.detail}")
+                done = clean_up(run, f"{describe(end.outcome)}: {end.detail}")
+                if outcome == "rolled_back_healthy":  # a failover that failed, undone: is the service back?
+                    outcome, why = rollback_verdict(run, done.all_undone)  # type: ignore[assignment]
+                    detail = f"{detail}: {why}"
             except BaseException as exc:  # an error, a cancellation: the drill's changes are undone first
                 clean_up(run, f"{exc.__class__.__name__}: {exc}")
                 raise
@@ -214,6 +227,7 @@ def write_reports(plan_name: str, folder: Path, journal: Journal, card: Scorecar
     """report.md and report.html beside the journal, and the Prefect artifacts."""
     from odin_drills.reports.drill import publish_drill_artifacts, render_drill_markdown
     from odin_drills.reports.html import render_html
+    from odin_drills.reports.retrospective import retrospective
 
     entries = journal.entries()
     report, html = folder / "report.md", folder / "report.html"
@@ -221,7 +235,8 @@ def write_reports(plan_name: str, folder: Path, journal: Journal, card: Scorecar
                                      detail=detail, deferred=deferred)
     write_private(report, markdown)
     write_private(html, render_html(entries, title=f"DR drill report: {plan_name}",
-                                    scorecard=card.to_report() if card else None))
+                                    scorecard=card.to_report() if card else None,
+                                    retro=retrospective(entries, card, trend, deferred)))
     from odin_drills.flows.best_effort import best_effort
 
     best_effort("publishing the drill artifacts", publish_drill_artifacts, plan_name, markdown, card, trend)

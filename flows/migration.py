@@ -22,7 +22,7 @@ from odin_drills.reports.artifacts import publish_baseline, publish_report
 from odin_drills.errors import EXIT_USAGE, OdinError, OutsideChangeWindow, StateMissing, UsageError
 from odin_drills.flows.final_state import final_state
 from odin_drills.outcomes import exit_code
-from odin_drills.flows.entry import entry_plan_file, require_opt_in
+from odin_drills.flows.entry import emergency_override, entry_plan_file, require_opt_in, started_by_deployment
 from odin_drills.flows.plan_choices import plan_file_type, shown_as
 from odin_drills.home import write_private
 from odin_drills.plan import Plan, load_plan
@@ -36,7 +36,7 @@ from odin_drills.steps.lock import environment_lock
 from odin_drills.steps.lock import free as free_environment
 from odin_drills.steps.lock import reserve as reserve_environment
 from odin_drills.steps import intent as wal
-from odin_drills.steps import stop
+from odin_drills.steps import people, stop
 from odin_drills.flows import migration_state as state
 from odin_drills.reports.markdown import render_markdown
 from odin_drills.reports.html import render_html
@@ -156,6 +156,8 @@ def phase_t0(run: MigrationRun) -> None:
         run.journal.append("note", phase="t0", message="outside the change window: forced with --force")
     if run.plan.slo is not None and not began:
         error_budget_gate(run, "t0")
+    people.confirm_on_call(run, ask_person)  # people.on_call_confirmation: on standby, or T-0 is refused at its deadline
+    people.send_notice(run)  # people.stakeholder_notice: the change window starts (once, before the first step)
     if run.plan.observe_only:  # validated: no step changes anything; T-0 runs its own gates and smoke steps
         run.journal.append("note", phase="t0", message="observe only: nothing to change, only the plan's gates watch")
     for step in run.plan.phases.t0:
@@ -168,13 +170,19 @@ def error_budget_gate(run: MigrationRun, phase: str) -> None:
     from odin_drills.steps.slo import budget_gate, read_budget
 
     slo = run.plan.slo
+    if run.emergency is not None:  # the run's own override (--emergency, the run form) stands for the plan's
+        slo = slo.model_copy(update={"emergency": run.emergency})
+    source = "plan" if run.emergency is None else "run parameter" if started_by_deployment() else "command line"
     budget, unavailable = read_budget(slo, run.source)
     allowed, said = budget_gate(budget, slo, unavailable)
+    used = slo.emergency is not None and budget.tier == "exhausted"
+    if used and allowed:
+        said += f" ({'--emergency on the command line' if source == 'command line' else f'emergency from the {source}'})"
     verdict = "allowed" if allowed else ("refused" if phase == "t0" else "would be refused at T-0")
     run.journal.append("note", phase=phase, step="error-budget", message=f"slo: {said}: {verdict}", error_budget={
         "tier": budget.tier, "remaining": budget.remaining, "requests": budget.requests, "errors": budget.errors,
         "availability": slo.availability, "window_seconds": slo.window, "allowed": allowed,
-        "emergency": slo.emergency.model_dump() if slo.emergency and budget.tier == "exhausted" else None})
+        "emergency": slo.emergency.model_dump() if used else None, **({"emergency_source": source} if used else {})})
     if not allowed and phase == "t0":
         raise UsageError(f"{run.plan_file}: slo: {said}")
 
@@ -187,6 +195,7 @@ def phase_t_plus_1h(run: MigrationRun) -> None:
                step="validation")
     for step in run.plan.phases.t_plus_1h:
         run_step(run, step, "t+1h")
+    people.review_t_plus_1h(run)  # the SLO over the migration so far; errors and warnings in the journal and Prefect logs
 
 
 def phase_t_plus_24h(run: MigrationRun) -> None:
@@ -196,6 +205,7 @@ def phase_t_plus_24h(run: MigrationRun) -> None:
                phase="t+24h", step="24h-vs-baseline")
     for step in run.plan.phases.t_plus_24h:
         run_step(run, step, "t+24h")
+    people.review_t_plus_24h(run)  # the alerts fired since T-0; the report's lessons-learned section has the numbers
 
 
 PHASE_FUNCTIONS = {"t-1w": phase_t_minus_1w, "t0": phase_t0, "t+1h": phase_t_plus_1h, "t+24h": phase_t_plus_24h}
@@ -223,12 +233,14 @@ PhaseChoice = Annotated[Literal["all", "t-1w", "t0", "t+1h", "t+24h"] | None,
 """One phase, or ``all`` (None from the command line): drawn as a choice, not behind a None toggle."""
 ChainChoice = Annotated[bool | None, shown_as({"type": "boolean"})]
 MigrationId = Annotated[str | None, shown_as({"type": "string"})]
+EmergencyText = Annotated[str | None, shown_as({"type": "string"})]
 
 
 @flow(name="migration", log_prints=False, validate_parameters=True)
 def migration(plan_file: MigrationPlanFile, phase: PhaseChoice = "all", time_scale: float = 1.0,
               force: bool = False, wait: bool = False, chain: ChainChoice = None, allow_production: bool = False,
-              migration: MigrationId = None, resume: bool = False) -> Any:
+              migration: MigrationId = None, resume: bool = False, emergency: bool = False,
+              emergency_reason: EmergencyText = None, emergency_by: EmergencyText = None) -> Any:
     """Run a migration plan: all four phases waiting on the clock between them, or one phase.
 
     ``chain`` (default: on when run by a deployment) runs one phase and schedules the next as a
@@ -250,6 +262,9 @@ def migration(plan_file: MigrationPlanFile, phase: PhaseChoice = "all", time_sca
         allow_production: required (true) to run a plan whose target is production; the run is refused otherwise
         migration: the migration id to continue (empty: the plan's latest); chained runs pass it on
         resume: continue the migration after a crash: reconcile, then its interrupted rollback or remaining phases
+        emergency: an emergency fix: T-0 may start with the error budget exhausted (needs emergency_reason and emergency_by; journaled and reported)
+        emergency_reason: why this change may spend an exhausted error budget (with emergency)
+        emergency_by: who decided the emergency (with emergency)
     """
     phase = None if phase == "all" else phase
     migration_id_given = migration or None
@@ -261,6 +276,7 @@ def migration(plan_file: MigrationPlanFile, phase: PhaseChoice = "all", time_sca
         plan_file = entry_plan_file(plan_file)  # under a deployment: only from under the plan root
         plan = load_plan(plan_file)
         require_opt_in(plan, allow_production, plan_file)
+        override = emergency_override(plan, emergency, emergency_reason, emergency_by)
         if phase is not None and phase not in PHASES:
             raise UsageError(f"--phase must be one of {', '.join(PHASES)}")
         if migration_id_given and phase in (None, "t-1w") and not resume:
@@ -293,6 +309,7 @@ def migration(plan_file: MigrationPlanFile, phase: PhaseChoice = "all", time_sca
     run = MigrationRun(plan=plan, plan_file=plan_file, migration=migration_id, folder=folder, clock=clock,
                        journal=journal, client=httpx.Client(), force=force, wait=wait, chain=bool(chain))
     run.resume = resume
+    run.emergency = override
     phases = [phase] if phase else list(PHASES)
     if plan_for_resume is not None:
         phases = plan_for_resume.phases
@@ -302,6 +319,9 @@ def migration(plan_file: MigrationPlanFile, phase: PhaseChoice = "all", time_sca
                    flow_run_id=str(runtime_flow_run.id), environment=plan.environment, resume=resume or None)
     # the effective policy, so reports draw this plan's thresholds (durations as plan text: JSON-ready)
     journal.append("policy", **run.plan.policy.model_dump(mode="json"))
+    if override is not None:  # before any gate: the record stands whether or not the budget needs it
+        journal.append("emergency", reason=override.reason, by=override.by,
+                       source="run parameter" if started_by_deployment() else "command line")
     outcome: Outcome = "completed"
     detail = ""
     t0_at = (plan_for_resume.t0_at if plan_for_resume is not None else None) or (
@@ -448,11 +468,18 @@ def _schedule_next_phase(run: MigrationRun, phase: str, t0_at: datetime) -> None
     wall_at = datetime.now(timezone.utc) + timedelta(seconds=run.clock.wall_seconds((due - run.clock.now()).total_seconds()))
     name = f"{runtime_flow_run.flow_name}/{deployment.name}"
     parameters = {**(deployment.parameters or {}), "plan_file": run.plan_file, "phase": phase, "chain": True,
-                  "migration": run.migration, "resume": False}
+                  "migration": run.migration, "resume": False, **_emergency_parameters(run)}
     scheduled = run_deployment(name, parameters=parameters, scheduled_time=wall_at, timeout=0, as_subflow=False,
                                flow_run_name=f"{run.plan.name}-{phase}")
     run.journal.append("note", phase=phase, message=f"scheduled {phase} as flow run {scheduled.id} at {wall_at:%Y-%m-%d %H:%M:%S} UTC "
                        f"(plan time {due:%Y-%m-%d %H:%M:%S})", flow_run_id=str(scheduled.id))
+
+
+def _emergency_parameters(run: MigrationRun) -> dict[str, Any]:
+    """This run's emergency, handed to the next phase's run (T-1w started as an emergency: T-0 is one)."""
+    if run.emergency is None:
+        return {}
+    return {"emergency": True, "emergency_reason": run.emergency.reason, "emergency_by": run.emergency.by}
 
 
 def _short(data: dict[str, Any]) -> str:

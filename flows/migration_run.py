@@ -17,11 +17,15 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run as runtime_flow_run
 
-from odin_drills.flows.human import wait_for_decision
+from odin_drills.flows import migration_state as state
+from odin_drills.flows.human import DEADLINE_BY, HoldInterrupted, wait_for_decision
 from odin_drills.plan import Plan
+from odin_drills.plan.slo import EmergencyOverride
 from odin_drills.steps.actions import StepOutcome
 from odin_drills.steps.baseline import BaselineRecord, load_baseline, save_baseline, unusable_baseline
+from odin_drills.steps.burn import BurnRateMonitor
 from odin_drills.steps.clock import ScaledClock
+from odin_drills.steps.identity import ODIN_ITSELF
 from odin_drills.steps.judge import Judge, Verdict
 from odin_drills.steps.sequential import AlphaBudget
 from odin_drills.steps.journal import Journal
@@ -52,6 +56,9 @@ class MigrationRun:
     bulk of the per-step cost before issue 14. A plain object is one leaf to Prefect, so every task
     takes the run as is, and a task added later cannot bring the walk back."""
 
+    emergency: EmergencyOverride | None = None
+    """The run's emergency override of an exhausted error budget (``flows.entry.emergency_override``)."""
+
     def __init__(self, *, plan: Plan, plan_file: str, migration: str, folder: Path, clock: ScaledClock,
                  journal: Journal, client: httpx.Client, force: bool = False, wait: bool = False,
                  chain: bool = False, resume: bool = False, baseline: BaselineRecord | None = None) -> None:
@@ -79,6 +86,7 @@ class MigrationRun:
             source=self.source, baseline=self.baseline.snapshot, policy=self.plan.policy,
             journal=self.journal, smoke=lambda: run_journeys(self.plan.smoke, client=self.client), clock=self.clock,
             budget=AlphaBudget.for_plan(self.plan),  # one alpha per migration, spent across the phases' gates
+            burn=BurnRateMonitor.for_slo(self.plan.slo),  # slo_at_risk from this watch's burn rates
         )
 
 
@@ -144,6 +152,14 @@ def execute(run: MigrationRun, step: Any, phase: str, label: str) -> StepOutcome
 
 @task(name="gate", cache_policy=NO_CACHE, persist_result=False, task_run_name="gate-{phase}")
 def gate(run: MigrationRun, phase: str, duration: float, step: str | None = None, interval: float | None = None) -> Verdict:
+    """Watch the service after ``step`` and say what to do. A hold of this gate that a signal
+    interrupted is the gate's verdict still (``ask_person`` re-opens it with its own deadline):
+    the gate is not watched again."""
+    pending = state.pending_hold(run.journal.entries(), phase, step, "hold")
+    if pending is not None:
+        run.journal.append("note", phase=phase, step=step, message=(
+            f"the hold of this gate was interrupted by {pending.data.get('signal')}: re-opening it (not watching again)"))
+        return Verdict(action="hold", reason=str(pending.data.get("reason") or "hold"))
     judge = run.judge()
     judge.stop = stop.event()  # a signal ends the watch at its next window; its windows so far are journaled
     verdict = judge.watch(duration, phase=phase, step=step, interval=interval)
@@ -161,33 +177,97 @@ def undo(run: MigrationRun, phase: str) -> Any:
 # ---------------------------------------------------------------- decisions
 
 def ask_person(run: MigrationRun, *, phase: str, step: str | None, kind: str, deadline: float,
-           default: Literal["proceed", "rollback"], reason: str, watch: bool = True) -> str:
-    """Hold for a person; keep watching so an escalation can override; apply ``default`` at the deadline."""
+               default: Literal["proceed", "rollback"], reason: str, watch: bool = True) -> str:
+    """Hold for a person; keep watching so an escalation can override; apply ``default`` at the deadline.
+
+    A signal while waiting (``flows.human``: the wait ends within seconds, not at the deadline):
+
+    - a ``hold`` or an ``approval`` stays undecided: ``hold_interrupted`` is journaled (the hold, its
+      reason, default and deadline) and :class:`~odin_drills.steps.stop.StopRequested` ends the run
+      ``interrupted``, as a signal during a step does — no step starts, the lock is released and the
+      migration keeps its reservation;
+    - a ``rollback-grace`` is the grace of a rollback the numbers already confirmed: the signal
+      applies its default at once and the rollback goes ahead. A person who wants the migration to
+      go on says ``proceed`` with ``odin decide``; a signal is not that person, and leaving a
+      confirmed regression in place because someone pressed Ctrl-C is the one outcome an SRE would
+      not expect. A second signal aborts at once, as always (``--resume`` finishes the rollback).
+
+    ``--resume`` re-opens an interrupted hold (``migration_state.pending_hold``) with its ORIGINAL
+    deadline on the plan clock, not a fresh one. Why: the deadline is a promise already made — to
+    the person asked ("decide by 03:00, else rollback") and to the policy (``deadlines.hold``, a
+    rollback within its deadline) — and a restart must not stretch a 4-hour hold to 8. Why re-open
+    rather than judge again: the hold was a verdict on what the service did then; a fresh watch
+    would spend the alpha budget again and could pass a hold a person was still weighing. If the
+    deadline passed while the run was stopped, the default applies at once, journaled as decided by
+    the deadline (what would have happened had the run not been stopped).
+    """
     flow_run_id = str(runtime_flow_run.id)
+    pending = state.pending_hold(run.journal.entries(), phase, step, kind)
+    reopened = pending is not None
     deadline_at = run.clock.now() + timedelta(seconds=deadline)
+    if pending is not None:
+        held = pending.record
+        deadline_at, reason = held.deadline, held.reason  # type: ignore[union-attr]
+        default = held.default  # type: ignore[union-attr, assignment]
+        if deadline_at <= run.clock.now():
+            run.journal.append("human_input", phase=phase, step=step, action=default, by=DEADLINE_BY,
+                               reason=(f"the {kind}'s deadline ({deadline_at:%Y-%m-%d %H:%M:%S} plan time) passed while "
+                                       f"the run was interrupted: applying its default ({default})"),
+                               verified_as=ODIN_ITSELF, at=run.clock.now())
+            return default
     run.journal.append("hold_started", phase=phase, step=step, hold=kind, reason=reason, default=default,
-                       deadline=deadline_at, flow_run_id=flow_run_id,
+                       deadline=deadline_at, flow_run_id=flow_run_id, reopened=reopened or None,
                        decide=f"odin decide {flow_run_id} proceed|rollback --reason '...' --by NAME")
 
-    def monitor(stop: Any) -> str | None:
+    def monitor(over: Any) -> str | None:
         judge = run.judge()
-        judge.stop = stop
-        while not stop.is_set():
+        judge.stop = over
+        judge.journal = _UntilInterrupted(run.journal, over)
+        while not over.is_set():
             verdict = judge.watch(run.plan.policy.windows.interval, phase=phase, step=f"{step or phase} (hold)")
             if verdict.action in ("rollback_now", "rollback"):
                 return verdict.reason
         return None
 
-    decision, _ = wait_for_decision(
-        deadline_wall_seconds=run.clock.wall_seconds(deadline), default=default, monitor=monitor if watch else None,
-    )
-    if decision.by == "odin (deadline)":
+    try:
+        decision, _ = wait_for_decision(
+            deadline_wall_seconds=run.clock.wall_seconds((deadline_at - run.clock.now()).total_seconds()),
+            default=default, monitor=monitor if watch else None,
+            on_stop="default" if kind == "rollback-grace" else "interrupt",
+        )
+    except HoldInterrupted as exc:
+        run.journal.append("hold_interrupted", phase=phase, step=step, hold=kind, reason=reason, default=default,
+                           deadline=deadline_at, signal=exc.reason, flow_run_id=flow_run_id,
+                           resume=f"odin migrate {run.plan_file} --resume --migration {run.migration}")
+        raise stop.StopRequested(exc.reason, (
+            f"the {kind} at {step or phase} was decided (it stays open: --resume re-opens it with its deadline "
+            f"{deadline_at:%Y-%m-%d %H:%M:%S} plan time, default {default})")) from None
+    if decision.by == DEADLINE_BY:
         # The deadline is timed in wall seconds (deadline / N); a monitor window open meanwhile slows
         # the plan clock, so bring plan time to the deadline it reached (a no-op at scale 1).
         run.clock.advance_to(deadline_at)
     run.journal.append("human_input", phase=phase, step=step, action=decision.action, reason=decision.reason,
                        by=decision.by, verified_as=decision.verified, at=run.clock.now())
     return decision.action
+
+
+class _UntilInterrupted:
+    """The journal as a hold's monitor sees it: writes stop once a signal ended the hold.
+
+    An interrupted hold does not wait for the monitor's window in flight (``flows.human``), so that
+    window would otherwise land in the journal after ``hold_interrupted`` — or after the run's end.
+    It decided nothing, so it is dropped; every earlier window is journaled as usual."""
+
+    def __init__(self, journal: Journal, over: Any) -> None:
+        self._journal, self._over = journal, over
+
+    def append(self, kind: str, **fields: Any) -> Any:
+        if self._over.is_set() and stop.requested() is not None:
+            return None
+        return self._journal.append(kind, **fields)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._journal, name)
 
 
 def act_on(run: MigrationRun, verdict: Verdict, *, phase: str, step: str | None) -> None:

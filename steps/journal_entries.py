@@ -19,6 +19,9 @@ with its ``data`` untouched, and its ``record`` is a :class:`LegacyRecord` (kind
 reports render it as they always did, a rollback reads ``data`` as it always did, nothing raises.
 Lines that are not entries at all (a torn last line after a crash mid-write, garbage) are skipped
 and reported by the journal (``Journal.read().skipped``), never fatal.
+
+Why one file over the ~600-line guide: it is a catalogue, one short model per kind and nothing
+else; a reviewer adding a kind, or a report reading one, finds every kind's shape in one place.
 """
 
 from __future__ import annotations
@@ -124,6 +127,18 @@ class Note(Record):
     sent: int | None = None
     failed: int | None = None
     error_budget: dict[str, Any] | None = None  # the SLO gate's numbers: tier, remaining, requests, errors, emergency
+
+
+class Emergency(Record):
+    """The run was started as an emergency fix (``odin migrate --emergency --reason TEXT``, or the
+    run form's ``emergency`` fields): it may start T-0 with the error budget exhausted. Journaled at
+    the start of the run, before any gate, so the record exists whether or not the budget needed
+    it; the T-0 budget note says when it did (``error_budget.emergency_source``)."""
+
+    KIND = "emergency"
+    reason: str
+    by: str
+    source: Literal["command line", "run parameter"]
 
 
 class Policy(Record, RollbackPolicy):
@@ -309,14 +324,35 @@ class Decision(Record):
     by: str
 
 
-class HoldStarted(Record):
-    KIND = "hold_started"
+class _Hold(Record):
+    """What a hold is: its kind (hold, approval, rollback-grace, confirm-failover…), why, the default
+    its deadline applies, the deadline (plan time), and the flow run a person resumes."""
+
     hold: str
     reason: str
     default: str
     deadline: datetime
     flow_run_id: str | None = None
+
+
+class HoldStarted(_Hold):
+    """``reopened``: ``--resume`` opened again a hold a signal interrupted (``hold_interrupted``),
+    with that hold's own ``deadline``, not a new one."""
+
+    KIND = "hold_started"
     decide: str | None = None
+    reopened: bool | None = None
+
+
+class HoldInterrupted(_Hold):
+    """SIGTERM or Ctrl-C (``signal``) ended the wait of a hold or an approval before anyone decided
+    it: the hold stays open, undecided. It keeps what ``--resume`` needs to re-open exactly this hold
+    — its ``hold`` kind, ``reason``, ``default`` and its own ``deadline`` — and ``resume``, the
+    command that does so (``odin_drills.flows.migration_run.ask_person``)."""
+
+    KIND = "hold_interrupted"
+    signal: str
+    resume: str | None = None
 
 
 class HumanInput(Record):
@@ -542,6 +578,35 @@ class FailoverCheck(Record):
     broken: list[str]
 
 
+class StepSkipped(Record):
+    """A world-changing step the runbook did not run, and why (``steps.dr.order``: traffic is not
+    moved when the data tier failed over badly)."""
+
+    KIND = "step_skipped"
+    REQUIRES = ("step",)
+    reason: str
+    step_kind: str | None = None
+
+
+class PhaseBudget(Record):
+    """A drill phase against its budget (``steps.dr.budgets``), plan seconds: ``seconds`` is None when
+    it was not measured; ``projected_seconds`` the time since the outage began plus the budgets still
+    to come (the measured RTO once the service is back); ``rto_at_risk`` when that exceeds the target,
+    ``rto_exceeded`` when the target passed without the service back."""
+
+    KIND = "phase_budget"
+    REQUIRES = ("phase",)
+    budget_phase: str
+    seconds: float | None
+    budget_seconds: float
+    within: bool
+    elapsed_seconds: float
+    projected_seconds: float
+    rto_target_seconds: float
+    rto_at_risk: bool
+    rto_exceeded: bool
+
+
 class RestorePoint(Record):
     """A restore drill chose its point: ``point`` (the requested restore point, Azure's clock),
     ``requested_at`` (plan time of the request) and the copy's name."""
@@ -554,13 +619,9 @@ class RestorePoint(Record):
     restored_database: str
 
 
-class RestoreVerified(Record):
-    """The canary rows read back from the restored copy (``steps.dr.restore``): ``expected`` were
-    committed by the requested point; ``lost`` of them are missing, ``extra`` rows committed after it
-    are present (a copy must hold exactly the rows up to its point), ``rpo_seconds`` plan time."""
+class _RestoreCounts(Record):
+    """What a restore drill's canary found in one restored store (SQL copy, blob range)."""
 
-    KIND = "restore_verified"
-    database: str
     acknowledged: int
     expected: int
     verified: int
@@ -572,6 +633,35 @@ class RestoreVerified(Record):
     lost_ids: list[str]
     extra_ids: list[str]
     rpo_seconds: float | None
+
+
+class BlobRestorePoint(Record):
+    """A restore drill chose the point its blob ranges go back to (``steps.dr.blob_restore``):
+    ``point`` (Azure's clock), ``requested_at`` (plan time), the account and the ``[start, end)`` ranges."""
+
+    KIND = "blob_restore_point"
+    point: datetime
+    requested_at: datetime
+    point_before_request_seconds: float
+    account: str
+    ranges: list[list[str]]
+
+
+class BlobRestoreVerified(_RestoreCounts):
+    """The canary blobs read back after the blob restore: ``expected`` were acknowledged by the point
+    and must be there intact; later ones must be gone (``extra`` when not); ``rpo_seconds`` plan time."""
+
+    KIND = "blob_restore_verified"
+    account: str
+
+
+class RestoreVerified(_RestoreCounts):
+    """The canary rows read back from the restored copy (``steps.dr.restore``): ``expected`` were
+    committed by the requested point; ``lost`` of them are missing, ``extra`` rows committed after it
+    are present (a copy must hold exactly the rows up to its point), ``rpo_seconds`` plan time."""
+
+    KIND = "restore_verified"
+    database: str
     restored_through: datetime | None = None
     copy_rows: int | None = None
 
@@ -643,14 +733,72 @@ class Readiness(Record):
     blocking_unmet: list[str]
 
 
+# ------------------------------------------------------------------ the people side (steps.people)
+
+class SloCheck(Record):
+    """T+1h: the plan's ``slo:`` over the migration so far (``steps.people.slo_check``). ``objective``
+    None: the plan has no ``slo:``; ``met`` None: not verifiable (no requests); ``measured`` the metric
+    source over [T-0, now] when it can look back, ``windows`` the gates' windows since T-0."""
+
+    KIND = "slo_check"
+    REQUIRES = ("phase",)
+    objective: float | None
+    met: bool | None
+    detail: str
+    since: datetime | None = None
+    span_seconds: float | None = None
+    windows: dict[str, Any] | None = None
+    measured: dict[str, Any] | None = None
+    unavailable: str | None = None
+    burn_rate: float | None = None
+    decided_by: str | None = None
+
+
+class LogReview(Record):
+    """T+1h: errors and warnings since T-0 in the journal and the run's Prefect logs
+    (``steps.people.log_review``); ``prefect_unavailable`` says once why Prefect's were not read."""
+
+    KIND = "log_review"
+    REQUIRES = ("phase",)
+    errors: int
+    warnings: int
+    journal_errors: int
+    journal_warnings: int
+    prefect_errors: int
+    prefect_warnings: int
+    items: list[dict[str, Any]]
+    detail: str
+    not_listed: int = 0
+    since: datetime | None = None
+    prefect_unavailable: str | None = None
+
+
+class IncidentCount(Record):
+    """T+24h: alerts fired between T-0 and now (``steps.people.incidents``); ``count`` None: the
+    plan has no alert source."""
+
+    KIND = "incident_count"
+    REQUIRES = ("phase",)
+    count: int | None
+    alerts: list[dict[str, Any]]
+    detail: str
+    before: int = 0
+    sev0: int | None = None
+    sev1: int | None = None
+    lower: int | None = None
+    security: int | None = None
+    since: datetime | None = None
+    unavailable: str | None = None
+
+
 RECORDS: dict[str, type[Record]] = {model.KIND: model for model in (
-    RunStarted, RunFinished, PhaseStarted, PhaseFinished, Lock, Note, Policy,
+    RunStarted, RunFinished, PhaseStarted, PhaseFinished, Lock, Note, Emergency, Policy,
     StepStarted, StepFinished, StepIntent, OperationStarted, StepReconciled, UndoCheck, UndoStarted, UndoFinished, RollbackStarted, RollbackFinished,
-    Baseline, Smoke, Gate, Decision, HoldStarted, HumanInput, Notify, Comms,
+    Baseline, Smoke, Gate, Decision, HoldStarted, HoldInterrupted, HumanInput, Notify, Comms,
     Sandbox, OutageInjecting, OutageInjected, OutageCleared, ProbeState, ProbeSummary, OutageConfirmed, OutageNotConfirmed,
     ServiceRecovered, CanaryStarted, CanaryState, CanaryStopped, CanaryVerified, Replication, DataLoss,
-    FailbackDeferred, FailoverCheck, ScorecardRecord, RestorePoint, RestoreVerified, RestoreScorecardRecord,
-    Readiness,
+    FailbackDeferred, FailoverCheck, StepSkipped, PhaseBudget, ScorecardRecord, RestorePoint, RestoreVerified, RestoreScorecardRecord,
+    Readiness, BlobRestorePoint, BlobRestoreVerified, SloCheck, LogReview, IncidentCount,
 )}
 """Every entry kind there is, by its ``kind``."""
 

@@ -145,7 +145,7 @@ def demo_plan(folder: Path, url: str, environment: str) -> Path:
         "smoke": [{"name": "health", "url": f"{url}/health", "retries": 5, "retry_delay": 0.05,
                    "assert": [{"jsonpath": "$.status", "equals": "ok"}]}],
         "policy": {"windows": {"baseline": "1w", "step": "5m", "interval": "5m", "validation": "1h", "final": "23h"},
-                   "floors": {"latency_ms": LATENCY_FLOOR_MS}},
+                   "floors": {"latency_ms": LATENCY_FLOOR_MS}, "absolute": {"p95_latency_ms": None}},
         "phases": {"t0": [shift("shift-10", {"blue": 90, "green": 10}, {"blue": 100, "green": 0}),
                           shift("shift-50", {"blue": 50, "green": 50}, {"blue": 90, "green": 10}),
                           shift("shift-100", {"blue": 0, "green": 100}, {"blue": 50, "green": 50})]},
@@ -161,6 +161,7 @@ def azure_plan(folder: Path, environment: str, window_seconds: float | None = No
     plan = yaml.safe_load((ROOT / "drills" / "sandbox-failover.yaml").read_text())
     plan["environment"] = environment
     plan["policy"].setdefault("floors", {})["latency_ms"] = LATENCY_FLOOR_MS
+    plan["policy"].setdefault("absolute", {})["p95_latency_ms"] = None  # nor the absolute p95 limit
     if window_seconds:
         plan["metrics"]["min_window_wall_seconds"] = window_seconds
     path = folder / f"{AZURE_PLAN}-{environment}.yaml"

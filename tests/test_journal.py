@@ -47,6 +47,7 @@ SAMPLES: dict[str, tuple[str | None, str | None, dict[str, Any]]] = {
     "phase_finished": ("t0", None, dict(outcome="ok")),
     "lock": (None, None, dict(action="acquired", environment="prod")),
     "note": ("t0", "fail-over", dict(message="stage 1/4", stage={"stage": 1}, data_at_risk={"summary": "5 s"})),
+    "emergency": (None, None, dict(reason="hotfix for INC-42", by="alice", source="command line")),
     "policy": (None, None, dict(multipliers={"rollback": 2.0}, floors={"latency_ms": 5.0}, confidence=0.99,
                                 anything_the_policy_has=True)),
     "step_started": ("t0", "switch-dns", dict(step_kind="http", changes_world=True)),
@@ -69,7 +70,10 @@ SAMPLES: dict[str, tuple[str | None, str | None, dict[str, Any]]] = {
     "gate": ("t0", "switch-dns", dict(window=1, decision=DECISION, snapshot=SNAPSHOT)),
     "decision": ("t0", "switch-dns", dict(action="proceed", reason="within baseline", by="odin")),
     "hold_started": ("t0", "move-writes", dict(hold="hold", reason="lag", default="rollback", deadline=AT,
-                                               flow_run_id="f1", decide="odin decide f1 proceed|rollback")),
+                                               flow_run_id="f1", decide="odin decide f1 proceed|rollback", reopened=True)),
+    "hold_interrupted": ("t0", "move-writes", dict(hold="hold", reason="lag", default="rollback", deadline=AT,
+                                                   signal="SIGTERM", flow_run_id="f1",
+                                                   resume="odin migrate plan.yaml --resume --migration m1")),
     "human_input": ("t0", "move-writes", dict(action="rollback", reason="lag", by="alice", at=AT)),
     "notify": ("t0", "announce", dict(url="<webhook-url ***>", status=200)),
     "comms": ("comms", None, dict(channel="ops", channel_kind="slack", template="initial", minute=0, status="sent",
@@ -108,6 +112,11 @@ SAMPLES: dict[str, tuple[str | None, str | None, dict[str, Any]]] = {
     "failback_deferred": ("failback", "storage", dict(reason="geo-redundancy first")),
     "failover_check": ("validate", None, dict(verdict="restored", reason="every critical journey passes",
                                               broken=[])),
+    "step_skipped": ("failover", "frontdoor og -> westus", dict(reason="the data tier did not fail over",
+                                                               step_kind="azure.frontdoor.origins")),
+    "phase_budget": ("failover", None, dict(budget_phase="failover", seconds=4210.5, budget_seconds=3600.0,
+                                            within=False, elapsed_seconds=4500.0, projected_seconds=5400.0,
+                                            rto_target_seconds=14400.0, rto_at_risk=False, rto_exceeded=False)),
     "scorecard": (None, None, SCORECARD),
     "restore_point": ("restore", None, dict(point=AT,
                                             requested_at=AT,
@@ -116,6 +125,11 @@ SAMPLES: dict[str, tuple[str | None, str | None, dict[str, Any]]] = {
     "restore_verified": ("verify", None, dict(database="orders-restore-d1", acknowledged=60, expected=50, verified=45,
                                               lost=5, extra=0, corrupted=0, unreadable=0, failed_writes=0,
                                               lost_ids=["a"], extra_ids=[], rpo_seconds=4.8)),
+    "blob_restore_point": ("restore", None, dict(point=AT, requested_at=AT, point_before_request_seconds=5.0,
+                                                 account="/subscriptions/s/acc", ranges=[["c/d1/", "c/d10"]])),
+    "blob_restore_verified": ("verify", None, dict(account="/subscriptions/s/acc", acknowledged=20, expected=15,
+                                                   verified=15, lost=0, extra=0, corrupted=0, unreadable=0,
+                                                   failed_writes=0, lost_ids=[], extra_ids=[], rpo_seconds=0.0)),
     "restore_scorecard": ("score", None, dict(
         plan="restore-sandbox", drill_id="d1", scored_at=AT,
         source_database="/subscriptions/s/x", restored_database="orders-restore-d1",
@@ -127,6 +141,18 @@ SAMPLES: dict[str, tuple[str | None, str | None, dict[str, Any]]] = {
         items=[{"id": "observability.alerts", "area": "Observability", "text": "Alerts configured", "status": "unmet",
                 "how": "attest", "evidence": "needs a person", "by": None, "at": None, "blocking": True}],
         met=0, attested=0, unmet=1, blocking_unmet=["observability.alerts"])),
+    "slo_check": ("t+1h", None, dict(
+        objective=99.9, met=False, since=AT, span_seconds=3600.0, detail="availability 99.5 % MISSES 99.9 %",
+        windows={"requests": 1000, "errors": 5, "availability": 99.5, "windows": 12}, measured=None,
+        unavailable="synthetic probe cannot look back", burn_rate=5.0, decided_by="the gates' windows")),
+    "log_review": ("t+1h", None, dict(
+        since=AT, errors=1, warnings=0, journal_errors=1, journal_warnings=0, prefect_errors=0, prefect_warnings=0,
+        items=[{"source": "journal", "level": "error", "time": AT, "phase": "t0", "what": "step shift failed"}],
+        not_listed=0, prefect_unavailable="the Prefect API did not answer within 5 s", detail="1 error(s)")),
+    "incident_count": ("t+24h", None, dict(
+        since=AT, count=1, sev0=0, sev1=1, lower=0, security=0, before=0, unavailable=None, detail="1 alert(s)",
+        alerts=[{"fingerprint": "f1", "name": "HighErrorRate", "level": "sev1", "severity": "high", "security": False,
+                 "first_seen": AT, "windows": 2, "how": "journal"}])),
 }
 
 

@@ -42,11 +42,12 @@ tests are about errors, locks and journals; the latency tests judge latency at t
 
 def write_plan(tmp_path: Path, url: str, *, name: str = "shop-move", environment: str | None = None,
                policy: dict | None = None, t0: list | None = None, change_window: dict | None = None,
-               judge_latency: bool = False) -> Path:
+               judge_latency: bool = False, extra: dict | None = None) -> Path:
     weights = f"{url}/_admin/weights"
     policy = dict(policy or {})
     if not judge_latency:
         policy.setdefault("floors", {}).setdefault("latency_ms", LATENCY_FLOOR_OFF_MS)
+        policy.setdefault("absolute", {}).setdefault("p95_latency_ms", None)  # a CPU stall is no SLO breach either
 
     def shift(step: str, to: dict, back: dict) -> dict:
         return {"name": step, "kind": "http", "method": "PUT", "url": weights, "json": to,
@@ -70,6 +71,7 @@ def write_plan(tmp_path: Path, url: str, *, name: str = "shop-move", environment
     }
     if change_window:
         plan["change_window"] = change_window
+    plan.update(extra or {})
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(plan, sort_keys=False))
     return path
@@ -169,7 +171,10 @@ def _start_t_plus_1h(plan: Path, env: dict, scale: float) -> subprocess.Popen[st
 def _wait_for(env: dict, plan: str, kind: str, timeout: float = 120) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = kinds(journal(env, plan), kind)
+        try:
+            found = kinds(journal(env, plan), kind)
+        except FileNotFoundError:  # the migration has not started yet
+            found = []
         if found:
             return found[-1]
         time.sleep(0.3)
@@ -361,3 +366,86 @@ def test_odin_rollback_undoes_a_migration_left_behind(tmp_path: Path, odin_env: 
     assert "Outcome: rolled back, healthy" in report or "Outcome: Rolled back, healthy" in report, report[:400]
     again = run_odin(["rollback", str(plan), "--reason", "again", "--by", "dave"], env=odin_env)
     assert again.returncode == 0 and "nothing to undo" in again.stdout  # undone steps are never undone twice
+
+
+@pytest.fixture
+def alertmanager_stub() -> Iterator[tuple[str, list]]:
+    """A minimal Alertmanager API v2 (``GET /api/v2/alerts``) answering the list the test puts in ``alerts``."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    alerts: list = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(alerts).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, name="alertmanager stub", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", alerts
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_the_people_side_on_call_notice_reviews_and_lessons(tmp_path: Path, odin_env: dict, shop, alertmanager_stub) -> None:
+    """T-0 waits for the on-call person and tells stakeholders before its first step; T+1h checks the SLO
+    and reviews the logs; T+24h counts the alerts fired since T-0; the report has lessons to fill in.
+    All four phases in one process (each phase in its own is proven above), to keep it short."""
+    from datetime import datetime, timezone
+
+    from tests.webhook_receiver import WebhookReceiver, refused_url
+
+    am_url, alerts = alertmanager_stub
+    with WebhookReceiver() as receiver, refused_url() as broken:
+        people = {"on_call_confirmation": {"who": "shop on-call", "timeout": "1000h"},
+                  "stakeholder_notice": {"channels": [{"name": "shop-news", "kind": "generic", "url": receiver.url()},
+                                                      {"name": "broken", "kind": "generic", "url": broken}]}}
+        plan = write_plan(tmp_path, shop.router_url, extra={
+            "people": people, "alerts": {"kind": "alertmanager", "url": am_url, "filter": ['service="shop"']}})
+        run = subprocess.Popen([*ODIN, "migrate", str(plan), "--time-scale", str(FAST)], cwd=ROOT, env=odin_env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        try:
+            on_call = _wait_for(odin_env, "shop-move", "hold_started")["data"]
+            assert on_call["hold"] == "on-call" and "shop on-call" in on_call["reason"]
+            assert shop.weights() == {"blue": 100, "green": 0} and receiver.received() == []  # nothing before the yes
+            # an alert someone silenced fires after T-0 began: the gates skip it, the incident count does not
+            alerts.append({"labels": {"alertname": "CheckoutSlow", "service": "shop", "severity": "warning"},
+                           "fingerprint": "c1", "status": {"state": "suppressed"},
+                           "startsAt": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")})
+            confirmed = run_odin(["decide", on_call["flow_run_id"], "proceed", "--reason", "on standby", "--by", "ann"],
+                                 env=odin_env)
+            assert confirmed.returncode == 0, confirmed.stderr
+            out, err = run.communicate(timeout=180)
+        finally:
+            _stop(run)
+        assert run.returncode == 0, err[-3000:]
+        (notice,) = receiver.received()
+        assert notice.body["text"].startswith("Change window starting: shop-move (shop)")
+        assert "On call: ann (confirmed)" in notice.body["text"]
+    entries = journal(odin_env, "shop-move")
+    sent = [e for e in kinds(entries, "comms") if e["data"]["status"] == "sent"]
+    assert sent[0]["seq"] < kinds(entries, "step_intent")[0]["seq"]  # stakeholders heard before anything changed
+    (slo,) = kinds(entries, "slo_check")
+    assert slo["data"]["objective"] is None and slo["data"]["windows"]["windows"] >= 4  # T-0's gates and T+1h's
+    (logs,) = kinds(entries, "log_review")
+    assert logs["data"]["prefect_unavailable"] is None  # the run's Prefect logs were read
+    assert any(i["what"].startswith("message to broken failed") for i in logs["data"]["items"])
+    (incidents,) = kinds(entries, "incident_count")
+    assert incidents["data"]["count"] == 1 and incidents["data"]["alerts"][0]["name"] == "CheckoutSlow"
+    report = Path(out.strip().split("report ")[-1]).read_text()
+    assert "**confirmed** by ann" in report and "Stakeholder notice to shop-news" in report
+    lessons = report.split("## Lessons learned")[1]
+    assert "**Holds:** 1 hold(s) (on-call); 1 answered by a person" in lessons
+    assert "**Alerts (incident count):** 1 alert(s) fired since T-0: CheckoutSlow (warning)" in lessons

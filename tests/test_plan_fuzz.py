@@ -28,7 +28,7 @@ def fuzz_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
         yield home, plans
 
 
-@settings(max_examples=300, derandomize=True, deadline=None, database=None, print_blob=True,
+@settings(max_examples=150, derandomize=True, deadline=None, database=None, print_blob=True,
           suppress_health_check=list(HealthCheck))
 @given(content=plan_files(RECORDER.url))
 def test_generated_plans_are_refused_cleanly_or_accepted(fuzz_home: tuple[Path, Path], content: str | bytes) -> None:

@@ -64,7 +64,7 @@ def write_plan(tmp_path: Path, url: str, prom: str, am: str, slo: dict | None = 
         "smoke": [{"name": "health", "url": f"{url}/health", "retries": 5, "retry_delay": 0.05,
                    "assert": [{"jsonpath": "$.status", "equals": "ok"}]}],
         "policy": {"windows": {"baseline": "1w", "step": "5m", "interval": "5m", "validation": "1h", "final": "23h"},
-                   "floors": {"latency_ms": LATENCY_FLOOR_OFF_MS}},
+                   "floors": {"latency_ms": LATENCY_FLOOR_OFF_MS}, "absolute": {"p95_latency_ms": None}},
         "phases": {"t0": [
             shift("shift-10", {"blue": 90, "green": 10}, {"blue": 100, "green": 0}),
             shift("shift-100", {"blue": 0, "green": 100}, {"blue": 90, "green": 10}),

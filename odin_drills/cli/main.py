@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="continue a migration after a crash: reconcile the journal with the world, then finish "
                         "its interrupted rollback or its remaining phases (skipping the steps already done)")
     p.add_argument("--migration", metavar="ID", help="the migration to continue (default: the plan's latest)")
+    p.add_argument("--emergency", action="store_true",
+                   help="an emergency fix: T-0 may start with the error budget exhausted (needs --reason; "
+                        "journaled and reported)")
+    p.add_argument("--reason", metavar="TEXT", help="with --emergency: why this change may spend an exhausted budget")
+    p.add_argument("--by", metavar="NAME", help="with --emergency: who decided (default: your login name)")
 
     p = sub.add_parser("rollback", help="undo what a migration or a drill changed (default: the plan's latest), "
                                         "e.g. after a crash")
@@ -257,9 +262,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
         steps = plan.phases.steps(phase)
         builtin = {"t-1w": "capture baseline, run smoke journeys, check every undo",
                    "t0": "take the environment lock, then each step followed by smoke + gate",
-                   "t+1h": "smoke journeys + gate over the validation window",
-                   "t+24h": "gate over the final window; complete or roll back"}[phase]
+                   "t+1h": "smoke journeys + gate over the validation window; SLO check and log review",
+                   "t+24h": "gate over the final window; incident count; complete or roll back"}[phase]
         print(f"{phase}: {builtin}")
+        if phase == "t0":
+            for line in _people_lines(plan.people):
+                print(f"  - {line}")
         for step in steps:
             undo = "" if not step.changes_world else (
                 f"  [undo: {step.undo_reason}]" if step.undo == "none" else f"  [undo: {describe_action(step.undo)}]")
@@ -270,6 +278,20 @@ def cmd_plan(args: argparse.Namespace) -> int:
     for line in plan_lines(plan):  # can each gate see a 2x error breach at the probe's traffic?
         print(line)
     return 0
+
+
+def _people_lines(people: Any) -> list[str]:
+    """T-0's people items as ``odin plan`` lists them (``steps.people``), before the first step."""
+    from odin_drills.plan.durations import human_duration
+
+    lines = []
+    if people.on_call_confirmation is not None:
+        spec = people.on_call_confirmation
+        lines.append(f"on-call confirmation: {spec.who} within {human_duration(spec.timeout)} (unconfirmed: "
+                     + ("T-0 is refused)" if spec.required else "T-0 starts, noted)"))
+    if people.stakeholder_notice is not None:
+        lines.append("stakeholder notice: " + ", ".join(c.name for c in people.stakeholder_notice.channels))
+    return lines
 
 
 def require_opt_in(plan: Any, allow_production: bool, source: str) -> None:
@@ -288,6 +310,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     require_opt_in(plan, args.allow_production, args.plan)
     if args.time_scale <= 0:
         raise UsageError("--time-scale must be positive")
+    emergency = _emergency(plan, args)  # the flow checks it again, for every entry point
     url = _use_server()
     from odin_drills.cli.progress import print_entry
     import odin_drills.flows.migration as migration_flow
@@ -300,10 +323,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     from odin_drills.cli.signals import graceful_stop
 
     with graceful_stop(f"`odin migrate {args.plan} --resume` goes on, `odin rollback {args.plan} --reason ... --by ...` "
-                       "undoes"), embedded_sandbox(plan.target):
+                       "undoes", first="stopping after the step in flight, or now if waiting on a hold (it stays "
+                       "undecided; a rollback grace rolls back now); no new step starts"), embedded_sandbox(plan.target):
         summary = migration_flow.run_migration(
             plan_file=str(args.plan), phase=args.phase, time_scale=args.time_scale, force=args.force, wait=args.wait,
             allow_production=args.allow_production, migration=args.migration, resume=args.resume,
+            emergency=emergency is not None, emergency_reason=emergency and emergency.reason,
+            emergency_by=emergency and emergency.by,
         )
     if summary.outcome == "refused":
         for line in summary.detail.splitlines():
@@ -313,6 +339,19 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         print(f"odin: {summary.detail}", file=sys.stderr)
     print(f"{summary.outcome}: report {summary.report}")
     return summary.exit_code
+
+
+def _emergency(plan: Any, args: argparse.Namespace) -> Any:
+    """``--emergency --reason TEXT [--by NAME]`` as the flow's override (``flows.entry.emergency_override``);
+    who decided defaults to the login name, so a person typing the command is on record."""
+    from odin_drills.flows.entry import emergency_override
+
+    by = args.by
+    if args.emergency and not by:
+        import getpass
+
+        by = getpass.getuser()
+    return emergency_override(plan, args.emergency, args.reason, by, names=("--emergency", "--reason", "--by"))
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:

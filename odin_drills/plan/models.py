@@ -14,6 +14,7 @@ from odin_drills.plan.secrets import SecretSource
 from odin_drills.plan.slo import ErrorBudgetPolicy
 from odin_drills.plan.telemetry import AlertSourceSpec
 from odin_drills.plan.readiness import ReadinessSpec
+from odin_drills.plan.people import PeopleSpec
 from odin_drills.plan.steps import Step
 from odin_drills.plan.policy import Policy
 
@@ -184,6 +185,10 @@ class Plan(BaseModel):
         default_factory=ReadinessSpec,
         description="the operational readiness review at T-1w: which checklist items block T-0, where the DR "
                     "evidence is read (odin readiness PLAN; odin attest PLAN ITEM --by NAME --evidence URL)")
+    people: PeopleSpec = Field(
+        default_factory=PeopleSpec,
+        description="the people side of T-0: the on-call confirmation (an approval with a deadline) and the "
+                    "stakeholder notice that the change window starts; both off unless declared")
     observe_only: bool = Field(
         default=False, description="the plan changes nothing on purpose: it only baselines and watches (T-0 runs its "
                                    "gate and smoke steps); without it a plan with no world-changing step is refused")

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from odin_drills.plan.azure_steps import (
     AZURE_KINDS,
+    BlobRestoreStep,
+    BlobRestoreUndo,
     FrontDoorOriginsStep,
     FrontDoorOriginsUndo,
     SqlDatabaseDeleteUndo,
@@ -117,13 +119,13 @@ class WaitUndo(WaitStep):
 
 UndoStep = Annotated[
     Union[HttpUndo, CommandUndo, WaitUndo, SqlFailoverUndo, StorageFailoverUndo, FrontDoorOriginsUndo,
-          SqlRestoreUndo, SqlDatabaseDeleteUndo],
+          SqlRestoreUndo, SqlDatabaseDeleteUndo, BlobRestoreUndo],
     Field(discriminator="kind"),
 ]
 
 Step = Annotated[
     Union[HttpStep, CommandStep, WaitStep, SmokeStep, GateStep, ApprovalStep, NotifyStep,
-          SqlFailoverStep, StorageFailoverStep, FrontDoorOriginsStep, SqlRestoreStep],
+          SqlFailoverStep, StorageFailoverStep, FrontDoorOriginsStep, SqlRestoreStep, BlobRestoreStep],
     Field(discriminator="kind"),
 ]
 
@@ -132,5 +134,5 @@ STEP_KINDS = ("http", "command", "wait", "smoke", "gate", "approval", "notify", 
 for _model in (HttpStep, CommandStep, WaitStep, SmokeStep, GateStep, ApprovalStep, NotifyStep,
                HttpUndo, CommandUndo, WaitUndo, SqlFailoverStep, StorageFailoverStep, FrontDoorOriginsStep,
                SqlFailoverUndo, StorageFailoverUndo, FrontDoorOriginsUndo, SqlRestoreStep, SqlRestoreUndo,
-               SqlDatabaseDeleteUndo):
+               SqlDatabaseDeleteUndo, BlobRestoreStep, BlobRestoreUndo):
     _model.model_rebuild(_types_namespace={"UndoStep": UndoStep})

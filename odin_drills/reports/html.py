@@ -8,6 +8,8 @@ for them:
   summary        plan, migration, environment, outcome badge, time scale, counts
   DR drill       with a ``scorecard``: RTO and RPO against their targets, canary/lost writes,
                  the success criteria as a ✓/✗ checklist, any other scorecard fields
+  retrospective  with a drill's ``retro``: gaps found, recurring gaps, the trend since the last
+                 drill, and the action table (gap, action, owner, due, procedure updated) left blank
   baseline       the latest ``baseline`` entry
   timeline       phases, steps (coloured by status), gate windows (coloured by decision), holds,
                  decisions and rollback markers on a plan-time axis; a zoom per phase
@@ -36,6 +38,8 @@ from odin_drills.reports.formatting import (
     DECISION_COLOURS, GREY, HOLD_COLOUR, HUMAN_COLOUR, OUTCOMES, STATUS_COLOURS, as_dict, as_list, full_time, integer,
     evidence, ms, num, pct, plain, ratio, seconds, short_time, text, ts, verified_as,
 )
+from odin_drills.reports.people import people_html
+from odin_drills.reports.readiness import readiness_html
 from odin_drills.reports.journal_view import (
     Gate, gate_title, lanes, metric_fmt, metric_keys, metric_label, policy_summary, read_gates, thresholds,
 )
@@ -45,7 +49,8 @@ from odin_drills.reports.templating import (
 from odin_drills.steps.journal import Entry
 from odin_drills.steps.redact import redact
 
-DECISION_KINDS = ("decision", "hold_started", "human_input", "rollback_started", "rollback_finished")
+DECISION_KINDS = ("decision", "hold_started", "hold_interrupted", "human_input", "rollback_started",
+                  "rollback_finished")
 MESSAGE_KINDS = ("notify", "comms")
 FOLD_GATES = 4  # a run of more gate windows than this in one step is one row of the event table
 DEDUPE_REASONS_FROM = 40
@@ -53,10 +58,11 @@ DEDUPE_REASONS_FROM = 40
 same step is written as a link to the row that has it in full: it keeps a 500-window report small."""
 
 SECTION_TITLES = (
-    ("summary", "Summary"), ("scorecard", "DR drill"), ("baseline", "Baseline"), ("readiness", "Readiness"),
+    ("summary", "Summary"), ("scorecard", "DR drill"), ("retrospective", "Retrospective"), ("baseline", "Baseline"),
+    ("readiness", "Readiness"),
     ("timeline", "Timeline"),
     ("gate-charts", "Gate charts"), ("gates", "Gate table"), ("decisions", "Decisions"),
-    ("messages", "Messages"), ("undo", "Undo"), ("events", "Events"),
+    ("messages", "Messages"), ("undo", "Undo"), ("people", "People and reviews"), ("events", "Events"),
 )
 
 Context = dict[str, Any] | None
@@ -86,6 +92,10 @@ def _summary(entries: list[Entry], gates: list[Gate]) -> Context:
         scale = num(d.get("time_scale"))
         rows.append(("Time scale", [f"{scale:g}×" if scale is not None else "–", " ",
                                     Piece("muted", "(all times are plan time, UTC)")]))
+    for e in (e for e in entries if e.kind == "emergency"):  # the override of an exhausted budget, on record
+        who = f"by {plain(e.data.get('by'))} ({plain(e.data.get('source'))}): "
+        rows.append(("Emergency", [badge("emergency", DECISION_COLOURS["rollback"]), " ", who,
+                                   text(e.data.get("reason"), 600)]))
     if entries:
         first_t, last_t = entries[0].time, entries[-1].time
         rows.append(("Plan time", f"{full_time(first_t)} → {full_time(last_t)} ({seconds(ts(last_t) - ts(first_t))})"))
@@ -282,6 +292,9 @@ def _decisions(entries: list[Entry]) -> Context:
             what = [badge(d.get("hold") or "hold", HOLD_COLOUR), f" default {plain(d.get('default'))}"]
             if d.get("deadline"):
                 what += [" ", Piece("note", f"until {d.get('deadline')}")]
+        elif e.kind == "hold_interrupted":
+            what = [badge(f"{d.get('hold') or 'hold'} interrupted", HOLD_COLOUR),
+                    f" by {plain(d.get('signal'))}, undecided", " ", Piece("note", f"until {d.get('deadline')}")]
         elif e.kind == "rollback_started":
             what = [badge("rollback started", "#c62828")]
         else:
@@ -328,19 +341,6 @@ def _undo(entries: list[Entry]) -> Context:
         "checks": [[_time_cell(e), plain(e.step), status_badge(e.data.get("status")),
                     Cell("why", text(e.data.get("detail") or e.data.get("reason"), 2000))] for e in checks],
     }
-
-
-def _readiness(entries: list[Entry]) -> Context:
-    """The operational readiness review (``odin_drills.reports.readiness``), one row per item."""
-    from odin_drills.reports.readiness import READINESS_COLOURS, readiness_view
-
-    view = readiness_view(entries)
-    if view is None:
-        return None
-    view["table"] = [[Piece("code", r["id"]), r["text"] + (" (blocking)" if r["blocking"] else ""),
-                      badge(r["shown"], READINESS_COLOURS.get(r["status"], GREY)), r["by"],
-                      Cell("why", r["evidence"])] for r in view["rows"]]
-    return view
 
 
 # ---------------------------------------------------------------- the event table
@@ -452,8 +452,19 @@ def _events(entries: list[Entry], gates: list[Gate]) -> Context:
 
 # ---------------------------------------------------------------- the page
 
-def render_html(entries: list[Entry], *, title: str | None = None, scorecard: dict | None = None) -> str:
-    """A self-contained HTML report (inline CSS and SVG, no scripts, no external resources) of a journal."""
+def _retrospective(retro: dict[str, Any]) -> Context:
+    """The retrospective's lists (``reports.retrospective``), redacted; each action a row of blank cells to fill in."""
+    def lines(key: str) -> list[str]:
+        return [text(line, 600) for line in as_list(retro.get(key))]
+
+    return {"gaps": lines("gaps"), "recurring": lines("recurring"), "movement": lines("movement"),
+            "actions": [(gap, "", "", "", "") for gap in lines("actions")]}
+
+
+def render_html(entries: list[Entry], *, title: str | None = None, scorecard: dict | None = None,
+                retro: dict[str, Any] | None = None) -> str:
+    """A self-contained HTML report (inline CSS and SVG, no scripts, no external resources) of a journal;
+    a drill's ``retro`` (``reports.retrospective.retrospective``) becomes its Retrospective section."""
     entries = [e if isinstance(e, Entry) else Entry.model_validate(e) for e in entries]
     gates = read_gates(entries)
     started = next((e for e in entries if e.kind == "run_started"), None)
@@ -464,14 +475,15 @@ def render_html(entries: list[Entry], *, title: str | None = None, scorecard: di
     sections: dict[str, Context] = {
         "summary": _summary(entries, gates),
         "scorecard": _scorecard(scorecard) if isinstance(scorecard, dict) else None,
+        "retrospective": _retrospective(retro) if isinstance(retro, dict) else None,
         "baseline": _baseline(entries),
-        "readiness": _readiness(entries),
+        "readiness": readiness_html(entries),
         "timeline": _timeline(entries, gates),
         "gate-charts": _gate_charts(entries, gates),
         "gates": _gate_table(gates),
         "decisions": _decisions(entries),
         "messages": _messages(entries),
-        "undo": _undo(entries),
+        "undo": _undo(entries), "people": people_html(entries),
         "events": _events(entries, gates),
     }
     return render("report.html.j2", title=str(title), sections=sections, titles=SECTION_TITLES,

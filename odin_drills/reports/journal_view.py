@@ -170,6 +170,17 @@ class Lane:
         return rows
 
 
+def _close_hold(open_holds: list[Entry], end: Entry, lane: Lane, how: str) -> None:
+    """The open hold at ``end``'s phase and step becomes a bar ending at ``end``, saying ``how`` it ended."""
+    hold = next((h for h in open_holds if h.phase == end.phase and h.step == end.step), None)
+    if hold is None:
+        return
+    open_holds.remove(hold)
+    lane.holds.append(Bar(ts(hold.time), ts(end.time), HOLD_COLOUR,
+                          f"{hold.data.get('hold') or 'hold'} at {end.step or end.phase}: {short_time(hold.time)} → "
+                          f"{short_time(end.time)}, {how}"))
+
+
 def lanes(entries: list[Entry], gates: list[Gate]) -> tuple[list[Lane], list[tuple[str, Marker]]]:
     """One lane per phase (its bar, step bars, holds, merged gate windows) and the markers with their lane."""
     end_of_journal = ts(entries[-1].time) if entries else 0.0
@@ -215,14 +226,12 @@ def lanes(entries: list[Entry], gates: list[Gate]) -> tuple[list[Lane], list[tup
                 f"({human_duration(t - ts(start.time))}) {clip(str(d.get('detail') or ''), 240)}"))
         elif e.kind == "hold_started":
             open_holds.append(e)
+        elif e.kind == "hold_interrupted":  # the wait ended undecided: its bar ends here (a resume re-opens it)
+            _close_hold(open_holds, e, lane(e.phase), f"interrupted by {d.get('signal')}, undecided "
+                                                      f"(deadline {d.get('deadline')})")
         elif e.kind == "human_input":
-            hold = next((h for h in open_holds if h.phase == e.phase and h.step == e.step), None)
-            if hold is not None:
-                open_holds.remove(hold)
-                lane(e.phase).holds.append(Bar(
-                    ts(hold.time), t, HOLD_COLOUR,
-                    f"{hold.data.get('hold') or 'hold'} at {e.step or e.phase}: {short_time(hold.time)} → {when}, "
-                    f"{d.get('action')} by {d.get('by') or 'odin'}: {clip(str(d.get('reason') or ''), 240)}"))
+            _close_hold(open_holds, e, lane(e.phase), f"{d.get('action')} by {d.get('by') or 'odin'}: "
+                                                      f"{clip(str(d.get('reason') or ''), 240)}")
             markers.append((lane(e.phase).name, Marker(t, HUMAN_COLOUR, f"{when} {e.step or e.phase or ''}: "
                             f"{d.get('action')} by {d.get('by') or 'odin'}: {clip(str(d.get('reason') or ''), 240)}")))
         elif e.kind == "decision":

@@ -11,6 +11,7 @@ from typing import Any
 
 from odin_drills.reports.formatting import as_dict, evidence, num, ratio, seconds, verified_as
 from odin_drills.reports.journal_view import policy_summary, thresholds
+from odin_drills.reports.people import people_view
 from odin_drills.reports.readiness import readiness_view
 from odin_drills.reports.templating import render
 from odin_drills.steps.journal import Entry
@@ -21,10 +22,12 @@ OUTCOME_TEXT = {
     "rolled_back_degraded": "Rolled back, still degraded: check the undo and re-check sections.",
     "failed": "Failed: see the timeline.",
     "refused": "Refused before changing anything: see the last note.",
-    "interrupted": "Interrupted by a signal after the step in flight: resume it (`odin migrate PLAN --resume`) or "
-                   "roll it back (`odin rollback PLAN`).",
+    "interrupted": "Interrupted by a signal after the step in flight, or during a hold (left undecided): resume it "
+                   "(`odin migrate PLAN --resume`, which re-opens the hold with its deadline) or roll it back "
+                   "(`odin rollback PLAN`).",
 }
-DECISION_KINDS = ("decision", "human_input", "hold_started", "rollback_started", "rollback_finished")
+DECISION_KINDS = ("decision", "human_input", "hold_started", "hold_interrupted", "rollback_started",
+                  "rollback_finished")
 
 
 def _pct(value: Any) -> str:
@@ -88,6 +91,8 @@ def _decision(e: Entry) -> dict[str, Any]:
     what = {
         "decision": d.get("action"), "human_input": d.get("action"),
         "hold_started": f"hold ({d.get('hold')}, default {d.get('default')})",
+        "hold_interrupted": f"hold interrupted by {d.get('signal')}, undecided ({d.get('hold')}, deadline "
+                            f"{d.get('deadline')})",
         "rollback_started": "rollback started",
         "rollback_finished": "rolled back, " + ("healthy" if d.get("healthy") else "still degraded"),
     }[e.kind]
@@ -125,7 +130,9 @@ def render_markdown(entries: list[Entry]) -> str:
             "text": OUTCOME_TEXT.get(str(last.data.get("outcome", "")), last.data.get("outcome", "")),
             "exit_code": last.data.get("exit_code"), "detail": last.data.get("detail")},
         baseline=_baseline(entries),
+        emergencies=[{"time": f"{e.time:%Y-%m-%d %H:%M:%S}", **e.data} for e in entries if e.kind == "emergency"],
         readiness=readiness_view(entries),
+        people=people_view(entries),
         decisions=[_decision(e) for e in entries if e.kind in DECISION_KINDS],
         gates=[_gate_cells(r) for r in rows],
         ladder=thresholds(entries).sentence if rows else "",
