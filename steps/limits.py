@@ -127,9 +127,9 @@ def _against(verdict: LimitVerdict, baseline: float | None) -> LimitVerdict:
     """The verdict with the baseline's value; not applied when the baseline was above the limit."""
     if baseline is None:
         return verdict
-    applied = baseline <= verdict.limit
-    return verdict.model_copy(update={"baseline": baseline, "applied": applied,
-                                      "breached": verdict.breached and applied})
+    applied = bool(baseline <= verdict.limit)  # numpy scalars would survive model_copy and break the journal
+    return verdict.model_copy(update={"baseline": float(baseline), "applied": applied,
+                                      "breached": bool(verdict.breached and applied)})
 
 
 def limit_reasons(verdicts: list[LimitVerdict]) -> tuple[dict[str, list[str]], list[str]]:
@@ -158,7 +158,7 @@ def _p95(window: Any, threshold: float, alpha: float) -> list[LimitVerdict]:
     if data is None:  # percentiles only: the point estimate stands, as in the relative ladder
         return [LimitVerdict(metric="latency_p95_ms", limit=threshold, current=current, count=0,
                              requests=window.requests, share_bound=None, p_value=None, alpha=alpha, rung="hold",
-                             breached=current > threshold, test="percentiles", field="policy.absolute.p95_latency_ms")]
+                             breached=bool(current > threshold), test="percentiles", field="policy.absolute.p95_latency_ms")]
     return [_counted("latency_p95_ms", threshold, current, data.slower_than(threshold), data.n, P95_SHARE, alpha,
                      "hold", "policy.absolute.p95_latency_ms")]
 
@@ -171,7 +171,7 @@ def _counted(metric: Literal["error_rate", "latency_p95_ms"], limit: float, curr
     p_value = float(betainc(count, n - count + 1, null)) if count > 0 else 1.0  # P(Binomial(n, null) >= count)
     bound = float(betaincinv(count, n - count + 1, alpha)) if count > 0 else 0.0  # Clopper–Pearson lower
     return LimitVerdict(metric=metric, limit=limit, current=current, count=count, requests=n, share_bound=bound,
-                        p_value=p_value, alpha=alpha, rung=rung, breached=p_value <= alpha and count / n > null,
+                        p_value=p_value, alpha=alpha, rung=rung, breached=bool(p_value <= alpha and count / n > null),
                         test="binomial-exact", field=field)
 
 

@@ -57,11 +57,11 @@ def test_an_outage_signal_rolls_back_now(tmp_path: Path) -> None:
 
 
 def test_a_policy_file_changes_the_thresholds(tmp_path: Path) -> None:
-    # 2x the baseline (1.85x its upper bound) is a hold by default; with the hold multiplier at 1.9
-    # it is only watched.
+    # 2x the baseline (1.85x its upper bound) is a hold by default; with the hold multiplier at 2.2
+    # (rollback 3) it is only watched.
     base, cur = snap(100000, 1000), snap(50000, 1000)
     assert json.loads(gate(tmp_path, base, cur).stdout)["decision"] == "hold"
-    out = json.loads(gate(tmp_path, base, cur, "multipliers: {hold: 1.9}\n").stdout)
+    out = json.loads(gate(tmp_path, base, cur, "multipliers: {hold: 2.2, rollback: 3.0}\n").stdout)
     assert out["decision"] == "watch"
 
 

@@ -274,3 +274,14 @@ def test_the_min_detectable_rate_is_where_the_watch_reaches_the_policy_power() -
     assert later.metrics["error_rate"].min_detectable < detectable  # type: ignore[operator]
     assert later.metrics["latency_p95_ms"].min_detectable is None
     assert watch(base).min_detectable() is None
+
+
+def test_a_rise_conclusively_past_the_watch_rung_but_under_the_holds_multiple_is_only_watched() -> None:
+    """The hold on the estimate needs the estimate at 1.5x the baseline: 1.4x is watched, not held."""
+    w = watch(snap(10_000_000, 100_000))
+    decisions = [w.add(snap(200_000, 2_800)) for _ in range(5)]
+    assert all(d.evidence["error_rate"].rungs["watch"].fired for d in decisions)
+    assert [d.decision for d in decisions] == ["watch"] * 5
+    assert not any(d.evidence["error_rate"].rungs["hold"].fired for d in decisions)
+    held = [w2.add(snap(200_000, 3_200)) for w2 in [watch(snap(10_000_000, 100_000))]][0]
+    assert held.decision == "hold" and held.evidence["error_rate"].rungs["hold"].fired_on == "estimate"
