@@ -19,6 +19,8 @@ validate and answer identically. It runs on the demo's event loop thread only.
     GET    /_admin/stats           -> {"window_seconds", "versions": {"blue": {...}, "green": {...}},
                                        "router": {...}}  (see stats.py)
     POST   /_admin/stats/reset     -> the (now empty) stats
+    GET    /_admin/requests        -> {"requests": [...]}: the state-changing admin requests, stamped
+                                      when received (``admin_log.py``)
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 
+from .admin_log import AdminLog
 from .errors import InvalidRequest
 from .faults import FaultBook, parse_fault
 from .http11 import HttpRequest, HttpResponse, json_response
@@ -44,6 +47,7 @@ ENDPOINTS = [
     "GET /_admin/stats",
     "POST /_admin/stats/reset",
     "GET /_admin/metrics",
+    "GET /_admin/requests",
 ]
 
 
@@ -115,12 +119,16 @@ class AdminApi:
 
     def __init__(self, control: ControlPlane) -> None:
         self._control = control
+        self.log = AdminLog()
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
+        received = AdminLog.now()
         try:
-            return self._dispatch(request)
+            response = self._dispatch(request)
         except InvalidRequest as exc:
-            return json_response(400, exc.as_json())
+            response = json_response(400, exc.as_json())
+        self.log.record(request, response.status, received)
+        return response
 
     def _dispatch(self, request: HttpRequest) -> HttpResponse:
         control = self._control
@@ -159,6 +167,10 @@ class AdminApi:
             if method in ("GET", "HEAD"):
                 body, content_type = control.metrics()
                 return HttpResponse(200, body, [("content-type", content_type)])
+            return _not_allowed("GET, HEAD")
+        if route == "/requests":
+            if method in ("GET", "HEAD"):
+                return json_response(200, {"requests": self.log.as_json()})
             return _not_allowed("GET, HEAD")
         if route == "/stats/reset":
             if method == "POST":
