@@ -226,16 +226,31 @@ def test_a_prefect_server_down_at_start_is_refused_in_one_line(tmp_path: Path, c
     assert len(lines) == 1 and "PREFECT_API_URL" in lines[0] and "Traceback" not in done.stderr, done.stderr
 
 
-def test_sigterm_during_a_drill_stops_before_the_failover_and_clears_the_outage(
-        tmp_path: Path, odin_env: dict) -> None:
-    """SIGTERM while a drill confirms its outage: the detect phase finishes, no failover starts, the
-    injected outage is cleared, the lock released, the drill ends ``interrupted`` (exit 5)."""
+def _quick_sandbox(tmp_path: Path):  # noqa: ANN202 - AzureSandbox, imported lazily like the tests do
+    """A started sandbox with fast probes and no LRO delay, for the drill signal tests."""
     from odin_drills.sandbox.azure import AzureSandbox
-    from tests.test_drill_e2e import sandbox_env, sandbox_resources, write_drill
 
     sandbox = AzureSandbox(state_dir=tmp_path / "sandbox", seed=0, replication_lag_seconds=1.0, lro_retry_after=0,
                            probe_interval_seconds=0.1, probe_timeout_seconds=0.5)
     sandbox.start()
+    return sandbox
+
+
+def _latest_drill_journal(folder: Path) -> list[dict]:
+    """The entries of the newest drill journal under ``folder`` ([] before the drill writes one)."""
+    journals = sorted(folder.glob("*/journal.jsonl"))
+    if not journals:
+        return []
+    return [json.loads(line) for line in journals[-1].read_text().splitlines() if line.strip()]
+
+
+def test_sigterm_during_a_drill_stops_before_the_failover_and_clears_the_outage(
+        tmp_path: Path, odin_env: dict) -> None:
+    """SIGTERM while a drill confirms its outage: the detect phase finishes, no failover starts, the
+    injected outage is cleared, the lock released, the drill ends ``interrupted`` (exit 5)."""
+    from tests.test_drill_e2e import sandbox_env, sandbox_resources, write_drill
+
+    sandbox = _quick_sandbox(tmp_path)
     runner: subprocess.Popen[str] | None = None
     try:
         plan = write_drill(tmp_path, "stopped-drill", resources=sandbox_resources(sandbox.info(), "forced", True),
@@ -249,10 +264,7 @@ def test_sigterm_during_a_drill_stops_before_the_failover_and_clears_the_outage(
         deadline = time.monotonic() + 180
 
         def entries() -> list[dict]:
-            journals = sorted(folder.glob("*/journal.jsonl"))
-            if not journals:
-                return []
-            return [json.loads(line) for line in journals[-1].read_text().splitlines() if line.strip()]
+            return _latest_drill_journal(folder)
 
         while not any(e["kind"] == "phase_started" and e["phase"] == "detect" for e in entries()):
             assert time.monotonic() < deadline and runner.poll() is None, "the drill never reached detect"
@@ -279,12 +291,9 @@ def test_sigterm_during_the_drills_failover_confirmation_vetoes_it_even_if_the_d
     """SIGTERM while a drill waits for a person to confirm its failover (default at the deadline:
     fail over): the wait ends within seconds as a veto by the signal, no failover starts, the outage
     is cleared and the drill ends ``vetoed`` (exit 3), the veto signed by the signal."""
-    from odin_drills.sandbox.azure import AzureSandbox
     from tests.test_drill_e2e import sandbox_env, sandbox_resources, write_drill
 
-    sandbox = AzureSandbox(state_dir=tmp_path / "sandbox", seed=0, replication_lag_seconds=1.0, lro_retry_after=0,
-                           probe_interval_seconds=0.1, probe_timeout_seconds=0.5)
-    sandbox.start()
+    sandbox = _quick_sandbox(tmp_path)
     runner: subprocess.Popen[str] | None = None
     try:
         plan = write_drill(tmp_path, "confirm-drill", resources=sandbox_resources(sandbox.info(), "forced", True),
@@ -296,10 +305,7 @@ def test_sigterm_during_the_drills_failover_confirmation_vetoes_it_even_if_the_d
         deadline = time.monotonic() + 240
 
         def entries() -> list[dict]:
-            journals = sorted(folder.glob("*/journal.jsonl"))
-            if not journals:
-                return []
-            return [json.loads(line) for line in journals[-1].read_text().splitlines() if line.strip()]
+            return _latest_drill_journal(folder)
 
         while not any(e["kind"] == "hold_started" for e in entries()):
             assert time.monotonic() < deadline and runner.poll() is None, "the drill never asked for confirmation"
