@@ -31,6 +31,7 @@ from odin_drills.plan.steps import ApprovalStep, GateStep, SmokeStep
 from odin_drills.steps.baseline import unusable_baseline
 from odin_drills.steps.clock import ScaledClock
 from odin_drills.steps.adequacy import check_baseline
+from odin_drills.steps.limits import baseline_above_limits
 from odin_drills.steps.journal import Journal, read_journal
 from odin_drills.steps.lock import environment_lock
 from odin_drills.steps.lock import free as free_environment
@@ -76,6 +77,8 @@ def phase_t_minus_1w(run: MigrationRun) -> None:
 
     best_effort("publishing the baseline", publish_baseline, run.plan.name, run.baseline)  # baseline.json is the record
     check_baseline(run.plan, run.baseline, run.journal)  # can the windows see a breach? warn or refuse per policy
+    for line in baseline_above_limits(run.baseline.snapshot, run.plan.policy.absolute):
+        run.journal.append("note", phase="t-1w", message=f"warning: absolute limits: {line}")
     if run.plan.slo is not None:
         error_budget_gate(run, "t-1w")  # readiness: what the T-0 gate would say today
     from odin_drills.flows.readiness_gate import review_readiness

@@ -132,6 +132,28 @@ def _against(verdict: LimitVerdict, baseline: float | None) -> LimitVerdict:
                                       "breached": bool(verdict.breached and applied)})
 
 
+def baseline_above_limits(baseline: Any, limits: Any) -> list[str]:
+    """T-1w: the limits the baseline itself breaks, one sentence each with what to do.
+
+    Such a limit is judged but not applied for the whole migration (see the module), so the
+    handbook's "roll back at 5 %" silently stops protecting it; the SRE should hear that a week
+    before the change, not read it in a T+24h decision. A point estimate is enough here: this is a
+    warning about the plan, not a decision about the change."""
+    if limits is None or baseline is None:
+        return []
+    found: list[str] = []
+    if limits.error_rate_pct is not None and baseline.requests > 0 and baseline.error_rate > limits.error_rate_pct / 100:
+        found.append(f"the baseline's error rate {_pct(baseline.error_rate)} ({baseline.errors:,} of "
+                     f"{baseline.requests:,} requests) is above policy.absolute.error_rate_pct "
+                     f"({_pct(limits.error_rate_pct / 100)}): that limit will not be applied during this migration; "
+                     "fix the service first, or raise or turn off the limit if this is its normal")
+    if limits.p95_latency_ms is not None and baseline.latency_ms.p95 > limits.p95_latency_ms:
+        found.append(f"the baseline's p95 latency {_ms(baseline.latency_ms.p95)} is above "
+                     f"policy.absolute.p95_latency_ms ({_ms(limits.p95_latency_ms)}): that limit will not be applied "
+                     "during this migration; fix the service first, or raise or turn off the limit if this is its normal")
+    return found
+
+
 def limit_reasons(verdicts: list[LimitVerdict]) -> tuple[dict[str, list[str]], list[str]]:
     """(breach sentences by rung, notes on windows above a limit without the evidence)."""
     rungs: dict[str, list[str]] = {"rollback": [], "hold": []}

@@ -152,3 +152,22 @@ def test_the_sequential_watch_tests_its_limits_at_alpha_over_its_horizon_and_act
     verdict, _ = replay(baseline, [window(4_000, 300)] * 5, POLICY, duration=1200, interval=300)
     assert verdict.action == "rollback" and verdict.windows == 1, verdict.reason
     assert "above the absolute limit of 5.00%" in verdict.reason and verdict.reason.startswith("conclusive after window 1")
+
+
+# --- T-1w: a baseline above a limit is said a week ahead ------------------------------------------
+
+def test_t1w_names_each_limit_the_baseline_itself_breaks_and_what_to_do() -> None:
+    from odin_drills.steps.limits import baseline_above_limits
+
+    healthy = window(10_000, 100, p95=200.0)
+    assert baseline_above_limits(healthy, POLICY.absolute) == []
+    failing = window(10_000, 1_000, p95=650.0)  # the demo shop's 10 %, and a slow p95
+    lines = baseline_above_limits(failing, POLICY.absolute)
+    assert len(lines) == 2
+    assert lines[0].startswith("the baseline's error rate 10.00% (1,000 of 10,000 requests) is above "
+                               "policy.absolute.error_rate_pct (5.00%): that limit will not be applied")
+    assert lines[1].startswith("the baseline's p95 latency 650 ms is above policy.absolute.p95_latency_ms (500 ms)")
+    assert all("raise or turn off the limit" in line for line in lines)
+    off = Policy.model_validate({"absolute": {"error_rate_pct": None, "p95_latency_ms": 700}})
+    assert baseline_above_limits(failing, off.absolute) == []
+    assert baseline_above_limits(window(0, 0), POLICY.absolute) == []  # no requests: nothing to say about errors

@@ -41,6 +41,21 @@ def test_a_baseline_where_every_request_failed_is_unusable_and_t0_refuses(tmp_pa
     assert not kinds(entries, "step_intent") and not kinds(entries, "lock")
 
 
+def test_a_baseline_above_an_absolute_limit_is_a_t1w_warning_naming_the_field(tmp_path: Path, odin_env: dict,
+                                                                            shop) -> None:
+    """The limit would be judged but never applied for the whole migration; T-1w says so, once."""
+    plan = write_plan(tmp_path, shop.router_url, policy={"absolute": {"p95_latency_ms": 0.001}})
+    week = migrate(plan, odin_env, "--phase", "t-1w")
+    assert week.returncode == 0, week.stderr[-2000:]
+    warnings = [e["data"]["message"] for e in kinds(journal(odin_env, "shop-move"), "note")
+                if e["data"].get("message", "").startswith("warning: absolute limits:")]
+    # the demo shop fails about 10 % by design (above the default 5 %), and no p95 is under 1 µs
+    assert len(warnings) == 2, warnings
+    assert "is above policy.absolute.error_rate_pct (5.00%)" in warnings[0]
+    assert "policy.absolute.p95_latency_ms (0.001 ms)" in warnings[1]
+    assert all("will not be applied" in line for line in warnings)
+
+
 def test_what_makes_a_baseline_unusable() -> None:
     def snap(requests: int, errors: int, **details: str) -> Snapshot:
         return Snapshot(requests=requests, errors=errors, latency_ms=LatencyPercentiles(p50=1, p95=2, p99=3),
