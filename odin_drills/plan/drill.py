@@ -201,7 +201,9 @@ class Decision(_Section):
         "incident: once it has lasted detection.threshold, never causing the outage and never failing back "
         "automatically (the failback is a separate run: odin rollback PLAN --drill ID --reason ... --by ...)")
     human_confirm: bool = Field(default=False, description="wait for a person to approve the failover")
-    confirm_timeout: Duration = Field(default=900.0, description="how long to wait for that approval")
+    confirm_timeout: Duration = Field(
+        default=600.0, description="how long to wait for that approval; shorter than targets.budgets.decision "
+        "(15m), so an unanswered confirmation still leaves time to act within the runbook's decision budget")
     on_confirm_timeout: Literal["abort", "fail-over"] = Field(
         default="abort", description="what happens when nobody answers in time")
     on_worse_after_failover: Literal["escalate", "fail_back"] = Field(
@@ -321,6 +323,10 @@ class ResolvedEndpoints:
     regions: dict[str, str]
 
 
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:g}m" if seconds >= 60 else f"{seconds:g}s"
+
+
 class DrillPlan(BaseModel):
     """One region-failover DR drill: what fails over, how it is detected, decided and scored."""
 
@@ -366,6 +372,11 @@ class DrillPlan(BaseModel):
                                  "secondary region")
         if self.outage.region is not None and self.outage.region not in both:
             raise ValueError(f"outage.region: {self.outage.region!r} is neither the primary nor the secondary region")
+        budget = self.targets.budgets.decision
+        if self.decision.human_confirm and self.decision.mode == "drill" and self.decision.confirm_timeout >= budget:
+            raise ValueError(f"decision.confirm_timeout ({_minutes(self.decision.confirm_timeout)}) fills "
+                             f"targets.budgets.decision ({_minutes(budget)}): an unanswered confirmation misses the "
+                             "decision budget by construction; make the timeout shorter or the budget longer")
         names = [j.name for j in self.smoke]
         if len(set(names)) != len(names):
             raise ValueError("smoke journey names must be unique")

@@ -96,6 +96,11 @@ def test_a_minimal_drill_gets_the_documented_defaults() -> None:
     assert plan.failback.enabled and plan.failback.wait_healthy == 300
     assert plan.comms.minutes == [0, 15, 60, 90]
     assert plan.outage.inject and plan.outage_region == "eastus"
+    # an unanswered confirmation ends 5 minutes inside the runbook's 15-minute decision budget
+    assert (plan.decision.confirm_timeout, plan.targets.budgets.decision) == (600, 900)
+    longer = {"human_confirm": True, "confirm_timeout": "20m"}
+    assert parse_drill({"name": "dr", "environment": "staging", "decision": longer, "targets": {"budgets": {"decision": "30m"}},
+                        "regions": {"primary": "eastus", "secondary": "westus"}}).decision.confirm_timeout == 1200
     assert DrillPlan.model_json_schema(by_alias=True)["additionalProperties"] is False
 
 
@@ -145,6 +150,8 @@ def test_an_unknown_field_is_one_line_naming_it(tmp_path: Path) -> None:
     ({"resources": {"failover_groups": [{"id": "odin-fg", "allow_data_loss": True}]}}, "resources.failover_groups[0].id: 'odin-fg' is not an ARM id"),
     ({"target": {"kind": "azure", "subscription_id": "s"}}, "an Azure target needs endpoints.frontdoor"),
     ({"name": "Shop DR"}, "name: 'Shop DR' must be lower-case"),
+    ({"decision": {"human_confirm": True, "confirm_timeout": "15m"}},
+     "decision.confirm_timeout (15m) fills targets.budgets.decision (15m): an unanswered confirmation misses"),
 ])
 def test_each_mistake_is_named(change: dict, expected: str) -> None:
     data = {"name": "dr", "environment": "staging", "regions": {"primary": "eastus", "secondary": "westus"}, **change}
