@@ -33,6 +33,7 @@ from odin_drills.steps.clock import ScaledClock
 from odin_drills.steps.adequacy import check_baseline
 from odin_drills.steps.limits import baseline_above_limits
 from odin_drills.steps.journal import Journal, read_journal
+from odin_drills.steps.judge import Verdict
 from odin_drills.steps.lock import environment_lock
 from odin_drills.steps.lock import free as free_environment
 from odin_drills.steps.lock import reserve as reserve_environment
@@ -137,9 +138,23 @@ def run_step(run: MigrationRun, step: Any, phase: str) -> None:
         if not outcome.succeeded:
             roll_back(run, phase=phase, reason=f"step {label} failed: {outcome.detail}")
     if step.changes_world and not state.gate_passed(run.journal.entries(), phase, label):
+        missed = missed_budget(run, step, phase, label)
+        if missed:  # the handbook's "roll back immediately: RTO exceeded", no window to confirm it
+            act_on(run, Verdict(action="rollback_now", reason=missed), phase=phase, step=label)
         stop.check(f"the gate after step {label} of {phase}")  # --resume runs it (the step is done)
         # the judge runs the smoke journeys with every window
         act_on(run, gate(run, phase, run.plan.policy.windows.step, label), phase=phase, step=label)
+
+
+def missed_budget(run: MigrationRun, step: Any, phase: str, label: str) -> str | None:
+    """The sentence of a step that took longer than its ``budget:`` (its RTO); None: within it or none."""
+    if step.budget is None:
+        return None
+    took = state.step_elapsed(run.journal.entries(), phase, label)
+    if took is None or took <= step.budget:
+        return None
+    return (f"RTO exceeded: step {label} took {took:,.0f} s of plan time, over its budget of {step.budget:,.0f} s "
+            f"(budget:) by {took - step.budget:,.0f} s")
 
 
 def phase_t0(run: MigrationRun) -> None:

@@ -146,6 +146,17 @@ def step_state(entries: list[Entry], phase: str, label: str) -> str | None:
     return item.state if item is not None else None
 
 
+def step_elapsed(entries: list[Entry], phase: str, label: str) -> float | None:
+    """Plan seconds from the step's first start (a resumed step's clock kept running) to its last
+    successful finish; None when it has not finished well."""
+    mine = of_step(entries, phase, label)
+    started = [e.time for e in mine if e.kind == "step_started"]
+    finished = [e.time for e in mine if e.kind == "step_finished" and e.data.get("status") == "ok"]
+    if not started or not finished:
+        return None
+    return (finished[-1] - started[0]).total_seconds()
+
+
 def gate_passed(entries: list[Entry], phase: str, label: str) -> bool:
     """The gate after (or of) ``label`` decided to proceed — by odin or by a person."""
     return any(e.phase == phase and e.step == label and e.data.get("action") == "proceed"

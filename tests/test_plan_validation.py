@@ -235,3 +235,17 @@ def test_times_and_dates_are_read_as_written_not_as_yaml_1_1_guesses(tmp_path: P
     result = run_odin(["validate", str(write(tmp_path, text, "date.yaml"))])
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"odin: error: {tmp_path / 'date.yaml'}: change_window.start: ")
+
+
+def test_a_step_budget_is_for_world_changing_steps_only(tmp_path: Path) -> None:
+    """``budget:`` is a step's RTO; a read-only step has none to miss."""
+    def on_a_read(d: dict) -> None:
+        d["phases"]["t0"].append({"name": "look", "kind": "http", "method": "GET", "url": "http://127.0.0.1:9/w",
+                                  "budget": "5m"})
+    lines = bad(tmp_path, on_a_read)
+    assert len(lines) == 1 and "phases.t0[1]" in lines[0] and "takes no 'budget:'" in lines[0], lines
+    lines = bad(tmp_path, lambda d: d["phases"]["t0"][0].update(budget="0s"))
+    assert len(lines) == 1 and "phases.t0[0].budget" in lines[0], lines
+    good = json.loads(json.dumps(GOOD))
+    good["phases"]["t0"][0]["budget"] = "10m"
+    assert run_odin(["validate", str(write(tmp_path, good))]).returncode == 0

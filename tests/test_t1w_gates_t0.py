@@ -56,6 +56,31 @@ def test_a_baseline_above_an_absolute_limit_is_a_t1w_warning_naming_the_field(tm
     assert all("will not be applied" in line for line in warnings)
 
 
+def test_a_step_over_its_budget_misses_its_rto_and_rolls_back_now_without_a_gate(tmp_path: Path, odin_env: dict,
+                                                                               shop) -> None:
+    """``budget:`` is a step's RTO: a step that takes longer rolls back at once, before its gate
+    watches a single window. (The migration's clock counts engine work at its real length, so the
+    1.5 s command is 1.5 s of plan time at any scale.)"""
+    plan = write_plan(tmp_path, shop.router_url)
+    data = yaml.safe_load(plan.read_text())
+    data["phases"]["t0"].insert(0, {"name": "slow-prep", "kind": "command", "argv": ["sleep", "1.5"], "budget": "1s",
+                                    "undo": {"kind": "command", "argv": ["true"]}})
+    data["phases"]["t0"][1]["budget"] = "1d"  # never reached
+    plan.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert migrate(plan, odin_env, "--phase", "t-1w").returncode == 0
+    t0 = migrate(plan, odin_env, "--phase", "t0")
+    assert t0.returncode == 3, t0.stderr[-2000:]  # rolled back, healthy
+    entries = journal(odin_env, "shop-move")
+    decisions = kinds(entries, "decision")
+    assert [(d["step"], d["data"]["action"]) for d in decisions] == [("slow-prep", "rollback_now")]
+    assert decisions[0]["data"]["reason"].startswith("RTO exceeded: step slow-prep took 2 s of plan time, over its "
+                                                     "budget of 1 s (budget:)"), decisions[0]["data"]["reason"]
+    assert not [e for e in entries if e["kind"] == "gate" and e["step"] == "slow-prep"]  # no gate window watched
+    assert [e["step"] for e in kinds(entries, "step_started") if e["phase"] == "t0"] == ["slow-prep"]
+    assert [e["step"] for e in kinds(entries, "undo_finished")] == ["slow-prep"]
+    assert shop.weights() == {"blue": 100, "green": 0}
+
+
 def test_what_makes_a_baseline_unusable() -> None:
     def snap(requests: int, errors: int, **details: str) -> Snapshot:
         return Snapshot(requests=requests, errors=errors, latency_ms=LatencyPercentiles(p50=1, p95=2, p99=3),

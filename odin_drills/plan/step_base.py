@@ -11,6 +11,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from odin_drills.plan.durations import Duration
+
 READ_ONLY_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
@@ -21,6 +23,11 @@ class _Step(BaseModel):
     # Set on world-changing steps only; validated by the Plan.
     undo: "UndoStep | Literal['none'] | None" = None
     undo_reason: str | None = None
+    budget: Duration | None = Field(
+        default=None, gt=0,
+        description="world-changing steps: the step's RTO, the most its act and verification may take (plan time, "
+        "from its first start, resumes included); past it the step missed its RTO and the migration rolls back "
+        "now (rto_exceeded), before its gate is watched")
 
     is_undo: ClassVar[bool] = False
     auto_undo: ClassVar[bool] = False  # the step computes its own undo when it runs
@@ -56,6 +63,8 @@ class _Step(BaseModel):
                 raise ValueError("'undo: none' needs 'undo_reason:' saying why nothing can be undone")
         elif self.undo is not None:
             raise ValueError(f"a {self.kind} step changes nothing, so it takes no 'undo:'")  # type: ignore[attr-defined]
+        if self.budget is not None and not self.changes_world:
+            raise ValueError(f"a {self.kind} step changes nothing, so it takes no 'budget:' (a step's RTO)")  # type: ignore[attr-defined]
         return self
 
     @property
