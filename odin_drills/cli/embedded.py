@@ -6,6 +6,7 @@ run and points the plan at it through environment variables a plan can use:
 
     ODIN_SANDBOX_INFO           path of sandbox.json (the SDK clients read ARM URL and CA from it)
     ODIN_SANDBOX_FRONTDOOR_URL  the Front Door edge
+    ODIN_SANDBOX_DNS_SERVER     its DNS zone's name server, 127.0.0.1:PORT (UDP)
     ODIN_SANDBOX_EASTUS_URL, ODIN_SANDBOX_WESTUS_URL   each region's app
 
 Its own process, so the probe measuring the service never shares an interpreter with it.
@@ -34,6 +35,8 @@ def needs_sandbox(target: Any) -> bool:
 
 def sandbox_environment(info: dict[str, Any], info_file: str) -> dict[str, str]:
     env = {"ODIN_SANDBOX_INFO": info_file, "ODIN_SANDBOX_FRONTDOOR_URL": info["frontdoor_url"]}
+    if info.get("dns_server"):
+        env["ODIN_SANDBOX_DNS_SERVER"] = info["dns_server"]
     for region, url in info.get("regions", {}).items():
         env[f"ODIN_SANDBOX_{region.upper()}_URL"] = url
     return env

@@ -1,6 +1,8 @@
 """Azure step kinds: fail over a SQL failover group or a storage account; set Front Door origins;
 restore a SQL database to a point in time as a new database (its undo deletes the copy); restore
-blob ranges of a storage account to a point in time (its undo restores them to just before).
+blob ranges of a storage account to a point in time (its undo restores them to just before); point
+an Azure DNS record set (A or CNAME) at new targets (its undo puts the old record set back, or
+deletes it when there was none).
 
 Each one reads the real state before acting, leaves what is already right alone, and computes its
 own undo from what it read (``undo: auto``, or no ``undo:`` at all); ``undo: none`` with
@@ -17,6 +19,8 @@ The step unions in ``odin_drills.plan.steps`` include these classes; both build 
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from datetime import datetime
 from typing import ClassVar, Literal
 
@@ -27,7 +31,7 @@ from odin_drills.plan.arm_ids import ArmId, is_arm_id, parse_arm_id, region_name
 from odin_drills.plan.durations import Duration
 
 AZURE_KINDS = ("azure.sql.failover", "azure.storage.failover", "azure.frontdoor.origins", "azure.sql.restore",
-               "azure.storage.blob.restore")
+               "azure.storage.blob.restore", "azure.dns.records")
 DATA_LOSS_MODES = {"forced", "try-planned", "unplanned"}
 
 
@@ -352,6 +356,84 @@ class BlobRestoreStep(_AzureStep):
         return BlobRestoreRef(**scope.model_dump(), account=account.name if account else self.account)
 
 
+# --------------------------------------------------------------------------- Azure DNS record sets
+_DNS_LABEL = r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)"
+_RECORD_SET = re.compile(rf"^(@|\*|(\*\.)?{_DNS_LABEL}(\.{_DNS_LABEL})*)$")
+_HOST_NAME = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*\.?$")
+
+
+class DnsRecordsRef(AzureRef):
+    zone: str
+    record_set: str
+    type: Literal["A", "CNAME"]
+
+
+class DnsRecordsStep(_AzureStep):
+    """Point an A or CNAME record set of an Azure DNS zone at new targets
+    (``record_sets.create_or_update``), then wait until the zone's name servers answer with them.
+
+    Why wait on DNS and not on ARM: the PUT returns as soon as Azure stored the record set, but
+    clients follow what the name servers answer. The step asks them until they answer the new
+    targets or ``max(2 × ttl, 30 s)`` of plan time has passed. The undo puts back the record set
+    read before (targets and TTL), or deletes it when there was none (``delete: true``)."""
+
+    kind: Literal["azure.dns.records"]
+    zone: str = Field(min_length=1, description="DNS zone name (e.g. odin-demo.example) or ARM id "
+                                               "…/providers/Microsoft.Network/dnsZones/{zone}")
+    record_set: str = Field(min_length=1, max_length=253,
+                            description="the name relative to the zone, e.g. app ('@' for the apex)")
+    type: Literal["A", "CNAME"] = Field(description="A: IPv4 addresses; CNAME: one host name")
+    targets: list[str] = Field(default_factory=list, max_length=20,
+                               description="A: IPv4 addresses; CNAME: exactly one host name")
+    ttl: int = Field(default=60, ge=1, le=86400, description="seconds resolvers may cache the answer")
+    delete: bool = Field(default=False, description="remove the record set instead (no targets); what undos use "
+                                                    "when the record set did not exist before")
+    timeout: Duration = Field(default=300.0, description="bound on the ARM calls, retries included "
+                                                          "(the propagation wait has its own deadline)")
+
+    @field_validator("record_set")
+    @classmethod
+    def _record_set(cls, value: str) -> str:
+        if not _RECORD_SET.match(value):
+            raise ValueError(f"{value!r} is not a relative DNS name (labels of letters, digits, '-', '_'; "
+                             "'@' for the zone apex; no trailing dot)")
+        return value
+
+    @model_validator(mode="after")
+    def _targets(self) -> "DnsRecordsStep":
+        if self.delete:
+            if self.targets:
+                raise ValueError("targets: a record set with delete: true takes no targets")
+        elif not self.targets:
+            raise ValueError(f"targets: {'an A' if self.type == 'A' else 'a CNAME'} record set needs "
+                             f"{'at least one IPv4 address' if self.type == 'A' else 'one host name'}")
+        elif self.type == "A":
+            addresses = []
+            for target in self.targets:
+                try:
+                    addresses.append(str(ipaddress.IPv4Address(target.strip())))
+                except ValueError:
+                    raise ValueError(f"targets: {target!r} is not an IPv4 address") from None
+            if len(set(addresses)) != len(addresses):
+                raise ValueError("targets: an address is listed twice")
+            self.targets = addresses
+        else:
+            if len(self.targets) != 1:
+                raise ValueError(f"targets: a CNAME record set has exactly one host name, not {len(self.targets)}")
+            host = self.targets[0].strip()
+            if not _HOST_NAME.match(host) or len(host.rstrip(".")) > 253:
+                raise ValueError(f"targets: {self.targets[0]!r} is not a host name")
+            self.targets = [host.rstrip(".").lower()]
+        self.ref()
+        return self
+
+    def ref(self) -> DnsRecordsRef:
+        zone = _arm_id(self.zone, "zone", "Microsoft.Network", "dnsZones")
+        scope = self._scope(zone)
+        return DnsRecordsRef(**scope.model_dump(), zone=(zone.name if zone else self.zone).rstrip(".").lower(),
+                             record_set=self.record_set, type=self.type)
+
+
 # --------------------------------------------------------------------------- their undo forms
 class SqlFailoverUndo(SqlFailoverStep):
     is_undo: ClassVar[bool] = True
@@ -373,10 +455,14 @@ class BlobRestoreUndo(BlobRestoreStep):
     is_undo: ClassVar[bool] = True
 
 
+class DnsRecordsUndo(DnsRecordsStep):
+    is_undo: ClassVar[bool] = True
+
+
 AZURE_STEPS = (SqlFailoverStep, StorageFailoverStep, FrontDoorOriginsStep, SqlRestoreStep, SqlDatabaseDeleteUndo,
-               BlobRestoreStep)
+               BlobRestoreStep, DnsRecordsStep)
 AZURE_UNDOS = (SqlFailoverUndo, StorageFailoverUndo, FrontDoorOriginsUndo, SqlRestoreUndo, SqlDatabaseDeleteUndo,
-               BlobRestoreUndo)
+               BlobRestoreUndo, DnsRecordsUndo)
 
 
 def is_azure_step(step: object) -> bool:

@@ -17,6 +17,8 @@ from odin_drills.plan.azure_steps import (
     AZURE_KINDS,
     BlobRestoreStep,
     BlobRestoreUndo,
+    DnsRecordsStep,
+    DnsRecordsUndo,
     FrontDoorOriginsStep,
     FrontDoorOriginsUndo,
     SqlDatabaseDeleteUndo,
@@ -119,13 +121,14 @@ class WaitUndo(WaitStep):
 
 UndoStep = Annotated[
     Union[HttpUndo, CommandUndo, WaitUndo, SqlFailoverUndo, StorageFailoverUndo, FrontDoorOriginsUndo,
-          SqlRestoreUndo, SqlDatabaseDeleteUndo, BlobRestoreUndo],
+          SqlRestoreUndo, SqlDatabaseDeleteUndo, BlobRestoreUndo, DnsRecordsUndo],
     Field(discriminator="kind"),
 ]
 
 Step = Annotated[
     Union[HttpStep, CommandStep, WaitStep, SmokeStep, GateStep, ApprovalStep, NotifyStep,
-          SqlFailoverStep, StorageFailoverStep, FrontDoorOriginsStep, SqlRestoreStep, BlobRestoreStep],
+          SqlFailoverStep, StorageFailoverStep, FrontDoorOriginsStep, SqlRestoreStep, BlobRestoreStep,
+          DnsRecordsStep],
     Field(discriminator="kind"),
 ]
 
@@ -134,5 +137,5 @@ STEP_KINDS = ("http", "command", "wait", "smoke", "gate", "approval", "notify", 
 for _model in (HttpStep, CommandStep, WaitStep, SmokeStep, GateStep, ApprovalStep, NotifyStep,
                HttpUndo, CommandUndo, WaitUndo, SqlFailoverStep, StorageFailoverStep, FrontDoorOriginsStep,
                SqlFailoverUndo, StorageFailoverUndo, FrontDoorOriginsUndo, SqlRestoreStep, SqlRestoreUndo,
-               SqlDatabaseDeleteUndo, BlobRestoreStep, BlobRestoreUndo):
+               SqlDatabaseDeleteUndo, BlobRestoreStep, BlobRestoreUndo, DnsRecordsStep, DnsRecordsUndo):
     _model.model_rebuild(_types_namespace={"UndoStep": UndoStep})

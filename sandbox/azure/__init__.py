@@ -14,11 +14,12 @@
 
 The tour, one module per job:
 
-- ``world``       the estate and its rules (failover group, storage, Front Door, writes)
+- ``world``       the estate and its rules (failover group, storage, Front Door, DNS, writes)
 - ``replication`` the lagging primary→secondary stream behind every RPO
 - ``operations``  long-running operations and the log of ARM mutations
 - ``faults``      injected faults (pydantic at the boundary) and their injection times
-- ``arm_app``     ARM's REST surface over HTTPS; ``arm_shapes`` renders the resources
+- ``arm_app``     ARM's REST surface over HTTPS; ``arm_shapes`` renders the resources (``arm_dns``: DNS zones)
+- ``dns_server``  the zone's name server: real UDP answers from the world (``dnslib``)
 - ``edge``        the Front Door reverse proxy and its health probes
 - ``region_app``  the demo service in each region; ``admin_app`` the control panel
 - ``tls``, ``server``, ``clock``, ``topology``, ``credential``: plumbing

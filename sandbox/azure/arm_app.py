@@ -13,6 +13,8 @@ rules that matter to them are Azure's own:
   resource's own URL as the final GET. ``Retry-After`` is configurable (0 in tests);
 - injected ``arm_throttle``/``arm_error`` faults answer before anything reaches a resource
   provider, so a retried mutation still runs once.
+
+Microsoft.Network/dnsZones (synchronous, no operations) has its routes in ``arm_dns``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import arm_shapes as shapes
+from .arm_dns import dns_routes
 from .clock import iso
 from .errors import ArmError
 from .faults import FaultRegistry
@@ -108,6 +111,7 @@ class ArmApi:
             ("GET", _EP + "/routes$", self.list_routes),
             ("GET", _EP + "/routes/(?P<route>[^/]+)$", self.get_route),
             ("GET", _RG + r"/Microsoft\.Cdn/operationresults/(?P<op>[^/]+)$", self.cdn_operation_status),
+            *dns_routes(world, _RG),  # Microsoft.Network/dnsZones (``arm_dns``)
         ]
         self._routes = [(m, re.compile(p, re.IGNORECASE), h) for m, p, h in table]
 

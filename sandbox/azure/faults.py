@@ -17,6 +17,8 @@ Kinds (``kind`` selects the model):
 - ``operation_failure`` {operation, code?, message?, count?}: matching long-running operations
   end Failed (all of them until cleared, or the next *count*).
 - ``slow_operations`` {seconds, operation?}: long-running operations take that long.
+- ``dns_stale`` {zone?}: the DNS responder keeps answering the zone (or every zone) as it was when
+  the fault was injected: a change that never propagates. ARM shows the changes as usual.
 
 ``arm_throttle`` and ``arm_error`` take an optional ``method`` (e.g. ``"POST"``) and
 ``path_contains`` so a test can throttle only the mutation it is watching.
@@ -104,8 +106,13 @@ class SlowOperations(_Fault):
     operation: OperationName | None = None
 
 
+class DnsStale(_Fault):
+    kind: Literal["dns_stale"]
+    zone: str | None = Field(None, description="None: every zone")
+
+
 FaultSpec = Annotated[
-    Union[RegionOutage, ErrorRate, Latency, ArmThrottle, ArmFailure, OperationFailure, SlowOperations],
+    Union[RegionOutage, ErrorRate, Latency, ArmThrottle, ArmFailure, OperationFailure, SlowOperations, DnsStale],
     Field(discriminator="kind"),
 ]
 _SPEC = TypeAdapter(FaultSpec)
@@ -297,6 +304,13 @@ class FaultRegistry:
             seconds = [f.spec.seconds for f in self._active(SlowOperations)
                        if f.spec.operation in (None, operation)]
             return max(seconds) if seconds else None
+
+    def dns_frozen_at(self, zone: str) -> float | None:
+        """When the oldest ``dns_stale`` fault on ``zone`` was injected (its answers stay as then)."""
+        with self._lock:
+            times = [f.injected_at for f in self._active(DnsStale)
+                     if f.spec.zone is None or f.spec.zone.rstrip(".").lower() == zone.lower()]
+            return min(times) if times else None
 
     # --- internals ---------------------------------------------------------------------------
     def _use_one(self, fault: _Active) -> None:

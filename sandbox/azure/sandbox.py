@@ -2,7 +2,7 @@
 
 It wires the pieces: one lock and one clock; the fault registry; the world; the HTTPS ARM
 endpoint; a demo app per region (restartable listeners, closed during that region's outage);
-the Front Door edge with its health probes; the admin API. ``with AzureSandbox() as sb:`` starts
+the Front Door edge with its health probes; the admin API; the DNS responder (UDP) for its zone. ``with AzureSandbox() as sb:`` starts
 everything on free ports of 127.0.0.1 in well under two seconds and stops it all on exit, on
 success or failure. ``serve()`` is the long-running form behind ``odin sandbox up``.
 """
@@ -24,6 +24,7 @@ from typing import Any, TextIO
 from .admin_app import AdminApi
 from .arm_app import ArmApi
 from .clock import Clock
+from .dns_server import DnsResponder
 from .edge import EdgeProxy, HealthProbes
 from .faults import FaultRegistry
 from .keyvault import KeyVaultApi, SecretStore
@@ -94,6 +95,7 @@ class AzureSandbox:
         self._sockets: list[Any] = []
         self._servers: dict[str, BackgroundServer | RestartableServer] = {}
         self._probes: HealthProbes | None = None
+        self._dns: DnsResponder | None = None
         self._written: list[Path] = []
         self._tmpdir: str | None = None
         self._info: dict[str, Any] | None = None
@@ -132,6 +134,8 @@ class AzureSandbox:
                       app_endpoints=app_endpoints, operation_seconds=self._operation_seconds,
                       seed=self.seed, **self._options)
         self.world = world
+        self._dns = DnsResponder(world, self.host)
+        world.dns_name_servers = [self._dns.address]  # the zones name it, as Azure's name its name servers
         self._probes = HealthProbes(world, interval=self._options["probe_interval_seconds"],
                                     timeout=self._probe_timeout)
         arm = ArmApi(world, self.faults, retry_after=self._lro_retry_after)
@@ -155,6 +159,7 @@ class AzureSandbox:
         }
         for server in self._servers.values():
             server.start()
+        self._dns.start()
         self._probes.start()
         self._outage_thread = threading.Thread(target=self._enforce_outages, name="sandbox-outages",
                                                daemon=True)
@@ -171,6 +176,7 @@ class AzureSandbox:
             "keyvault_url": f"https://{self.host}:{port['keyvault']}",
             "log_analytics_url": f"https://{self.host}:{port['loganalytics']}",
             "log_analytics_workspace_id": logs.workspace_id,
+            "dns_server": self._dns.address,
             "regions": {r: f"http://{self.host}:{port[r]}" for r in REGIONS},
             "resources": self._resources(),
         }
@@ -193,6 +199,7 @@ class AzureSandbox:
                                   for r, o in t.origins.items()},
             "frontdoor_endpoints": [t.endpoint_id(t.frontdoor_profile, t.frontdoor_endpoint)],
             "frontdoor_routes": [t.route_id(t.frontdoor_profile, t.frontdoor_endpoint, t.frontdoor_route)],
+            "dns_zones": [t.dns_zone_id(t.dns_zone)],
         }
 
     def stop(self) -> None:
@@ -205,6 +212,9 @@ class AzureSandbox:
         if self._probes is not None:
             self._probes.stop()
             self._probes = None
+        if self._dns is not None:
+            self._dns.stop()
+            self._dns = None
         for server in self._servers.values():
             server.signal_stop()
         for server in self._servers.values():

@@ -1,7 +1,7 @@
 """The names and ARM ids of everything the sandbox simulates, in one place.
 
-Two regions, a SQL failover group across them, a geo-redundant storage account and a Front Door
-profile. Names are fixed (a runbook written against the sandbox reads like one written against
+Two regions, a SQL failover group across them, a geo-redundant storage account, a Front Door
+profile and a public DNS zone whose ``app`` name points at the primary region's app. Names are fixed (a runbook written against the sandbox reads like one written against
 a real subscription); the subscription id comes from the seed so two sandboxes never look like
 the same tenant.
 
@@ -48,6 +48,8 @@ class Topology:
     origin_group: str = "app-origins"
     origins: dict[str, str] = field(
         default_factory=lambda: {"eastus": "app-eastus", "westus": "app-westus"})
+    dns_zone: str = "odin-demo.example"
+    dns_app_record: str = "app"  # CNAME to the primary region's app (its origin name, an A record)
 
     @classmethod
     def from_seed(cls, seed: object) -> Topology:
@@ -88,3 +90,9 @@ class Topology:
 
     def route_id(self, profile: str, endpoint: str, route: str) -> str:
         return f"{self.endpoint_id(profile, endpoint)}/routes/{route}"
+
+    def dns_zone_id(self, zone: str) -> str:
+        return f"{self.resource_group_id}/providers/Microsoft.Network/dnsZones/{zone}"
+
+    def record_set_id(self, zone: str, record_type: str, name: str) -> str:
+        return f"{self.dns_zone_id(zone)}/{record_type}/{name}"

@@ -15,6 +15,8 @@ What lives in the world, and nothing about HTTP — one module per resource, sta
   backups with a log-backup lag, duration proportional to size), and deleting the copy;
 - ``blob_pitr``: **point-in-time restore of blob ranges** of the storage account, in place
   (versions kept per write; the ranges blocked while it runs);
+- ``world_dns``: a public **DNS zone** with A and CNAME record sets, which the sandbox's UDP
+  responder answers from (or from the past, under a ``dns_stale`` fault);
 - ``world_writes``: the **acknowledged writes**, the ground truth of data-loss measurement;
 - ``world_base``: the lock, time, faults and the **operations** (``operations.OperationEngine``),
   finished lazily at their due time.
@@ -35,6 +37,7 @@ from typing import Any
 
 from .blob_pitr import BlobPitrRules, BlobRestore
 from .clock import Clock, iso
+from .world_dns import DnsRules, DnsZone, RecordSet
 from .faults import FaultRegistry
 from .operations import OperationEngine
 from .pitr import GIB, PitrRules, RestoredDatabase
@@ -44,12 +47,12 @@ from .world_sql import FORCED, PLANNED, SQL_FAILOVERS, TRY_PLANNED, FailoverGrou
 from .world_storage import StorageAccount, StorageRules
 from .world_writes import AckedWrite, WriteLedger
 
-__all__ = ["FORCED", "PLANNED", "ROUTING_FIELDS", "SQL_FAILOVERS", "TRY_PLANNED", "AckedWrite", "BlobRestore", "EdgeTarget",
-           "EdgeView", "FailoverGroup", "FrontDoor", "Origin", "OriginGroup", "RestoredDatabase", "SqlServer",
-           "StorageAccount", "World"]
+__all__ = ["FORCED", "PLANNED", "ROUTING_FIELDS", "SQL_FAILOVERS", "TRY_PLANNED", "AckedWrite", "BlobRestore",
+           "DnsZone", "EdgeTarget", "EdgeView", "FailoverGroup", "FrontDoor", "Origin", "OriginGroup", "RecordSet",
+           "RestoredDatabase", "SqlServer", "StorageAccount", "World"]
 
 
-class World(SqlRules, PitrRules, BlobPitrRules, StorageRules, FrontDoorRules):
+class World(SqlRules, PitrRules, BlobPitrRules, StorageRules, FrontDoorRules, DnsRules):
     """The sandbox's Azure: resources, their rules, data, and operations."""
 
     def __init__(self, *, topology: Topology, clock: Clock, lock: threading.RLock,
@@ -84,6 +87,7 @@ class World(SqlRules, PitrRules, BlobPitrRules, StorageRules, FrontDoorRules):
         self.pitr_blob_seconds_per_change = pitr_blob_seconds_per_change
         self.pitr_blob_retention_seconds = pitr_blob_retention_seconds
         self.operations = OperationEngine(self._new_id)
+        self.dns_name_servers: list[str] = []  # the sandbox names its DNS responder once it listens
         self.reset()
 
     def reset(self) -> None:
@@ -97,6 +101,7 @@ class World(SqlRules, PitrRules, BlobPitrRules, StorageRules, FrontDoorRules):
             self._reset_storage(now)
             self._reset_blob_pitr()
             self._reset_frontdoor()
+            self._reset_dns(now)
             self.ledger = WriteLedger()
             self.operations.clear()
 
@@ -119,4 +124,4 @@ class World(SqlRules, PitrRules, BlobPitrRules, StorageRules, FrontDoorRules):
             self.advance()
             return {"time": iso(self.clock()), "regions_down": [r for r in REGIONS if self.region_down(r)],
                     "failover_groups": self._sql_summary(), "storage_accounts": self._storage_summary(),
-                    "frontdoor_origins": self._frontdoor_summary()}
+                    "frontdoor_origins": self._frontdoor_summary(), "dns_zones": self._dns_summary()}

@@ -1,4 +1,4 @@
-"""Azure actions: SQL failover group, storage account failover, Front Door origins.
+"""Azure actions: SQL failover group, storage account failover, Front Door origins, DNS record sets.
 
 Every action observes the real state, decides, acts, verifies — and its dry run is the same code
 stopped after deciding::
@@ -18,6 +18,8 @@ client keywords such as ``retry_backoff_factor``). One module per concern:
 - ``sql_failover``, ``storage_failover``, ``frontdoor_origins``: the three failover actions
 - ``sql_restore`` (point-in-time restore to a new database) and its undo ``sql_database_delete``
 - ``blob_restore`` (blob ranges restored in place to a point; its undo restores them to just before)
+- ``dns_records`` (an A/CNAME record set pointed at new targets, verified at the zone's name servers
+  by ``dns_propagation``; its undo puts the old record set back, or deletes it)
 
 Importing this package imports no Azure SDK (plan validation uses ``ids``); the SDK is loaded
 when the first client is built.
@@ -58,6 +60,8 @@ def _module(step: Any) -> Any:
         from odin_drills.steps.azure import sql_database_delete as module
     elif kind == "azure.storage.blob.restore":
         from odin_drills.steps.azure import blob_restore as module
+    elif kind == "azure.dns.records":
+        from odin_drills.steps.azure import dns_records as module
     else:
         raise TypeError(f"{kind or type(step).__name__} is not an Azure step")
     return module
@@ -78,7 +82,7 @@ def run_azure_step(step: Any, *, target: Any, clock: Any, progress: Any = None, 
     session, owned = AzureSession.of(target)
     hooks = {"intent": intent, "on_operation": on_operation}
     try:
-        if module.KIND == "azure.frontdoor.origins":
+        if module.KIND in ("azure.frontdoor.origins", "azure.dns.records"):  # they wait on plan time
             return module.run(step, session, clock=clock, progress=progress or no_progress, **hooks)
         return module.run(step, session, progress=progress or no_progress, **hooks)
     finally:
@@ -152,6 +156,10 @@ def static_description(step: Any) -> str:
         from odin_drills.steps.azure.blob_restore import change_text
 
         return change_text(step)
+    if step.kind == "azure.dns.records":
+        from odin_drills.steps.azure.dns_records import change_text as dns_change_text
+
+        return dns_change_text(step)
     wanted = "; ".join(f"{name} {o.model_dump(exclude_none=True)}" for name, o in step.origins.items())
     staged = f" in {step.stages} stages" if step.stages > 1 else ""
     return f"would set origins of {step.ref().origin_group}: {wanted}{staged}"

@@ -128,6 +128,7 @@ _CLIENT_CLASSES = {
     "sql": ("azure.mgmt.sql", "SqlManagementClient"),
     "storage": ("azure.mgmt.storage", "StorageManagementClient"),
     "cdn": ("azure.mgmt.cdn", "CdnManagementClient"),
+    "dns": ("azure.mgmt.dns", "DnsManagementClient"),
 }
 
 
@@ -199,6 +200,9 @@ class AzureSession:
 
     def cdn(self, subscription_id: str | None = None) -> Any:
         return self.client("cdn", subscription_id)
+
+    def dns(self, subscription_id: str | None = None) -> Any:
+        return self.client("dns", subscription_id)
 
     def close(self) -> None:
         with self._lock:
