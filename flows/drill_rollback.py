@@ -9,8 +9,9 @@ running holds it, so the two never race), on the drill it names (default: the pl
    journaled; a sandbox the drill started in-process stopped with it, leaving nothing to undo), or
    the plan's Azure subscription;
 2. removes the faults the drill injected (or was injecting when it died: ``outage_injecting``);
-3. reconciles every intent with no outcome with the world, then runs every pending undo once,
-   newest first (Front Door, the failovers back, an Azure drill's own outage); an unplanned storage
+3. reconciles every intent with no outcome with the world, then runs every pending undo once:
+   the failovers back first, then the rest newest first (the drill file's own ``steps.failover``
+   and ``steps.validation`` changes, Front Door, an Azure drill's own outage); an unplanned storage
    failover is left to a person, as in the failback;
 4. re-checks: the smoke journeys through Front Door.
 
@@ -156,7 +157,7 @@ def drill_rollback(plan_file: str, reason: str, by: str, verified_as: str | None
                 journal.append("rollback_started", phase="rollback", reason=f"odin rollback by {by}: {reason}")
                 done = undo_drill(journal, drill=folder.name, target=target, client=client, clock=clock,
                                   primary=plan.regions.primary, secondary=plan.regions.secondary, faults=faults,
-                                  retry_wait=max(plan.detection.interval, 30.0))
+                                  retry_wait=max(plan.detection.interval, 30.0), secrets=plan.secrets)
                 healthy, checked = recheck(plan, frontdoor_url, client, journal)
                 detail = (f"{len(done.faults_removed)} injected fault(s) removed, "
                           f"{sum(ok for _, ok in done.undone)} of {len(done.undone)} undo(s) succeeded"

@@ -18,6 +18,7 @@ from prefect.runtime import flow_run as runtime_flow_run
 from odin_drills.steps.actions import StepOutcome
 from odin_drills.steps.dr import CanaryResult, DetectionResult
 from odin_drills.steps.dr.azure_reads import read_replication
+from odin_drills.steps.dr.drill_steps import FailedStep, run_in_order, run_step
 from odin_drills.steps.dr.failover import execute_action, failover_waves, run_undo
 from odin_drills.steps.dr.run import Action, DrillRun, Where
 from odin_drills.steps.journal import Entry
@@ -70,9 +71,10 @@ def wait_for_threshold(run: DrillRun, result: DetectionResult) -> bool:
 
 
 def confirm_with_person(run: DrillRun, phase: str, reason: str, hold: str = "confirm-failover",
-                        default: Literal["proceed", "rollback"] | None = None) -> tuple[str, str, str]:
+                        default: Literal["proceed", "rollback"] | None = None,
+                        timeout: float | None = None) -> tuple[str, str, str]:
     """Hold for a person: ``proceed`` fails over, ``rollback`` vetoes; the plan's default at the deadline
-    (``decision.confirm_timeout``; ``default`` when given).
+    (``decision.confirm_timeout``, or ``timeout``; ``default`` when given).
 
     A signal (SIGTERM/SIGINT) ends the wait within seconds as ``rollback``, whatever the default: before
     the failover that is a veto (no world-changing action starts on a stop request), after it a
@@ -84,12 +86,13 @@ def confirm_with_person(run: DrillRun, phase: str, reason: str, hold: str = "con
     decision = run.plan.decision
     if default is None:
         default = "proceed" if decision.on_confirm_timeout == "fail-over" else "rollback"
+    wait = decision.confirm_timeout if timeout is None else timeout
     flow_run_id = str(runtime_flow_run.id)
     run.journal.append("hold_started", phase=phase, hold=hold, reason=reason, default=default,
-                       deadline=run.clock.now() + timedelta(seconds=decision.confirm_timeout), flow_run_id=flow_run_id,
+                       deadline=run.clock.now() + timedelta(seconds=wait), flow_run_id=flow_run_id,
                        decide=f"odin decide {flow_run_id} proceed|rollback --reason '...' --by NAME")
     try:
-        answer, _ = wait_for_decision(deadline_wall_seconds=run.clock.wall_seconds(decision.confirm_timeout),
+        answer, _ = wait_for_decision(deadline_wall_seconds=run.clock.wall_seconds(wait),
                                       default=default, on_stop="interrupt")
     except HoldInterrupted:
         why = stop_request.requested() or "a stop request"
@@ -138,6 +141,30 @@ def run_wave(run: DrillRun, actions: list[Action], phase: str) -> list[tuple[Act
                             thread_name_prefix="odin-failover") as pool:
         futures = [pool.submit(contextvars.copy_context().run, failover_action, run, a, phase) for a in actions]
         return [(a, f.result()) for a, f in zip(actions, futures)]
+
+
+@task(name="drill-step", task_run_name="{phase}: {label}", **QUIET)
+def drill_step(run: DrillRun, step: Any, phase: str, label: str) -> StepOutcome:
+    """One of the drill file's own steps (``steps.dr.drill_steps``), journaled write-ahead."""
+    return run_step(run, step, phase)
+
+
+def run_drill_steps(run: DrillRun, phase: str, steps: list[Any]) -> FailedStep | None:
+    """The drill file's ``steps.<phase>`` in order, each a task (an approval a hold of the flow
+    itself: a pause belongs to the flow run); the first that fails is returned, the rest skipped."""
+    from odin_drills.plan.steps import ApprovalStep
+
+    def one(step: Any) -> StepOutcome:
+        if not isinstance(step, ApprovalStep):
+            return drill_step(run, step, phase, step.label)
+        action, by, why = confirm_with_person(run, phase, step.prompt, hold=f"approval {step.label}",
+                                              default="proceed" if step.on_timeout == "approve" else "rollback",
+                                              timeout=step.timeout)
+        if action == "proceed":
+            return StepOutcome(status="ok", detail=f"approval {step.label}: approved by {by}")
+        return StepOutcome(status="failed", detail=f"approval {step.label} refused by {by}: {why}")
+
+    return run_in_order(run, phase, steps, one)
 
 
 @task(name="wait-for-service", task_run_name="wait-for-service-{region}", **QUIET)

@@ -19,11 +19,13 @@ from odin_drills.errors import UsageError
 from odin_drills.flows.drill_run import DrillOptions, execute
 from odin_drills.flows.drill_tasks import (act_on_worse, cause_outage, confirm_with_person, detect_outage,
                                            failback_undo, replication_state, resolve_actions, restore_primary,
-                                           run_wave, smoke, verify_canary, wait_for_service, wait_for_threshold)
+                                           run_drill_steps, run_wave, smoke, verify_canary, wait_for_service,
+                                           wait_for_threshold)
 from odin_drills.flows.final_state import final_state
 from odin_drills.steps.dr import DetectionResult, failover_due_at
 from odin_drills.steps.dr.azure_reads import replication_evidence
 from odin_drills.steps.dr.budgets import check_phase
+from odin_drills.steps.dr.drill_steps import skip
 from odin_drills.steps.dr.failover import failback_undos
 from odin_drills.steps.dr.order import run_waves
 from odin_drills.steps.dr.run import DrillRun, EndRun, Mode
@@ -153,10 +155,21 @@ def decide(run: DrillRun, result: DetectionResult) -> None:
 def fail_over(run: DrillRun) -> None:
     """SQL failover groups and storage accounts in parallel (bounded), then Front Door to the DR
     region; each action a task, journaled with the undo it computed. Traffic moves only after the
-    data tier succeeded: otherwise it is skipped and the drill rolls back (``steps.dr.order``)."""
+    data tier succeeded: otherwise it is skipped and the drill rolls back (``steps.dr.order``).
+    Then the drill file's ``steps.failover`` in order (DNS, app settings…), only after every built-in
+    action succeeded; one that fails rolls the drill back as a failed SQL wave does."""
     run.stakeholders.update("failing over", f"outage confirmed; failover of {run.primary} to {run.secondary} started")
     run.moments.failover_started_at = run.clock.now()
     run_waves(run, lambda wave: run_wave(run, wave, "failover"), "failover")
+    own = run.plan.steps.failover
+    if own and run.found.failed_actions():
+        skip(run, "failover", own, f"the built-in failover did not succeed ({', '.join(run.found.failed_actions())}): "
+             "the drill's own failover steps run only after it did")
+    elif own:
+        failed = run_drill_steps(run, "failover", own)
+        if failed is not None:
+            raise EndRun("rolled_back_healthy", f"failover step {failed.label} failed ({failed.detail}); the drill "
+                         "rolled back what it changed")
     run.moments.failover_completed_at = run.clock.now()
     failed, done = run.found.failed_actions(), len(run.found.outcomes)
     run.stakeholders.update(progress=f"failover actions done ({done - len(failed)} of {done} succeeded)"
@@ -182,6 +195,10 @@ def validate(run: DrillRun) -> None:
                                                  replication_state(run, "validate"))
     if run.canary is not None:
         run.found.canary = verify_canary(run, "validate", run.secondary)
+    failed = run_drill_steps(run, "validation", run.plan.steps.validation) if run.plan.steps.validation else None
+    if failed is not None:
+        why = f"validation step {failed.label} failed: {failed.detail}"
+        run.found.worse = f"{run.found.worse}; {why}" if run.found.worse else why
     run.moments.validated_at = run.clock.now()
     act_on_worse(run, "validate")  # after the budget's end: a person's time to answer is not validation's
 
@@ -198,7 +215,8 @@ def communicate(run: DrillRun) -> None:
 
 def fail_back(run: DrillRun) -> None:
     """Once the primary is healthy again (a drill ends its own outage): the journaled undos, the data
-    tier's before traffic (each newest first) — the failovers back, then Front Door — and the validation
+    tier's before traffic (each newest first) — the failovers back, then the drill file's own failover
+    and validation changes and Front Door — then the drill file's ``steps.failback``, and the validation
     again. A DR region worse than the plan allows is failed back even when failback is off; an
     incident never fails back by itself."""
     if run.mode == "incident":  # never automatic: a person fails back in a separate, confirmed run
@@ -217,6 +235,10 @@ def fail_back(run: DrillRun) -> None:
     undone = [failback_undo(run, entry, label, "failback") for entry, label in failback_undos(run, "failback")]
     if not all(undone):
         run.note("failback", "some undos failed: the failback is incomplete")
+        return
+    failed = run_drill_steps(run, "failback", run.plan.steps.failback) if run.plan.steps.failback else None
+    if failed is not None:
+        run.note("failback", f"failback step {failed.label} failed ({failed.detail}): the failback is incomplete")
         return
     back = wait_for_service(run, run.primary, started, max(10 * run.plan.detection.interval, 600.0))
     run.found.failback_smoke = smoke(run, "failback", "frontdoor")

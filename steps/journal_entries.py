@@ -116,8 +116,8 @@ class Lock(Record):
 
 class Note(Record):
     """A line for people; a step's progress notes carry its progress data (``data_at_risk``,
-    ``stage``), a chained phase its flow run, a drill's stakeholder checkpoint its message counts
-    (``sent``, ``failed``)."""
+    ``stage``, the ``fqdn`` an azure.dns.records step waits on), a chained phase its flow run, a
+    drill's stakeholder checkpoint its message counts (``sent``, ``failed``)."""
 
     KIND = "note"
     message: str
@@ -127,6 +127,7 @@ class Note(Record):
     sent: int | None = None
     failed: int | None = None
     error_budget: dict[str, Any] | None = None  # the SLO gate's numbers: tier, remaining, requests, errors, emergency
+    fqdn: str | None = None  # azure.dns.records: the name whose answers it waits for
 
 
 class Emergency(Record):

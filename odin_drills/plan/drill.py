@@ -2,7 +2,9 @@
 
 A drill file says which region is primary, where the service is reached (Front Door and each
 region), which Azure resources fail over and how, how an outage is detected and decided, how
-data loss is measured (the canary) and what the drill is scored against (RTO/RPO targets).
+data loss is measured (the canary) and what the drill is scored against (RTO/RPO targets), and
+the drill's own steps per runbook phase (``steps:``, ``odin_drills.plan.drill_steps``): DNS records,
+app settings, checks, with the undo rules of a migration's steps.
 Failovers that can lose data (``forced``, ``unplanned``) are refused at load unless the plan says
 ``allow_data_loss: true`` next to them: losing writes is a decision someone writes down.
 
@@ -29,7 +31,9 @@ from odin_drills.plan.journeys import HttpMethod, SmokeJourney
 from odin_drills.plan.loader import parse_model, read_yaml
 from odin_drills.plan.models import AzureTarget, SandboxTarget
 from odin_drills.plan.channels import Channel
+from odin_drills.plan.drill_steps import DrillSteps
 from odin_drills.plan.durations import Duration
+from odin_drills.plan.secrets import SecretSource
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -351,6 +355,12 @@ class DrillPlan(BaseModel):
     failback: Failback = Field(default_factory=Failback)
     comms: Comms = Field(default_factory=Comms)
     outage: Outage = Field(default_factory=Outage)
+    steps: DrillSteps = Field(
+        default_factory=DrillSteps,
+        description="the drill's own steps per runbook phase (failover, validation, failback), any step kind a "
+                    "migration may use, with the same undo rules (``odin_drills.plan.drill_steps``)")
+    secrets: SecretSource | None = Field(
+        default=None, description="where ${secret:NAME} references in steps are looked up when a step runs")
 
     @field_validator("name", "environment")
     @classmethod
@@ -380,6 +390,12 @@ class DrillPlan(BaseModel):
         names = [j.name for j in self.smoke]
         if len(set(names)) != len(names):
             raise ValueError("smoke journey names must be unique")
+        problem = self.steps.problem(set(names))
+        if problem:
+            raise ValueError(problem)
+        if self.secrets is not None and self.secrets.kind == "keyvault" and not self.secrets.vault_url \
+                and isinstance(self.target, AzureTarget):
+            raise ValueError("secrets.vault_url: required unless the target is the sandbox")
         if isinstance(self.target, AzureTarget):
             missing = [f"endpoints.regions.{r}" for r in (self.regions.primary, self.regions.secondary)
                        if r not in self.endpoints.regions]

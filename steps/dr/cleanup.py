@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from odin_drills.steps import intent as wal
-from odin_drills.steps.dr.failover import pending_drill_undos, run_undo, undo_entry
+from odin_drills.steps.dr.failover import drill_undos, pending_drill_undos, run_undo, undo_entry
 from odin_drills.steps.dr.run import DrillRun
 from odin_drills.steps.journal import Entry, Journal
 
@@ -127,7 +127,7 @@ def remove_faults(journal: Journal, faults: Faults, phase: str) -> list[str]:
 
 
 def undo_drill(journal: Journal, *, drill: str, target: Any, client: Any, clock: Any, primary: str, secondary: str,
-               faults: Faults | None, retry_wait: float = 1.0, phase: str = "rollback") -> Undone:
+               faults: Faults | None, retry_wait: float = 1.0, phase: str = "rollback", secrets: Any = None) -> Undone:
     """Undo a drill from its journal alone (after a crash): faults first (the primary must answer
     for a planned failback), then reconcile, then every pending undo once, newest first."""
     done = Undone()
@@ -137,11 +137,11 @@ def undo_drill(journal: Journal, *, drill: str, target: Any, client: Any, clock:
     undos, done.deferred = pending_drill_undos(journal, phase, primary, secondary)
     for entry, label in undos:
         done.undone.append((label, undo_entry(journal, entry, label, phase, client=client, clock=clock, target=target,
-                                              retry_wait=retry_wait)))
+                                              retry_wait=retry_wait, secrets=secrets)))
     return done
 
 
 def nothing_to_undo(entries: list[Entry]) -> bool:
     """No change waits for its undo, no intent for its verdict, no injected fault for its removal."""
-    return (not wal.pending_undos(entries) and not wal.open_intents(entries) and not _uncleared(entries)
+    return (not drill_undos(entries) and not wal.open_intents(entries) and not _uncleared(entries)
             and _interrupted_injection(entries) is None)

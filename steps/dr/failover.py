@@ -10,7 +10,8 @@
     failback_undos(run)        the pending undos (``steps.intent.pending_undos``: each change once,
                                newest first, the data tier's before traffic: ``steps.dr.order``); an
                                unplanned storage failover is left to a person (journaled as
-                               failback_deferred)
+                               failback_deferred); the plan's ``steps.failback`` changes are not
+                               undone (``drill_undos``: they are where the drill means to end)
     run_undo(run, entry, l)    one journaled undo: retried, journaled with the step's identity, never raises
     undo_entry(journal, ...)   the same without a DrillRun (``odin rollback`` of a drill after a crash)
 """
@@ -31,6 +32,9 @@ from odin_drills.steps.dr.run import Action, DrillRun
 from odin_drills.steps.journal import Entry, Journal
 
 STEPS = TypeAdapter(Step)
+KEPT_PHASE = "failback"
+"""The journal phase of the plan's ``steps.failback``: their changes bring the service home, so
+their undos are journaled (the step's rules) but never run by a failback, clean-up or rollback."""
 
 
 def failover_waves(run: DrillRun) -> list[list[Action]]:
@@ -92,6 +96,11 @@ def deferred_reason(spec: dict[str, Any], label: str, primary: str, secondary: s
     return None
 
 
+def drill_undos(entries: list[Entry]) -> list[Entry]:
+    """``steps.intent.pending_undos`` less the failback steps' changes (``KEPT_PHASE``)."""
+    return [e for e in wal.pending_undos(entries) if e.phase != KEPT_PHASE]
+
+
 def pending_drill_undos(journal: Journal, phase: str, primary: str, secondary: str) -> tuple[list[tuple[Entry, str]],
                                                                                             list[str]]:
     """Every change that happened (or may have) and is not undone yet, once per step identity: the
@@ -101,7 +110,7 @@ def pending_drill_undos(journal: Journal, phase: str, primary: str, secondary: s
     already = {(e.step, e.data.get("reason")) for e in entries if e.kind == "failback_deferred"}
     undos: list[tuple[tuple[Entry, str], str | None]] = []
     deferred = []
-    for entry in wal.pending_undos(entries):
+    for entry in drill_undos(entries):
         label = entry.step or "step"
         spec = _spec(entries, entry)
         reason = deferred_reason(spec, label, primary, secondary)
@@ -125,7 +134,7 @@ def failback_undos(run: DrillRun, phase: str) -> list[tuple[Entry, str]]:
 
 
 def undo_entry(journal: Journal, entry: Entry, label: str, phase: str, *, client: Any, clock: Any, target: Any,
-               retry_wait: float, attempts: int = 3, progress: Any = None) -> bool:
+               retry_wait: float, attempts: int = 3, progress: Any = None, secrets: Any = None) -> bool:
     """Run one journaled undo (spec ▸ parse_undo ▸ run_action), journaled under the undone step's
     identity (``key``: an undo that finished ok is never run again) with its Azure operations (so an
     undo killed mid-flight is followed, not repeated); retried, never raises."""
@@ -141,7 +150,7 @@ def undo_entry(journal: Journal, entry: Entry, label: str, phase: str, *, client
     for attempt in range(1, attempts + 1):
         try:
             step = parse_undo(spec)
-            outcome = run_action(step, client=client, clock=clock, target=target, progress=progress,
+            outcome = run_action(step, client=client, clock=clock, target=target, progress=progress, secrets=secrets,
                                  on_operation=on_operation if is_azure_step(step) else None)
             status, detail = ("ok" if outcome.succeeded else "failed"), outcome.detail
         except Exception as exc:  # an undo must never stop the other undos
@@ -158,7 +167,7 @@ def undo_entry(journal: Journal, entry: Entry, label: str, phase: str, *, client
 def run_undo(run: DrillRun, entry: Entry, label: str, phase: str, attempts: int = 3) -> bool:
     """One journaled undo of this run (``undo_entry``)."""
     return undo_entry(run.journal, entry, label, phase, client=run.client, clock=run.clock, target=run.target,
-                      retry_wait=max(run.plan.detection.interval, 30.0), attempts=attempts,
+                      retry_wait=max(run.plan.detection.interval, 30.0), attempts=attempts, secrets=run.plan.secrets,
                       progress=lambda message, **data: run.note(phase, message, step=label, **data))
 
 

@@ -182,3 +182,43 @@ def test_smoke_journeys_are_rebased_onto_front_door_or_a_region(tmp_path: Path) 
     assert str(journey.url) == "http://127.0.0.1:8802/api/orders"
     assert journey.method == "POST" and journey.json_body == {"sku": "canary-check"}
 
+
+
+DNS = {"kind": "azure.dns.records", "name": "app-dns", "zone": "odin-demo.example", "resource_group": "rg-odin-drills",
+       "record_set": "app", "type": "CNAME", "targets": ["app-westus.odin-demo.example"]}
+
+
+def test_custom_steps_per_phase_load_in_order_with_the_migration_step_kinds_and_undo_rules() -> None:
+    steps = {"failover": [DNS, {"kind": "http", "name": "settings", "method": "PUT", "url": "http://app/settings",
+                                "undo": {"kind": "http", "method": "PUT", "url": "http://app/settings/old"}}],
+             "validation": [{"kind": "smoke", "journeys": ["health"]}],
+             "failback": [{"kind": "wait", "duration": "30s"}]}
+    plan = parse_drill({"name": "dr", "environment": "staging", "regions": {"primary": "eastus", "secondary": "westus"},
+                        "smoke": [{"name": "health", "url": "http://frontdoor/health"}], "steps": steps})
+    assert [s.label for s in plan.steps.failover] == ["app-dns", "settings"]
+    assert plan.steps.failover[0].auto_undo and plan.steps.validation[0].kind == "smoke"
+    assert plan.steps.failback[0].duration == 30
+    assert parse_drill({"name": "dr", "environment": "staging",
+                        "regions": {"primary": "eastus", "secondary": "westus"}}).steps.failover == []
+
+
+@pytest.mark.parametrize(("steps", "expected"), [
+    ({"failover": [{**DNS, "targets": ["a.example", "b.example"]}]},
+     "steps.failover[0]: targets: a CNAME record set has exactly one host name, not 2"),
+    ({"failover": [DNS, {"kind": "command", "argv": ["scale-up"]}]},
+     "steps.failover[1]: world-changing command step needs 'undo:'"),
+    ({"validation": [{"kind": "http", "url": "http://x/y", "undo": "none"}]},
+     "steps.validation[0]: 'undo: none' needs 'undo_reason:'"),
+    ({"failback": [{"kind": "azure.dns.record"}]}, "steps.failback[0]: unknown kind 'azure.dns.record'"),
+    ({"failover": [DNS, DNS]}, "steps.failover[1]: step name 'app-dns' is used twice in steps.failover"),
+    ({"validation": [{"kind": "gate"}]}, "steps.validation[0]: a gate judges metrics, and a drill has no metric source"),
+    ({"validation": [{"kind": "smoke", "journeys": ["chekout"]}]}, "steps.validation[0].journeys: unknown journeys"),
+    ({"rollback": []}, "steps.rollback: unknown field"),
+])
+def test_a_bad_custom_step_is_one_line_naming_its_field(steps: dict, expected: str) -> None:
+    data = {"name": "dr", "environment": "staging", "regions": {"primary": "eastus", "secondary": "westus"},
+            "steps": steps}
+    with pytest.raises(PlanInvalid) as caught:
+        parse_drill(data, "d.yaml", environ={})
+    assert len(caught.value.problems) == 1, caught.value.problems
+    assert caught.value.problems[0].startswith(f"d.yaml: {expected}"), caught.value.problems
