@@ -61,7 +61,8 @@ TRICKS = [
 ]
 
 KINDS = ["http", "command", "wait", "smoke", "gate", "approval", "notify", "azure.sql.failover",
-         "azure.storage.failover", "azure.frontdoor.origins", "azure.dns.records", "region-failover", "synthetic_probe", "sandbox",
+         "azure.storage.failover", "azure.frontdoor.origins", "azure.dns.records", "azure.appservice.scale",
+         "azure.appservice.settings", "region-failover", "synthetic_probe", "sandbox",
          "azure", "local", "keyvault", "directory", "none", "auto", "HTTP", "", "teleport"]
 
 _slug = st.from_regex(r"[a-z0-9][a-z0-9-]{0,20}", fullmatch=True)

@@ -2,7 +2,9 @@
 restore a SQL database to a point in time as a new database (its undo deletes the copy); restore
 blob ranges of a storage account to a point in time (its undo restores them to just before); point
 an Azure DNS record set (A or CNAME) at new targets (its undo puts the old record set back, or
-deletes it when there was none).
+deletes it when there was none); set an App Service plan's instance count (its undo sets the count
+read before); set app settings and connection strings of a web app (its undo puts back exactly
+the keys it named, or removes those that did not exist).
 
 Each one reads the real state before acting, leaves what is already right alone, and computes its
 own undo from what it read (``undo: auto``, or no ``undo:`` at all); ``undo: none`` with
@@ -22,16 +24,18 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from odin_drills.plan.step_base import _Step
 from odin_drills.plan.arm_ids import ArmId, is_arm_id, parse_arm_id, region_name
 from odin_drills.plan.durations import Duration
+from odin_drills.plan.secrets import has_reference
 
 AZURE_KINDS = ("azure.sql.failover", "azure.storage.failover", "azure.frontdoor.origins", "azure.sql.restore",
-               "azure.storage.blob.restore", "azure.dns.records")
+               "azure.storage.blob.restore", "azure.dns.records", "azure.appservice.scale",
+               "azure.appservice.settings")
 DATA_LOSS_MODES = {"forced", "try-planned", "unplanned"}
 
 
@@ -434,6 +438,122 @@ class DnsRecordsStep(_AzureStep):
                              record_set=self.record_set, type=self.type)
 
 
+# --------------------------------------------------------------------------- App Service
+class AppServicePlanRef(AzureRef):
+    plan: str
+
+
+class AppServiceScaleStep(_AzureStep):
+    """Set an App Service plan's instance count (``sku.capacity``): the runbook's "scale up the DR
+    region's App Services (if scaled down for cost)". The undo sets the count read before."""
+
+    kind: Literal["azure.appservice.scale"]
+    plan: str = Field(min_length=1, description="App Service plan name or ARM id …/Microsoft.Web/serverfarms/{plan}")
+    capacity: int = Field(ge=1, le=100,
+                          description="instances the plan should run (Azure's ceiling depends on the tier)")
+    timeout: Duration = Field(default=900.0, description="bound on the whole step, retries and waiting included")
+
+    @model_validator(mode="after")
+    def _names(self) -> "AppServiceScaleStep":
+        self.ref()
+        return self
+
+    def ref(self) -> AppServicePlanRef:
+        plan = _arm_id(self.plan, "plan", "Microsoft.Web", "serverfarms")
+        scope = self._scope(plan)
+        return AppServicePlanRef(**scope.model_dump(), plan=plan.name if plan else self.plan)
+
+
+_SETTING_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$")
+
+
+def _setting_names(names: Any, field: str) -> None:
+    for name in names:
+        if not _SETTING_NAME.match(name):
+            raise ValueError(f"{field}: {name!r} is not a setting name (letters, digits, '_', '.', ':', '-'; "
+                             "at most 128)")
+
+
+class ConnectionStringSetting(BaseModel):
+    """A connection string's value and type. The value is a secret: it must come from a reference
+    (``${secret:NAME}``, ``${env:NAME}``, ``${file:PATH}``), resolved at the call and never journaled."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: str = Field(min_length=1, description="holds ${secret:NAME} (or ${env:}/${file:}), resolved at the call")
+    type: Literal["MySql", "SQLServer", "SQLAzure", "Custom", "NotificationHub", "ServiceBus", "EventHub",
+                  "ApiHub", "DocDb", "RedisCache", "PostgreSQL"] = Field(
+        default="Custom", description="Azure's ConnectionStringType (azure-mgmt-web 11.0.1)")
+
+    @field_validator("value")
+    @classmethod
+    def _reference(cls, value: str) -> str:
+        if not has_reference(value):
+            raise ValueError("a connection string is a secret: write it as ${secret:NAME} (or ${env:NAME} / "
+                             "${file:PATH}) so its value is resolved at the call and never journaled")
+        return value
+
+
+class WebAppRef(AzureRef):
+    app: str
+
+
+class AppServiceSettingsStep(_AzureStep):
+    """Set (or remove) named app settings and connection strings of a web app: "update connection
+    strings to the secondary region", "update application configuration".
+
+    Only the named keys change; every other setting is left as it is (Azure's API replaces the
+    whole set, so the step reads it, merges, and writes it back). The undo puts back exactly the
+    named keys as they were, or removes those that did not exist. Values are never journaled: the
+    journal holds key names and ``(secret)`` for connection strings, for settings given by reference
+    and for settings whose names say secret; so the undo of a step that replaces such a value which
+    already existed must be declared (``undo:`` with references), and the step refuses to act
+    without one."""
+
+    kind: Literal["azure.appservice.settings"]
+    app: str = Field(min_length=1, description="web app name or ARM id …/Microsoft.Web/sites/{app}")
+    app_settings: dict[str, str] = Field(default_factory=dict, max_length=100,
+                                         description="name → value (may hold ${secret:NAME}, resolved at the call)")
+    connection_strings: dict[str, ConnectionStringSetting] = Field(default_factory=dict, max_length=50,
+                                                                   description="name → {value, type}")
+    remove_app_settings: list[str] = Field(default_factory=list, max_length=100,
+                                           description="app settings to delete (what undos use for new keys)")
+    remove_connection_strings: list[str] = Field(default_factory=list, max_length=50,
+                                                 description="connection strings to delete")
+    timeout: Duration = Field(default=300.0, description="bound on the ARM calls, retries included")
+
+    @model_validator(mode="after")
+    def _keys(self) -> "AppServiceSettingsStep":
+        if not (self.app_settings or self.connection_strings or self.remove_app_settings
+                or self.remove_connection_strings):
+            raise ValueError("app_settings: say at least one of app_settings, connection_strings "
+                             "(or remove_app_settings, remove_connection_strings)")
+        _setting_names(self.app_settings, "app_settings")
+        _setting_names(self.remove_app_settings, "remove_app_settings")
+        _setting_names(self.connection_strings, "connection_strings")
+        _setting_names(self.remove_connection_strings, "remove_connection_strings")
+        for field, sets, removes in (("remove_app_settings", self.app_settings, self.remove_app_settings),
+                                     ("remove_connection_strings", self.connection_strings,
+                                      self.remove_connection_strings)):
+            lowered = [n.lower() for n in removes]
+            if len(set(lowered)) != len(lowered):
+                raise ValueError(f"{field}: a name is listed twice")
+            both = sorted(n for n in removes if n.lower() in {k.lower() for k in sets})
+            if both:
+                raise ValueError(f"{field}: {both[0]!r} is both set and removed")
+        for field, names in (("app_settings", list(self.app_settings)),
+                             ("connection_strings", list(self.connection_strings))):
+            if len({n.lower() for n in names}) != len(names):
+                raise ValueError(f"{field}: two names differ only in case (Azure's names are case-insensitive)")
+        self.ref()
+        return self
+
+    def ref(self) -> WebAppRef:
+        app = _arm_id(self.app, "app", "Microsoft.Web", "sites")
+        scope = self._scope(app)
+        return WebAppRef(**scope.model_dump(), app=app.name if app else self.app)
+
+
 # --------------------------------------------------------------------------- their undo forms
 class SqlFailoverUndo(SqlFailoverStep):
     is_undo: ClassVar[bool] = True
@@ -459,10 +579,18 @@ class DnsRecordsUndo(DnsRecordsStep):
     is_undo: ClassVar[bool] = True
 
 
+class AppServiceScaleUndo(AppServiceScaleStep):
+    is_undo: ClassVar[bool] = True
+
+
+class AppServiceSettingsUndo(AppServiceSettingsStep):
+    is_undo: ClassVar[bool] = True
+
+
 AZURE_STEPS = (SqlFailoverStep, StorageFailoverStep, FrontDoorOriginsStep, SqlRestoreStep, SqlDatabaseDeleteUndo,
-               BlobRestoreStep, DnsRecordsStep)
+               BlobRestoreStep, DnsRecordsStep, AppServiceScaleStep, AppServiceSettingsStep)
 AZURE_UNDOS = (SqlFailoverUndo, StorageFailoverUndo, FrontDoorOriginsUndo, SqlRestoreUndo, SqlDatabaseDeleteUndo,
-               BlobRestoreUndo, DnsRecordsUndo)
+               BlobRestoreUndo, DnsRecordsUndo, AppServiceScaleUndo, AppServiceSettingsUndo)
 
 
 def is_azure_step(step: object) -> bool:

@@ -46,6 +46,7 @@ RESOLVED_FIELDS: dict[str, frozenset[str]] = {
     "http": frozenset({"url", "headers", "json", "body"}),
     "notify": frozenset({"url", "payload"}),
     "command": frozenset({"argv", "env"}),
+    "azure.appservice.settings": frozenset({"app_settings", "connection_strings"}),
 }
 
 

@@ -15,6 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from odin_drills.plan.azure_steps import (
     AZURE_KINDS,
+    AppServiceScaleStep,
+    AppServiceScaleUndo,
+    AppServiceSettingsStep,
+    AppServiceSettingsUndo,
     BlobRestoreStep,
     BlobRestoreUndo,
     DnsRecordsStep,
@@ -121,14 +125,15 @@ class WaitUndo(WaitStep):
 
 UndoStep = Annotated[
     Union[HttpUndo, CommandUndo, WaitUndo, SqlFailoverUndo, StorageFailoverUndo, FrontDoorOriginsUndo,
-          SqlRestoreUndo, SqlDatabaseDeleteUndo, BlobRestoreUndo, DnsRecordsUndo],
+          SqlRestoreUndo, SqlDatabaseDeleteUndo, BlobRestoreUndo, DnsRecordsUndo, AppServiceScaleUndo,
+          AppServiceSettingsUndo],
     Field(discriminator="kind"),
 ]
 
 Step = Annotated[
     Union[HttpStep, CommandStep, WaitStep, SmokeStep, GateStep, ApprovalStep, NotifyStep,
           SqlFailoverStep, StorageFailoverStep, FrontDoorOriginsStep, SqlRestoreStep, BlobRestoreStep,
-          DnsRecordsStep],
+          DnsRecordsStep, AppServiceScaleStep, AppServiceSettingsStep],
     Field(discriminator="kind"),
 ]
 
@@ -137,5 +142,6 @@ STEP_KINDS = ("http", "command", "wait", "smoke", "gate", "approval", "notify", 
 for _model in (HttpStep, CommandStep, WaitStep, SmokeStep, GateStep, ApprovalStep, NotifyStep,
                HttpUndo, CommandUndo, WaitUndo, SqlFailoverStep, StorageFailoverStep, FrontDoorOriginsStep,
                SqlFailoverUndo, StorageFailoverUndo, FrontDoorOriginsUndo, SqlRestoreStep, SqlRestoreUndo,
-               SqlDatabaseDeleteUndo, BlobRestoreStep, BlobRestoreUndo, DnsRecordsStep, DnsRecordsUndo):
+               SqlDatabaseDeleteUndo, BlobRestoreStep, BlobRestoreUndo, DnsRecordsStep, DnsRecordsUndo,
+               AppServiceScaleStep, AppServiceScaleUndo, AppServiceSettingsStep, AppServiceSettingsUndo):
     _model.model_rebuild(_types_namespace={"UndoStep": UndoStep})

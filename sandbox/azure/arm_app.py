@@ -14,7 +14,8 @@ rules that matter to them are Azure's own:
 - injected ``arm_throttle``/``arm_error`` faults answer before anything reaches a resource
   provider, so a retried mutation still runs once.
 
-Microsoft.Network/dnsZones (synchronous, no operations) has its routes in ``arm_dns``.
+Microsoft.Network/dnsZones (synchronous, no operations) has its routes in ``arm_dns``; Microsoft.Web
+(App Service plans, web app settings; synchronous here too) in ``arm_web``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from starlette.routing import Route
 
 from . import arm_shapes as shapes
 from .arm_dns import dns_routes
+from .arm_web import web_routes
 from .clock import iso
 from .errors import ArmError
 from .faults import FaultRegistry
@@ -112,6 +114,7 @@ class ArmApi:
             ("GET", _EP + "/routes/(?P<route>[^/]+)$", self.get_route),
             ("GET", _RG + r"/Microsoft\.Cdn/operationresults/(?P<op>[^/]+)$", self.cdn_operation_status),
             *dns_routes(world, _RG),  # Microsoft.Network/dnsZones (``arm_dns``)
+            *web_routes(world, _RG),  # Microsoft.Web serverfarms and sites/config (``arm_web``)
         ]
         self._routes = [(m, re.compile(p, re.IGNORECASE), h) for m, p, h in table]
 

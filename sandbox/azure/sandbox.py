@@ -200,6 +200,8 @@ class AzureSandbox:
             "frontdoor_endpoints": [t.endpoint_id(t.frontdoor_profile, t.frontdoor_endpoint)],
             "frontdoor_routes": [t.route_id(t.frontdoor_profile, t.frontdoor_endpoint, t.frontdoor_route)],
             "dns_zones": [t.dns_zone_id(t.dns_zone)],
+            "app_service_plans": {r: t.app_service_plan_id(name) for r, name in t.app_service_plans.items()},
+            "web_apps": {r: t.web_app_id(name) for r, name in t.web_apps.items()},
         }
 
     def stop(self) -> None:

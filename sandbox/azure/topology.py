@@ -1,7 +1,8 @@
 """The names and ARM ids of everything the sandbox simulates, in one place.
 
 Two regions, a SQL failover group across them, a geo-redundant storage account, a Front Door
-profile and a public DNS zone whose ``app`` name points at the primary region's app. Names are fixed (a runbook written against the sandbox reads like one written against
+profile, a public DNS zone whose ``app`` name points at the primary region's app, and an App
+Service plan with one web app per region. Names are fixed (a runbook written against the sandbox reads like one written against
 a real subscription); the subscription id comes from the seed so two sandboxes never look like
 the same tenant.
 
@@ -50,6 +51,10 @@ class Topology:
         default_factory=lambda: {"eastus": "app-eastus", "westus": "app-westus"})
     dns_zone: str = "odin-demo.example"
     dns_app_record: str = "app"  # CNAME to the primary region's app (its origin name, an A record)
+    app_service_plans: dict[str, str] = field(
+        default_factory=lambda: {"eastus": "odin-plan-eastus", "westus": "odin-plan-westus"})
+    web_apps: dict[str, str] = field(
+        default_factory=lambda: {"eastus": "app-eastus", "westus": "app-westus"})  # one per plan, same region
 
     @classmethod
     def from_seed(cls, seed: object) -> Topology:
@@ -96,3 +101,9 @@ class Topology:
 
     def record_set_id(self, zone: str, record_type: str, name: str) -> str:
         return f"{self.dns_zone_id(zone)}/{record_type}/{name}"
+
+    def app_service_plan_id(self, plan: str) -> str:
+        return f"{self.resource_group_id}/providers/Microsoft.Web/serverfarms/{plan}"
+
+    def web_app_id(self, app: str) -> str:
+        return f"{self.resource_group_id}/providers/Microsoft.Web/sites/{app}"

@@ -17,6 +17,8 @@ What lives in the world, and nothing about HTTP — one module per resource, sta
   (versions kept per write; the ranges blocked while it runs);
 - ``world_dns``: a public **DNS zone** with A and CNAME record sets, which the sandbox's UDP
   responder answers from (or from the past, under a ``dns_stale`` fault);
+- ``world_web``: an **App Service plan** and a **web app** per region: the plan's instance count,
+  the app's app settings and connection strings;
 - ``world_writes``: the **acknowledged writes**, the ground truth of data-loss measurement;
 - ``world_base``: the lock, time, faults and the **operations** (``operations.OperationEngine``),
   finished lazily at their due time.
@@ -45,14 +47,16 @@ from .topology import REGIONS, Topology
 from .world_frontdoor import ROUTING_FIELDS, EdgeTarget, EdgeView, FrontDoor, FrontDoorRules, Origin, OriginGroup
 from .world_sql import FORCED, PLANNED, SQL_FAILOVERS, TRY_PLANNED, FailoverGroup, SqlRules, SqlServer
 from .world_storage import StorageAccount, StorageRules
+from .world_web import AppServicePlan, WebApp, WebRules
 from .world_writes import AckedWrite, WriteLedger
 
-__all__ = ["FORCED", "PLANNED", "ROUTING_FIELDS", "SQL_FAILOVERS", "TRY_PLANNED", "AckedWrite", "BlobRestore",
+__all__ = ["FORCED", "PLANNED", "ROUTING_FIELDS", "SQL_FAILOVERS", "TRY_PLANNED", "AckedWrite", "AppServicePlan",
+           "BlobRestore",
            "DnsZone", "EdgeTarget", "EdgeView", "FailoverGroup", "FrontDoor", "Origin", "OriginGroup", "RecordSet",
-           "RestoredDatabase", "SqlServer", "StorageAccount", "World"]
+           "RestoredDatabase", "SqlServer", "StorageAccount", "WebApp", "World"]
 
 
-class World(SqlRules, PitrRules, BlobPitrRules, StorageRules, FrontDoorRules, DnsRules):
+class World(SqlRules, PitrRules, BlobPitrRules, StorageRules, FrontDoorRules, DnsRules, WebRules):
     """The sandbox's Azure: resources, their rules, data, and operations."""
 
     def __init__(self, *, topology: Topology, clock: Clock, lock: threading.RLock,
@@ -102,6 +106,7 @@ class World(SqlRules, PitrRules, BlobPitrRules, StorageRules, FrontDoorRules, Dn
             self._reset_blob_pitr()
             self._reset_frontdoor()
             self._reset_dns(now)
+            self._reset_web()
             self.ledger = WriteLedger()
             self.operations.clear()
 
@@ -124,4 +129,5 @@ class World(SqlRules, PitrRules, BlobPitrRules, StorageRules, FrontDoorRules, Dn
             self.advance()
             return {"time": iso(self.clock()), "regions_down": [r for r in REGIONS if self.region_down(r)],
                     "failover_groups": self._sql_summary(), "storage_accounts": self._storage_summary(),
-                    "frontdoor_origins": self._frontdoor_summary(), "dns_zones": self._dns_summary()}
+                    "frontdoor_origins": self._frontdoor_summary(), "dns_zones": self._dns_summary(),
+                    **self._web_summary()}

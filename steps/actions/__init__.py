@@ -55,7 +55,7 @@ def run_action(step: Any, *, client: httpx.Client, clock: Any, target: Any = Non
     """
     if is_azure_step(step):
         return _run_azure(step, clock=clock, target=target, progress=progress, intent=intent,
-                          on_operation=on_operation)
+                          on_operation=on_operation, secrets=secrets)
     if intent is not None and getattr(step, "changes_world", False):
         intent(prior=None, undo=undo_spec(step), change=describe_action(step))
     if isinstance(step, HttpStep):
@@ -75,7 +75,7 @@ def run_action(step: Any, *, client: httpx.Client, clock: Any, target: Any = Non
 
 
 def _run_azure(step: Any, *, clock: Any, target: Any, progress: Any, intent: Any = None,
-               on_operation: Any = None) -> StepOutcome:
+               on_operation: Any = None, secrets: Any = None) -> StepOutcome:
     """Azure steps compute their undo from what they read; a declared undo overrides it (in the
     intent too)."""
     from odin_drills.steps.azure import run_azure_step
@@ -88,7 +88,7 @@ def _run_azure(step: Any, *, clock: Any, target: Any, progress: Any, intent: Any
             computed(**{**fields, "undo": declared})
 
     outcome = run_azure_step(step, target=target, clock=clock, progress=progress, intent=intent,
-                             on_operation=on_operation)
+                             on_operation=on_operation, secrets=secrets)
     if step.is_undo or step.undo == "none" or outcome.status != "ok":
         outcome.undo = None
     elif step.undo is not None:

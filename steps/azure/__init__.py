@@ -1,4 +1,5 @@
-"""Azure actions: SQL failover group, storage account failover, Front Door origins, DNS record sets.
+"""Azure actions: SQL failover group, storage account failover, Front Door origins, DNS record sets,
+App Service plan scale and web app settings.
 
 Every action observes the real state, decides, acts, verifies — and its dry run is the same code
 stopped after deciding::
@@ -20,6 +21,9 @@ client keywords such as ``retry_backoff_factor``). One module per concern:
 - ``blob_restore`` (blob ranges restored in place to a point; its undo restores them to just before)
 - ``dns_records`` (an A/CNAME record set pointed at new targets, verified at the zone's name servers
   by ``dns_propagation``; its undo puts the old record set back, or deletes it)
+- ``appservice_scale`` (an App Service plan's instance count; its undo sets the count read before)
+- ``appservice_settings`` (named app settings and connection strings of a web app, values resolved
+  from references at the call and never journaled; its undo puts back or removes those keys)
 
 Importing this package imports no Azure SDK (plan validation uses ``ids``); the SDK is loaded
 when the first client is built.
@@ -62,19 +66,24 @@ def _module(step: Any) -> Any:
         from odin_drills.steps.azure import blob_restore as module
     elif kind == "azure.dns.records":
         from odin_drills.steps.azure import dns_records as module
+    elif kind == "azure.appservice.scale":
+        from odin_drills.steps.azure import appservice_scale as module
+    elif kind == "azure.appservice.settings":
+        from odin_drills.steps.azure import appservice_settings as module
     else:
         raise TypeError(f"{kind or type(step).__name__} is not an Azure step")
     return module
 
 
 def run_azure_step(step: Any, *, target: Any, clock: Any, progress: Any = None, intent: Any = None,
-                   on_operation: Any = None) -> "StepOutcome":
+                   on_operation: Any = None, secrets: Any = None) -> "StepOutcome":
     """Run one Azure step. Azure failures come back as a failed outcome with a one-line detail;
     a target that cannot reach Azure at all is a :class:`~odin.errors.UsageError` (raised).
 
     ``intent`` and ``on_operation`` (``steps.azure.operation``) hear the observed state and the
     computed undo before the first change, and each operation's continuation token once ARM
-    accepted it: the write-ahead journal (``steps.intent``) records both."""
+    accepted it: the write-ahead journal (``steps.intent``) records both. ``secrets`` (the plan's
+    ``secrets:`` or a ``SecretResolver``) resolves the references of ``azure.appservice.settings``."""
     from odin_drills.steps.azure.clients import AzureSession
     from odin_drills.steps.azure.operation import no_progress
 
@@ -84,6 +93,11 @@ def run_azure_step(step: Any, *, target: Any, clock: Any, progress: Any = None, 
     try:
         if module.KIND in ("azure.frontdoor.origins", "azure.dns.records"):  # they wait on plan time
             return module.run(step, session, clock=clock, progress=progress or no_progress, **hooks)
+        if module.KIND == "azure.appservice.settings":  # values by reference, resolved at the call
+            from odin_drills.steps.secrets import resolver_for
+
+            resolver = resolver_for(secrets, session.target)
+            return module.run(step, session, resolver=resolver, progress=progress or no_progress, **hooks)
         return module.run(step, session, progress=progress or no_progress, **hooks)
     finally:
         if owned:
@@ -160,6 +174,14 @@ def static_description(step: Any) -> str:
         from odin_drills.steps.azure.dns_records import change_text as dns_change_text
 
         return dns_change_text(step)
+    if step.kind == "azure.appservice.scale":
+        from odin_drills.steps.azure.appservice_scale import change_text as scale_change_text
+
+        return scale_change_text(step)
+    if step.kind == "azure.appservice.settings":
+        from odin_drills.steps.azure.appservice_settings import change_text as settings_change_text
+
+        return settings_change_text(step)
     wanted = "; ".join(f"{name} {o.model_dump(exclude_none=True)}" for name, o in step.origins.items())
     staged = f" in {step.stages} stages" if step.stages > 1 else ""
     return f"would set origins of {step.ref().origin_group}: {wanted}{staged}"

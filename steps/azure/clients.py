@@ -129,6 +129,7 @@ _CLIENT_CLASSES = {
     "storage": ("azure.mgmt.storage", "StorageManagementClient"),
     "cdn": ("azure.mgmt.cdn", "CdnManagementClient"),
     "dns": ("azure.mgmt.dns", "DnsManagementClient"),
+    "web": ("azure.mgmt.web", "WebSiteManagementClient"),
 }
 
 
@@ -203,6 +204,9 @@ class AzureSession:
 
     def dns(self, subscription_id: str | None = None) -> Any:
         return self.client("dns", subscription_id)
+
+    def web(self, subscription_id: str | None = None) -> Any:
+        return self.client("web", subscription_id)
 
     def close(self) -> None:
         with self._lock:

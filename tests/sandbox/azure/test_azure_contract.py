@@ -30,6 +30,7 @@ from azure.mgmt.cdn import models as cdn_models
 from azure.mgmt.dns import models as dns_models
 from azure.mgmt.sql import models as sql_models
 from azure.mgmt.storage import models as storage_models
+from azure.mgmt.web import models as web_models
 
 from odin_drills.sandbox.azure import AzureSandbox
 
@@ -58,11 +59,23 @@ ALLOWANCES: dict[str, dict[str, Any]] = {
         "extra": {"properties.partnerDatabaseId"},
         "why": "as for ReplicationLinkListByDatabase.json",
     },
+    "web/CreateOrUpdateAppServicePlan.json": {
+        "extra": {"properties.numberOfWorkers", "properties.isSpot"},
+        "missing": {"properties.asyncScalingEnabled"},
+        "why": "the upstream examples of one AppServicePlan resource differ among themselves (the GET example "
+               "has numberOfWorkers and isSpot, this 200 neither but asyncScalingEnabled); the sandbox answers "
+               "every operation with the GET example's shape, which matches exactly",
+    },
+    "web/PatchAppServicePlan.json": {
+        "extra": {"properties.numberOfWorkers", "properties.isSpot"},
+        "why": "as for CreateOrUpdateAppServicePlan.json (this example's 202 body has isSpot, its 200 not)",
+    },
 }
 
 EAST, WEST, FG, DB = "odin-sql-eastus", "odin-sql-westus", "odin-fg", "orders"
 ACCOUNT, PROFILE, GROUP, ORIGIN = "odindrillsdata", "odin-frontdoor", "app-origins", "app-eastus"
 ZONE = "odin-demo.example"
+PLAN, SITE = "odin-plan-westus", "app-westus"
 
 
 # --- talking to the sandbox over raw HTTPS ---------------------------------------------------
@@ -82,6 +95,8 @@ class RawArm:
         params = {"api-version": "2023-08-01", **query} if "api-version=" not in url else None
         if params is not None and "/Microsoft.Network/dnsZones/" in url:
             params["api-version"] = "2018-05-01"  # what azure-mgmt-dns 9.0.0 sends
+        if params is not None and "/Microsoft.Web/" in url:
+            params["api-version"] = "2025-05-01"  # what azure-mgmt-web 11.0.1 sends
         return self.client.request(method, url, params=params, json=body)
 
     def finish(self, initial: httpx.Response) -> httpx.Response:
@@ -205,6 +220,31 @@ def _record_set_put(record_type: str) -> Contract:
     return contract
 
 
+def _web(path: str) -> str:
+    return f"/providers/Microsoft.Web/{path}"
+
+
+def _plan_update(method: str) -> Contract:
+    """The example's body sent to the sandbox's West US plan (the sandbox creates no plans)."""
+    def contract(arm: RawArm, example: dict[str, Any]) -> list[Observation]:
+        body = example["parameters"]["appServicePlan"]
+        return [Observation("200", arm.call(method, _web(f"serverfarms/{PLAN}"), body), web_models.AppServicePlan)]
+    return contract
+
+
+def _list_app_settings(arm: RawArm, example: dict[str, Any]) -> list[Observation]:
+    """The example's settings put first, so the listed keys can be the example's."""
+    settings = example["responses"]["200"]["body"]["properties"]
+    arm.call("PUT", _web(f"sites/{SITE}/config/appsettings"), {"properties": settings})
+    return [Observation("200", arm.call("POST", _web(f"sites/{SITE}/config/appsettings/list")),
+                        web_models.StringDictionary)]
+
+
+def _update_app_settings(arm: RawArm, example: dict[str, Any]) -> list[Observation]:
+    return [Observation("200", arm.call("PUT", _web(f"sites/{SITE}/config/appsettings"),
+                                        example["parameters"]["appSettings"]), web_models.StringDictionary)]
+
+
 def _geo_stats_without_failover(arm: RawArm, example: dict[str, Any]) -> list[Observation]:
     arm.sandbox.faults.add({"kind": "region_outage", "region": "westus"})  # canFailover: false
     response = arm.call("GET", _storage(), **{"$expand": "geoReplicationStats"})
@@ -254,6 +294,11 @@ CONTRACTS: dict[str, Contract] = {
     "dns/GetCNAMERecordset.json": _get(_dns("/CNAME/app"), dns_models.RecordSet),
     "dns/CreateOrUpdateARecordset.json": _record_set_put("A"),
     "dns/CreateOrUpdateCNAMERecordset.json": _record_set_put("CNAME"),
+    "web/GetAppServicePlan.json": _get(_web(f"serverfarms/{PLAN}"), web_models.AppServicePlan),
+    "web/CreateOrUpdateAppServicePlan.json": _plan_update("PUT"),
+    "web/PatchAppServicePlan.json": _plan_update("PATCH"),
+    "web/ListAppSettings.json": _list_app_settings,
+    "web/UpdateAppSettings.json": _update_app_settings,
     "cdn/Profiles_Get.json": _get(_fd(), cdn_models.Profile),
     "cdn/AFDEndpoints_Get.json": _get(_fd("/afdEndpoints/odin-edge"), cdn_models.AFDEndpoint),
     "cdn/Routes_Get.json": _get(_fd("/afdEndpoints/odin-edge/routes/default-route"), cdn_models.Route),
