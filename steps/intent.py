@@ -59,6 +59,7 @@ from odin_drills.errors import OdinError
 from odin_drills.plan.azure_steps import is_azure_step
 from odin_drills.plan.steps import HttpStep, Step, WaitStep
 from odin_drills.steps.actions import StepOutcome, parse_undo, run_action
+from odin_drills.steps.actions.outcome import LEFT_CHANGED
 from odin_drills.steps.journal import Entry, Journal
 
 __all__ = ["Attempt", "Reconciled", "StepHistory", "execute", "history", "key_of", "next_attempt", "of_step",
@@ -116,7 +117,10 @@ class Attempt:
     @property
     def change_entry(self) -> Entry | None:
         """The entry holding the undo of a change this attempt made (or may have made)."""
-        if self.finished is not None and self.finished.data.get("status") == "ok" and self.finished.data.get("undo"):
+        if self.finished is not None and self.finished.data.get("undo") and (
+                self.finished.data.get("status") == "ok"
+                or (self.finished.data.get("status") == "failed"
+                    and (self.finished.data.get("output") or {}).get(LEFT_CHANGED))):
             return self.finished
         if self.reconciled is not None and self.reconciled.data.get("verdict") in ("happened", "partial", "unknown") \
                 and self.reconciled.data.get("undo"):

@@ -246,6 +246,8 @@ def test_a_step_budget_is_for_world_changing_steps_only(tmp_path: Path) -> None:
     assert len(lines) == 1 and "phases.t0[1]" in lines[0] and "takes no 'budget:'" in lines[0], lines
     lines = bad(tmp_path, lambda d: d["phases"]["t0"][0].update(budget="0s"))
     assert len(lines) == 1 and "phases.t0[0].budget" in lines[0], lines
+    lines = bad(tmp_path, lambda d: d["phases"]["t0"][0]["undo"].update(budget="1m"))
+    assert len(lines) == 1 and "an undo step takes no 'budget:'" in lines[0], lines
     good = json.loads(json.dumps(GOOD))
     good["phases"]["t0"][0]["budget"] = "10m"
     assert run_odin(["validate", str(write(tmp_path, good))]).returncode == 0

@@ -378,7 +378,7 @@ class DnsRecordsStep(_AzureStep):
 
     Why wait on DNS and not on ARM: the PUT returns as soon as Azure stored the record set, but
     clients follow what the name servers answer. The step asks them until they answer the new
-    targets or ``max(2 × ttl, 30 s)`` of plan time has passed. The undo puts back the record set
+    targets or ``max(2 × ttl, 30 s)`` (at most 10 minutes) of plan time has passed. The undo puts back the record set
     read before (targets and TTL), or deletes it when there was none (``delete: true``)."""
 
     kind: Literal["azure.dns.records"]

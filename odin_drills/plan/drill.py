@@ -453,7 +453,36 @@ def rebase_journey(journey: SmokeJourney, base_url: str) -> SmokeJourney:
 
 
 def parse_drill(data: Any, source: str = "<drill>", environ: dict[str, str] | None = None) -> DrillPlan:
-    return parse_model(data, DrillPlan, source, "a drill must be a YAML mapping with name, environment, regions", environ)
+    """Validate a drill file; a secret reference in ``steps:`` that could not be resolved where it
+    stands (no ``secrets:`` source, a field that is never resolved) is a problem at load, as in a
+    migration plan, not a failure in the middle of the failover."""
+    problems = _step_reference_problems(data, source, environ)
+    try:
+        plan = parse_model(data, DrillPlan, source, "a drill must be a YAML mapping with name, environment, regions",
+                           environ)
+    except PlanInvalid as exc:
+        raise PlanInvalid(problems + [line for line in exc.problems if line not in problems]) from None
+    if problems:
+        raise PlanInvalid(problems)
+    return plan
+
+
+def _step_reference_problems(data: Any, source: str, environ: dict[str, str] | None) -> list[str]:
+    from odin_drills.plan.loader import expand_variables
+    from odin_drills.plan.secrets import reference_problems
+
+    if not isinstance(data, dict) or not isinstance(data.get("steps"), dict):
+        return []
+    try:
+        expanded = expand_variables(data, environ)
+    except PlanInvalid:
+        return []  # parse_model reports it
+    if not isinstance(expanded, dict) or not isinstance(expanded.get("steps"), dict):
+        return []
+    secrets = expanded.get("secrets")
+    kind = secrets.get("kind") if isinstance(secrets, dict) else None
+    found = reference_problems({"phases": expanded["steps"]}, secrets is not None, kind if isinstance(kind, str) else None)
+    return [f"{source}: steps.{line.removeprefix('phases.')}" for line in found]
 
 
 def load_drill(path: str | Path, environ: dict[str, str] | None = None) -> DrillPlan:

@@ -56,6 +56,9 @@ class DrillSteps(BaseModel):
                 if step.kind == "gate":
                     return (f"{where}: a gate judges metrics, and a drill has no metric source; use a "
                                      "smoke step (the plan's journeys) or an http check")
+                if step.budget is not None:
+                    return (f"{where}.budget: a step's RTO is a migration's rule; a drill is judged by its "
+                            "phase budgets (targets.budgets)")
                 if step.label in seen:
                     return (f"{where}: step name {step.label!r} is used twice in steps.{phase} (name: tells two "
                             "steps of one kind apart)")

@@ -52,6 +52,8 @@ class _Step(BaseModel):
         if self.is_undo:
             if self.undo is not None:
                 raise ValueError("an undo step cannot have its own undo")
+            if self.budget is not None:
+                raise ValueError("an undo step takes no 'budget:' (the step it undoes carries it)")
             return self
         if self.changes_world:
             if self.undo is None and not self.auto_undo:

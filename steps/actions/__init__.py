@@ -89,7 +89,7 @@ def _run_azure(step: Any, *, clock: Any, target: Any, progress: Any, intent: Any
 
     outcome = run_azure_step(step, target=target, clock=clock, progress=progress, intent=intent,
                              on_operation=on_operation, secrets=secrets)
-    if step.is_undo or step.undo == "none" or outcome.status != "ok":
+    if step.is_undo or step.undo == "none" or not (outcome.status == "ok" or outcome.left_changed):
         outcome.undo = None
     elif step.undo is not None:
         outcome.undo = undo_spec(step)

@@ -17,7 +17,7 @@ from typing import Any
 
 from odin_drills.errors import AzureOperationFailed, OdinError
 from odin_drills.plan.azure_steps import AppServiceScaleStep
-from odin_drills.steps.actions.outcome import StepOutcome
+from odin_drills.steps.actions.outcome import StepOutcome, failed_but_changed
 from odin_drills.steps.azure.clients import AzureSession
 from odin_drills.steps.azure.errors import azure_failure, failure_output, one_line
 from odin_drills.steps.azure.operation import Deadline, Intent, OnOperation, Progress, finish, no_progress
@@ -101,6 +101,7 @@ def run(step: AppServiceScaleStep, session: AzureSession, *, progress: Progress 
     deadline = Deadline(step.timeout)
     output: dict[str, Any] = {"plan": step.ref().plan, "wanted": step.capacity}
     undo = None
+    acted = False
     try:
         before = observe(step, session, deadline)
         output["before"] = before
@@ -109,6 +110,7 @@ def run(step: AppServiceScaleStep, session: AzureSession, *, progress: Progress 
             undo = None if step.is_undo else undo_for(step, session, before)
             if intent is not None:
                 intent(prior=before, undo=undo, change=change_text(step, before))
+            acted = True
             _act(step, session, deadline)
             progress(f"{where}: scaled to {step.capacity}; reading it back")
         after = observe(step, session, deadline)
@@ -120,6 +122,8 @@ def run(step: AppServiceScaleStep, session: AzureSession, *, progress: Progress 
             failure.code = "NotScaled"  # type: ignore[attr-defined]
             raise failure
     except OdinError as exc:
+        if acted:  # the PUT may have landed (or land later): the undo puts the count back either way
+            return failed_but_changed(one_line(exc.message), {**output, **failure_output(exc)}, undo)
         return StepOutcome(status="failed", detail=one_line(exc.message), output={**output, **failure_output(exc)})
     if not changed:
         return StepOutcome(status="noop", output=output,

@@ -28,11 +28,11 @@ from typing import Any
 from odin_drills.errors import AzureOperationFailed, OdinError
 from odin_drills.plan.azure_steps import AppServiceSettingsStep
 from odin_drills.plan.secrets import has_reference
-from odin_drills.steps.actions.outcome import StepOutcome
+from odin_drills.steps.actions.outcome import StepOutcome, failed_but_changed
 from odin_drills.steps.azure.clients import AzureSession
 from odin_drills.steps.azure.errors import azure_failure, failure_output, one_line
 from odin_drills.steps.azure.operation import Deadline, Intent, OnOperation, Progress, no_progress
-from odin_drills.steps.redact import is_secret_key, redact_text
+from odin_drills.steps.redact import is_secret_key, redact, redact_text
 from odin_drills.steps.secrets import SecretResolver, SecretUnavailable
 
 KIND = "azure.appservice.settings"
@@ -124,7 +124,10 @@ def undo_for(step: AppServiceSettingsStep, session: AzureSession, wanted: Wanted
     """The changed keys as read: plain values put back, keys that did not exist removed. Raises
     when a secret that existed would have to be journaled to be put back."""
     app_keys, conn_keys = keys
-    secrets = sorted([f"app_settings.{k}" for k in app_keys if k in app and k in wanted.secret_app]
+    # An old value the journal's redaction would mask (a password in a URL, an AccountKey=, a JWT)
+    # is a secret too: journaled, it would come back as '***' and the undo would write that.
+    masked = {k for k in app_keys if k in app and redact(app[k], k) != app[k]}
+    secrets = sorted([f"app_settings.{k}" for k in app_keys if k in app and (k in wanted.secret_app or k in masked)]
                      + [f"connection_strings.{k}" for k in conn_keys if k in conn])
     if secrets:
         failure = AzureOperationFailed(one_line(
@@ -225,8 +228,12 @@ def run(step: AppServiceSettingsStep, session: AzureSession, *, resolver: Secret
             raise failure
     except OdinError as exc:
         detail = exc.message
+        restored = False
         if acted:
-            detail += f"; {_restore(step, session, keys, app, conn)}"
+            restored, said = _restore(step, session, keys, app, conn)
+            detail += f"; {said}"
+        if acted and not restored:  # the change stays: its undo must stay in the journal
+            return failed_but_changed(one_line(redact_text(detail)), {**output, **failure_output(exc)}, undo)
         return StepOutcome(status="failed", detail=one_line(redact_text(detail)),
                            output={**output, **failure_output(exc)})
     if not any(keys):
@@ -237,14 +244,14 @@ def run(step: AppServiceSettingsStep, session: AzureSession, *, resolver: Secret
 
 
 def _restore(step: AppServiceSettingsStep, session: AzureSession, keys: tuple[list[str], list[str]],
-             app: dict[str, str], conn: dict[str, ConnectionString]) -> str:
+             app: dict[str, str], conn: dict[str, ConnectionString]) -> tuple[bool, str]:
     """Put the changed keys back as they were read (values from memory, never the journal)."""
     try:
         _write(step, session, Deadline(step.timeout), {k: app.get(k) for k in keys[0]},
                {k: conn.get(k) for k in keys[1]})
     except OdinError as exc:
-        return f"restoring the previous settings failed too: {exc.message}"
-    return "restored the previous settings"
+        return False, f"restoring the previous settings failed too: {exc.message}"
+    return True, "restored the previous settings"
 
 
 def reached(step: AppServiceSettingsStep, session: AzureSession,

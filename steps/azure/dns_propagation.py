@@ -4,9 +4,11 @@ ARM stores a record set at once; clients see it when the zone's name servers ans
 the check asks the servers the zone itself names (``zones.get(...).name_servers``: Azure's
 ``ns1-01.azure-dns.com.`` …, or the sandbox's responder ``127.0.0.1:PORT``), every one of them,
 with ``dnslib``'s client, and polls on the engine's clock until all answer the wanted targets or
-the deadline — ``max(2 × TTL, 30 s)`` of plan time — passes. Why 2 × TTL: a resolver that cached
-the old answer just before the change holds it for one TTL; a name server that has not caught up
-after another TTL is not going to by waiting politely.
+the deadline — ``max(2 × TTL, 30 s)`` of plan time, at most 10 minutes — passes. Why 2 × TTL: a
+resolver that cached the old answer just before the change holds it for one TTL; a name server that
+has not caught up after another TTL is not going to by waiting politely. Why a cap: the servers asked
+are the zone's authoritative ones, which cache nothing, and an undo restoring a record with a TTL of
+an hour or a day must not hold a failback for two hours or two days per attempt.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from typing import Any
 QUERY_TIMEOUT = 2.0  # wall seconds for one UDP question
 POLL_SECONDS = 2.0  # plan seconds between two rounds of questions
 MIN_DEADLINE = 30.0
+MAX_DEADLINE = 600.0
 
 
 def deadline_seconds(ttl: int) -> float:
-    return max(2.0 * ttl, MIN_DEADLINE)
+    return min(max(2.0 * ttl, MIN_DEADLINE), MAX_DEADLINE)
 
 
 def parse_name_server(text: str) -> tuple[str, int]:

@@ -10,7 +10,7 @@ nothing to change, but propagation is still verified — a rerun after a crash m
 success for a change the servers never picked up), compute the undo from what was read (the old
 targets and TTL, or ``delete: true`` when there was no record set), ``intent`` (journaled before
 the change), act (``record_sets.create_or_update``, or ``delete``), read it back, and wait for the
-zone's name servers to answer the new targets within ``max(2 × ttl, 30 s)`` of plan time on the
+zone's name servers to answer the new targets within ``max(2 × ttl, 30 s)`` (at most 10 minutes) of plan time on the
 engine's clock. A missed deadline is a failed step whose one line names the record and what the
 servers still answer; as with Front Door's stages, a step that fails after changing the record set
 puts back what it read first (a failed step leaves no change behind: the journal keeps undos only
@@ -23,7 +23,7 @@ from typing import Any
 
 from odin_drills.errors import AzureOperationFailed, OdinError
 from odin_drills.plan.azure_steps import DnsRecordsStep
-from odin_drills.steps.actions.outcome import StepOutcome
+from odin_drills.steps.actions.outcome import StepOutcome, failed_but_changed
 from odin_drills.steps.azure.clients import AzureSession
 from odin_drills.steps.azure.dns_propagation import deadline_seconds, parse_name_server, wait_for
 from odin_drills.steps.azure.errors import azure_failure, failure_output, one_line
@@ -49,7 +49,18 @@ def zone_id(step: DnsRecordsStep, session: AzureSession) -> str:
 
 
 def _view(found: Any, record_type: str) -> dict[str, Any]:
-    """A ``RecordSet`` as plain JSON: TTL and targets (sorted; CNAME lower case, no trailing dot)."""
+    """A ``RecordSet`` as plain JSON: TTL and targets (sorted; CNAME lower case, no trailing dot).
+
+    An alias record set (pointing at a Front Door, Traffic Manager profile or public IP rather than
+    holding records) is refused: it would read as "no targets", the PUT would turn it into static
+    records and its undo would delete the name."""
+    alias = getattr(found, "target_resource", None)
+    profile = getattr(found, "traffic_management_profile", None)
+    if (alias is not None and getattr(alias, "id", None)) or (profile is not None and getattr(profile, "id", None)):
+        raise AzureOperationFailed(one_line(
+            f"{KIND} {found.fqdn or found.name} {record_type}: an alias record set (pointing at "
+            f"{getattr(alias, 'id', None) or getattr(profile, 'id', None)}); odin does not rewrite alias records: "
+            "change the alias's target resource instead, or remove the alias first"))
     if record_type == "A":
         targets = sorted(str(r.ipv4_address) for r in (found.a_records or []))
     else:
@@ -186,7 +197,10 @@ def run(step: DnsRecordsStep, session: AzureSession, *, clock: Any, progress: Pr
     except OdinError as exc:
         detail = exc.message
         if acted and undo is not None:
-            detail += f"; {_restore(step, session, undo, before)}"
+            restored, said = _restore(step, session, undo, before)
+            detail += f"; {said}"
+            if not restored:  # the change stays: its undo must stay in the journal
+                return failed_but_changed(one_line(detail), {**output, **failure_output(exc)}, undo)
             output["restored"] = undo
         return StepOutcome(status="failed", detail=one_line(detail), output={**output, **failure_output(exc)})
     answer = ", ".join(step.targets) or "no such record"
@@ -199,15 +213,15 @@ def run(step: DnsRecordsStep, session: AzureSession, *, clock: Any, progress: Pr
 
 
 def _restore(step: DnsRecordsStep, session: AzureSession, undo: dict[str, Any],
-             before: dict[str, Any] | None) -> str:
-    """Put back the record set read before the change (its metadata too); say how that went."""
+             before: dict[str, Any] | None) -> tuple[bool, str]:
+    """Put back the record set read before the change (its metadata too); whether it worked, and how."""
     back = DnsRecordsStep.model_validate(undo)
     try:
         _act(back, session, before, Deadline(step.timeout))
     except OdinError as exc:
-        return f"restoring the previous record set failed too: {exc.message}"
-    return ("deleted the record set again (there was none)" if back.delete
-            else f"restored the previous record set ({', '.join(back.targets)}, TTL {back.ttl})")
+        return False, f"restoring the previous record set failed too: {exc.message}"
+    return True, ("deleted the record set again (there was none)" if back.delete
+                  else f"restored the previous record set ({', '.join(back.targets)}, TTL {back.ttl})")
 
 
 def reached(step: DnsRecordsStep, session: AzureSession) -> tuple[bool, dict[str, Any]]:

@@ -193,6 +193,37 @@ def test_replacing_an_existing_secret_without_a_declared_undo_is_refused_before_
     assert app(drill).connection_strings == {"orders": (PRIMARY, "SQLAzure")}
 
 
+def test_an_old_value_the_journal_would_mask_is_a_secret_too_and_needs_a_declared_undo(drill: Drill, tmp_path: Path):
+    """DATABASE_URL is no secret-looking name, but a password in it is masked in the journal: an
+    automatic undo read back from there would write '***' into production at failback."""
+    drill.sb.world.set_app_setting(APP, "DATABASE_URL", "postgres://odin:hunter2pw@db-east:5432/orders")
+    journal = Journal(tmp_path / "journal.jsonl", drill.clock)
+    outcome = execute_step(drill, journal, settings_step(drill, app_settings={"DATABASE_URL": "postgres://db-west/orders"}))
+    assert outcome.status == "failed" and outcome.output["error"]["code"] == "UndoNeedsDeclaring"
+    assert "app_settings.DATABASE_URL holds a secret now" in outcome.detail
+    assert journal.entries("step_intent") == []
+    assert app(drill).app_settings["DATABASE_URL"] == "postgres://odin:hunter2pw@db-east:5432/orders"
+    assert "hunter2pw" not in (tmp_path / "journal.jsonl").read_text()
+
+
+def test_a_scale_that_fails_after_its_put_keeps_its_undo_for_the_rollback(drill: Drill, tmp_path: Path):
+    """The read-back shows another count (here: someone scaled it again at once): the PUT happened,
+    so the step fails with its undo kept, and the rollback puts the old count back."""
+    journal = Journal(tmp_path / "journal.jsonl", drill.clock)
+
+    def meddle(message: str, **data: Any) -> None:
+        journal.append("note", phase="t0", step="scale-dr", message=message, **data)
+        drill.sb.world.app_service_plans[PLAN].capacity = 2
+
+    outcome = execute(journal, scale_step(drill), phase="t0", label="scale-dr", migration="m1",
+                      client=httpx.Client(), clock=drill.clock, target=drill.session, progress=meddle)
+    assert outcome.status == "failed" and outcome.output["error"]["code"] == "NotScaled"
+    assert outcome.output["left_changed"] is True and outcome.undo["capacity"] == 1
+    assert [e.step for e in pending_undos(journal.entries())] == ["scale-dr"]
+    assert roll_back(drill, journal).all_undone
+    assert capacity(drill) == 1
+
+
 def test_a_second_run_of_the_settings_changes_nothing(drill: Drill, secrets: DirectorySecrets):
     step = settings_step(drill, app_settings={"DB_TARGET": "odin-sql-westus"},
                          connection_strings={"reporting": {"value": "${secret:reporting}", "type": "Custom"}})

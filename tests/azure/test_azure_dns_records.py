@@ -129,6 +129,39 @@ def test_a_name_server_that_keeps_the_old_answer_fails_at_the_deadline_and_the_c
     assert pending_undos(journal.entries()) == []
 
 
+def test_a_failed_step_whose_restore_failed_too_keeps_its_undo_for_the_rollback(drill: Drill, tmp_path: Path):
+    """A change nobody would undo is the one outcome a failed step must not have: when putting the
+    old record back fails as well, the journal keeps the undo and the rollback runs it."""
+    drill.sb.faults.add({"kind": "dns_stale", "zone": ZONE})
+    journal = Journal(tmp_path / "journal.jsonl", drill.clock)
+
+    def after_the_put(message: str, **data: Any) -> None:  # ARM refuses every write from now on
+        journal.append("note", phase="t0", step="app-dns", message=message, **data)
+        drill.sb.faults.add({"kind": "arm_error", "status": 409, "count": 50, "method": "PUT",
+                             "path_contains": "/dnsZones/"})
+
+    outcome = execute(journal, dns_step(drill), phase="t0", label="app-dns", migration="m1", client=httpx.Client(),
+                      clock=drill.clock, target=drill.session, progress=after_the_put)
+    assert outcome.status == "failed" and "restoring the previous record set failed too" in outcome.detail
+    assert outcome.output["left_changed"] is True and outcome.undo["targets"] == [EAST]
+    assert in_arm(drill).values == (WEST,)  # the change is still in the world
+    pending = pending_undos(journal.entries())
+    assert [e.step for e in pending] == ["app-dns"]
+    drill.sb.faults.clear()
+    result = undo_completed(journal, client=httpx.Client(), clock=drill.clock, target=drill.session, backoff_seconds=0)
+    assert result.all_undone
+    assert in_arm(drill).values == (EAST,) and answers(drill) == [EAST]
+    assert pending_undos(journal.entries()) == []
+
+
+def test_an_undo_restoring_a_long_ttl_waits_at_most_ten_minutes(drill: Drill):
+    drill.sb.faults.add({"kind": "dns_stale", "zone": ZONE})
+    started = drill.clock.now()
+    outcome = drill.run(dns_step(drill, ttl=86400))
+    assert outcome.status == "failed" and "not propagated after 600 s" in outcome.detail
+    assert timedelta(seconds=600) <= drill.clock.now() - started < timedelta(seconds=603)
+
+
 def test_the_deadline_is_at_least_30_seconds_of_plan_time(drill: Drill):
     drill.sb.faults.add({"kind": "dns_stale", "zone": ZONE})
     started = drill.clock.now()
@@ -195,3 +228,21 @@ def test_in_a_migration_phase_it_declares_its_undo_automatically_and_bad_input_i
     assert caught.value.problems == [
         f"drill.yaml: phases.t0[0]: targets: '{WEST}' is not an IPv4 address",
         "drill.yaml: phases.t0[1].ttl: Input should be greater than or equal to 1"]
+
+
+def test_an_alias_record_set_is_refused_not_rewritten_into_static_records() -> None:
+    """An alias (the apex pointing at a Front Door) reads as "no targets": rewriting it and undoing
+    by delete would take the name away. The step refuses it before any change."""
+    from azure.mgmt.dns.models import RecordSet, SubResource
+
+    from odin_drills.errors import OdinError
+    from odin_drills.steps.azure.dns_records import _view
+
+    alias = RecordSet(ttl=60, target_resource=SubResource(id="/subscriptions/s/resourceGroups/rg/providers/"
+                                                             "Microsoft.Cdn/profiles/p/afdEndpoints/e"))
+    with pytest.raises(OdinError) as caught:
+        _view(alias, "A")
+    assert "an alias record set (pointing at /subscriptions/s/" in caught.value.message
+    assert "odin does not rewrite alias records" in caught.value.message
+    plain = RecordSet(ttl=60, cname_record=None, a_records=None)
+    assert _view(plain, "A")["targets"] == []

@@ -214,6 +214,11 @@ def test_custom_steps_per_phase_load_in_order_with_the_migration_step_kinds_and_
     ({"validation": [{"kind": "gate"}]}, "steps.validation[0]: a gate judges metrics, and a drill has no metric source"),
     ({"validation": [{"kind": "smoke", "journeys": ["chekout"]}]}, "steps.validation[0].journeys: unknown journeys"),
     ({"rollback": []}, "steps.rollback: unknown field"),
+    ({"failover": [{**DNS, "budget": "5m"}]}, "steps.failover[0].budget: a step's RTO is a migration's rule"),
+    ({"failover": [{"kind": "http", "method": "POST", "url": "http://x/${secret:hook}", "undo": "none",
+                    "undo_reason": "a notice"}]},
+     "steps.failover[0].url: ${secret:hook} needs a `secrets:` source in the plan"),
+    ({"failover": [{**DNS, "name": "dns-${secret:name}"}]}, "steps.failover[0].name: ${secret:name} is resolved only in"),
 ])
 def test_a_bad_custom_step_is_one_line_naming_its_field(steps: dict, expected: str) -> None:
     data = {"name": "dr", "environment": "staging", "regions": {"primary": "eastus", "secondary": "westus"},
