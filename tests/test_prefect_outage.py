@@ -297,7 +297,9 @@ def test_sigterm_during_the_drills_failover_confirmation_vetoes_it_even_if_the_d
     runner: subprocess.Popen[str] | None = None
     try:
         plan = write_drill(tmp_path, "confirm-drill", resources=sandbox_resources(sandbox.info(), "forced", True),
-                           decision={"human_confirm": True, "confirm_timeout": "10h", "on_confirm_timeout": "fail-over"})
+                           decision={"human_confirm": True, "confirm_timeout": "10h", "on_confirm_timeout": "fail-over"},
+                           # a wait longer than the decision budget is refused at load: the budget grows with it
+                           targets={"rto": "12h", "rpo": "15m", "budgets": {"decision": "11h"}})
         env = sandbox_env(odin_env, tmp_path)
         runner = subprocess.Popen([*ODIN, "drill", str(plan), "--time-scale", "60", "--json"], cwd=ROOT, env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
