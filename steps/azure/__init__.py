@@ -125,6 +125,8 @@ def azure_follow(step: Any, target: Any, *, operation: str, continuation_token: 
     from odin_drills.steps.azure.clients import AzureSession
 
     module = _module(step)
+    if not hasattr(module, "follow"):  # its changes are not long-running: nothing is ever journaled to follow
+        return
     session, owned = AzureSession.of(target)
     try:
         if module.KIND == "azure.frontdoor.origins":
@@ -200,6 +202,14 @@ def azure_reachability_problem(step: Any, target: Any, *, auto_undo: bool = Fals
     try:
         if module.KIND == "azure.sql.failover":
             return module.reachability_problem(step, session, auto_undo=auto_undo)
+        if not hasattr(module, "reachability_problem"):  # the default: the resource answers a read
+            try:
+                from odin_drills.steps.azure.operation import Deadline
+
+                module.observe(step, session, Deadline(min(step.timeout, 15.0)))
+            except OdinError as exc:
+                return exc.message
+            return None
         return module.reachability_problem(step, session)
     finally:
         if owned:

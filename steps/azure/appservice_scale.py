@@ -139,15 +139,3 @@ def reached(step: AppServiceScaleStep, session: AzureSession) -> tuple[bool, dic
     return current["capacity"] == step.capacity, {"plan": current}
 
 
-def follow(step: AppServiceScaleStep, session: AzureSession, operation: str, continuation_token: str,
-           seconds: float | None = None) -> None:
-    """Nothing is ever journaled to follow: the scale's PUT is waited for within the step."""
-
-
-def reachability_problem(step: AppServiceScaleStep, session: AzureSession) -> str | None:
-    """Does the plan answer (the undo writes the same plan)?"""
-    try:
-        observe(step, session, Deadline(min(step.timeout, 15.0)))
-    except OdinError as exc:
-        return exc.message
-    return None

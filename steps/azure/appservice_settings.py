@@ -265,10 +265,6 @@ def reached(step: AppServiceSettingsStep, session: AzureSession,
     return not any(changed_keys(wanted, app, conn)), {"settings": shown(wanted, app, conn)}
 
 
-def follow(step: AppServiceSettingsStep, session: AzureSession, operation: str, continuation_token: str,
-           seconds: float | None = None) -> None:
-    """Settings are not long-running operations: nothing is ever journaled to follow."""
-
 
 def reachability_problem(step: AppServiceSettingsStep, session: AzureSession) -> str | None:
     """Does the app answer (the undo writes the same app)?"""

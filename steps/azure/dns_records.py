@@ -230,15 +230,3 @@ def reached(step: DnsRecordsStep, session: AzureSession) -> tuple[bool, dict[str
     return at_target(step, current), {"record_set": current}
 
 
-def follow(step: DnsRecordsStep, session: AzureSession, operation: str, continuation_token: str,
-           seconds: float | None = None) -> None:
-    """Record set changes are not long-running operations: nothing is ever journaled to follow."""
-
-
-def reachability_problem(step: DnsRecordsStep, session: AzureSession) -> str | None:
-    """Does the zone answer (the undo writes the same record set)?"""
-    try:
-        observe(step, session, Deadline(min(step.timeout, 15.0)))
-    except OdinError as exc:
-        return exc.message
-    return None

@@ -246,3 +246,15 @@ def test_an_alias_record_set_is_refused_not_rewritten_into_static_records() -> N
     assert "odin does not rewrite alias records" in caught.value.message
     plain = RecordSet(ttl=60, cname_record=None, a_records=None)
     assert _view(plain, "A")["targets"] == []
+
+
+def test_before_a_change_the_zone_an_undo_writes_must_answer(drill: Drill) -> None:
+    from odin_drills.steps.azure import azure_follow, azure_reachability_problem
+
+    assert azure_reachability_problem(dns_step(drill), drill.session) is None
+    drill.sb.faults.add({"kind": "arm_error", "status": 503, "count": 50, "method": "GET", "path_contains": "/dnsZones/"})
+    problem = azure_reachability_problem(dns_step(drill), drill.session)
+    drill.sb.faults.clear()
+    assert problem is not None and "app.odin-demo.example" in problem, problem
+    # record set changes are not long-running: there is never an operation to follow
+    assert azure_follow(dns_step(drill), drill.session, operation="put", continuation_token="t") is None
