@@ -23,6 +23,7 @@ from odin_drills.plan import Plan
 from odin_drills.plan.slo import EmergencyOverride
 from odin_drills.steps.actions import StepOutcome
 from odin_drills.steps.baseline import BaselineRecord, load_baseline, save_baseline, unusable_baseline
+from odin_drills.steps.shifted_baseline import Rebaseline, shifted_baseline
 from odin_drills.steps.burn import BurnRateMonitor
 from odin_drills.steps.clock import ScaledClock
 from odin_drills.steps.identity import ODIN_ITSELF
@@ -87,7 +88,15 @@ class MigrationRun:
             journal=self.journal, smoke=lambda: run_journeys(self.plan.smoke, client=self.client), clock=self.clock,
             budget=AlphaBudget.for_plan(self.plan),  # one alpha per migration, spent across the phases' gates
             burn=BurnRateMonitor.for_slo(self.plan.slo),  # slo_at_risk from this watch's burn rates
+            rebaseline=self._rebaseline(),
         )
+
+    def _rebaseline(self) -> Rebaseline | None:
+        """``policy.baseline_from: shifted``: each watch meets the same hours ``baseline_shift`` earlier."""
+        policy = self.plan.policy
+        if policy.baseline_from != "shifted" or self.baseline is None:
+            return None
+        return shifted_baseline(self.source, self.clock, policy.baseline_shift, self.baseline.snapshot)
 
 
 # ---------------------------------------------------------------- tasks: the visible units of work

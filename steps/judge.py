@@ -57,6 +57,7 @@ from odin_drills.steps.snapshot import Snapshot, merge_snapshots
 
 if TYPE_CHECKING:
     from odin_drills.steps.burn import BurnRateMonitor
+    from odin_drills.steps.shifted_baseline import Rebaseline
     from odin_drills.steps.sequential import AlphaBudget
 
 Action = Literal["proceed", "rollback_now", "rollback", "hold"]
@@ -93,6 +94,7 @@ class Judge:
         clock: Any = None,
         budget: "AlphaBudget | None" = None,
         burn: "BurnRateMonitor | None" = None,
+        rebaseline: "Rebaseline | None" = None,
     ) -> None:
         self.source = source
         self.clock = clock if clock is not None else getattr(source, "clock", None)
@@ -104,6 +106,7 @@ class Judge:
         self.evaluations = 0
         self.budget = budget  # who spends how much alpha; None: this watch alone has the policy's alpha
         self.burn = burn  # the SLO's burn rates over this judge's windows (steps.burn); None: no SLO
+        self.rebaseline = rebaseline  # the same hours earlier, per watch (steps.shifted_baseline); None: as given
 
     def _window(self, length: float, phase: str, step: str | None, pending: Snapshot | None,
                 judge: Callable[[Snapshot], Any] | None = None) -> tuple[Snapshot, Any]:
@@ -137,6 +140,16 @@ class Judge:
             )
         return window, decision
 
+    def _rebaseline_for(self, duration: float, interval: float | None, *, phase: str, step: str | None) -> None:
+        """The baseline of this watch: the span it is about to cover, read back from earlier hours
+        (``steps.shifted_baseline``); where it came from is journaled before the first window."""
+        needed, interval = self._planned(duration, interval)
+        wall = getattr(self.source, "wall_seconds", None)
+        watch_wall = needed * wall(interval) if callable(wall) else (
+            self.clock.wall_seconds(duration) if self.clock is not None else duration)
+        self.baseline, line = self.rebaseline(watch_wall)  # type: ignore[misc]
+        self.journal.append("note", phase=phase, step=step, message=line)
+
     def _planned(self, duration: float, interval: float | None) -> tuple[int, float]:
         """How many windows of what length cover ``duration``."""
         interval = interval or duration
@@ -153,6 +166,8 @@ class Judge:
 
     def watch(self, duration: float, *, phase: str, step: str | None = None, interval: float | None = None) -> Verdict:
         """Judge ``duration`` seconds of plan time in windows of ``interval`` (default: one window)."""
+        if self.rebaseline is not None:
+            self._rebaseline_for(duration, interval, phase=phase, step=step)
         if getattr(self.policy, "judge", "fixed") == "sequential":
             return self._watch_sequential(duration, phase=phase, step=step, interval=interval)
         return self._watch_fixed(duration, phase=phase, step=step, interval=interval)

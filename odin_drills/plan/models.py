@@ -225,6 +225,22 @@ class Plan(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _shifted_baseline_readable(self) -> "Plan":
+        """A baseline from the same hours earlier is read back from history: the probe has none, and a
+        shift shorter than T+1h and T+24h together would compare the migration with itself."""
+        policy = self.policy
+        if policy.baseline_from != "shifted":
+            return self
+        if self.metrics.kind not in ("prometheus", "azure_monitor"):
+            raise ValueError("policy.baseline_from: shifted reads the same hours back from a telemetry source: "
+                             "needs metrics.kind prometheus or azure_monitor (the synthetic probe has no history)")
+        span = policy.windows.validation + policy.windows.final
+        if policy.baseline_shift < span:
+            raise ValueError(f"policy.baseline_shift: {policy.baseline_shift:g} s is shorter than T+1h and T+24h together "
+                             f"({span:g} s), so a watch would be compared with the migration itself; use 7d (the default) or 1d")
+        return self
+
+    @model_validator(mode="after")
     def _undo_declared_and_names_unique(self) -> "Plan":
         journeys = [j.name for j in self.smoke]
         if len(set(journeys)) != len(journeys):

@@ -151,6 +151,14 @@ class Policy(BaseModel):
                                     "1.5x latency breach: journal a warning, refuse the migration, or say nothing",
     )
     latency_percentiles: list[Literal["p95", "p99"]] = Field(default_factory=lambda: ["p95"])
+    baseline_from: Literal["t-1w", "shifted"] = Field(
+        default="t-1w",
+        description="what each watch is compared with: the window captured at T-1w, or (telemetry sources only) "
+                    "the same hours `baseline_shift` earlier, read back per watch so Monday morning meets Monday morning",
+    )
+    baseline_shift: Duration = Field(
+        default=604800.0, gt=0, description="baseline_from shifted: how far back the same hours are (default 7d)",
+    )
     windows: Windows = Field(default_factory=Windows)
     deadlines: Deadlines = Field(default_factory=Deadlines)
     on_hold_timeout: Literal["rollback", "proceed"] = "rollback"
