@@ -45,7 +45,7 @@ from odin_drills.reports.html import render_html
 
 from odin_drills.flows.migration_run import (  # noqa: F401 (MigrationRun, RolledBack: used by bench and tests)
     MigrationRun, Outcome, RolledBack, act_on, ask_person, capture_baseline, check_undo_plan, execute, gate, release_environment, roll_back,
-    smoke,
+    read_back_canaries, smoke, write_canaries,
 )
 
 
@@ -134,6 +134,8 @@ def run_step(run: MigrationRun, step: Any, phase: str) -> None:
                    "it reads the world first and changes only what is not yet as wanted")
             run.journal.append("note", phase=phase, step=label, message=(
                 f"{label} may have run, or run in part, before the crash; running it again is safe ({why})"))
+        if step.changes_world and run.canary is not None:
+            write_canaries(run, phase, label)  # journaled before the step acts: read back after it
         outcome = execute(run, step, phase, label)
         if not outcome.succeeded:
             roll_back(run, phase=phase, reason=f"step {label} failed: {outcome.detail}")
@@ -141,6 +143,7 @@ def run_step(run: MigrationRun, step: Any, phase: str) -> None:
         missed = missed_budget(run, step, phase, label)
         if missed:  # the handbook's "roll back immediately: RTO exceeded", no window to confirm it
             act_on(run, Verdict(action="rollback_now", reason=missed), phase=phase, step=label)
+        check_data(run, phase, label)
         stop.check(f"the gate after step {label} of {phase}")  # --resume runs it (the step is done)
         # the judge runs the smoke journeys with every window
         act_on(run, gate(run, phase, run.plan.policy.windows.step, label), phase=phase, step=label)
@@ -155,6 +158,16 @@ def missed_budget(run: MigrationRun, step: Any, phase: str, label: str) -> str |
         return None
     return (f"RTO exceeded: step {label} took {took:,.0f} s of plan time, over its budget of {step.budget:,.0f} s "
             f"(budget:) by {took - step.budget:,.0f} s")
+
+
+def check_data(run: MigrationRun, phase: str, label: str) -> None:
+    """The canary writes read back (``steps.data_canary``): one missing or changed is the handbook's
+    "data loss or corruption: roll back immediately", with no window to confirm it."""
+    if run.canary is None:
+        return
+    lost = read_back_canaries(run, phase, label)
+    if lost:
+        act_on(run, Verdict(action="rollback_now", reason=lost), phase=phase, step=label)
 
 
 def phase_t0(run: MigrationRun) -> None:
@@ -209,6 +222,7 @@ def phase_t_plus_1h(run: MigrationRun) -> None:
     smoke(run, "t+1h")
     policy = run.plan.policy
     if not state.gate_passed(run.journal.entries(), "t+1h", "validation"):
+        check_data(run, "t+1h", "validation")  # an hour on: what replication or a lazy copy lost shows now
         act_on(run, gate(run, "t+1h", policy.windows.validation, "validation", policy.windows.interval), phase="t+1h",
                step="validation")
     for step in run.plan.phases.t_plus_1h:

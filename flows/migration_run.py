@@ -24,6 +24,7 @@ from odin_drills.plan.slo import EmergencyOverride
 from odin_drills.steps.actions import StepOutcome
 from odin_drills.steps.baseline import BaselineRecord, load_baseline, save_baseline, unusable_baseline
 from odin_drills.steps.shifted_baseline import Rebaseline, shifted_baseline
+from odin_drills.steps.data_canary import DataCanary
 from odin_drills.steps.burn import BurnRateMonitor
 from odin_drills.steps.clock import ScaledClock
 from odin_drills.steps.identity import ODIN_ITSELF
@@ -68,12 +69,20 @@ class MigrationRun:
         self.force, self.wait, self.chain, self.resume = force, wait, chain, resume
         self.baseline = baseline
         self._source: Any = None
+        self._canary: DataCanary | None = None
 
     @property
     def source(self) -> Any:
         if self._source is None:
             self._source = open_metric_source(self.plan, self.clock)  # probe or Prometheus, with alerts if set
         return self._source
+
+    @property
+    def canary(self) -> DataCanary | None:
+        """The plan's canary writes (``canary:``); None when the plan has none."""
+        if self._canary is None and self.plan.canary is not None:
+            self._canary = DataCanary(self.plan.canary, self.journal, self.clock, client=self.client)
+        return self._canary
 
     def close(self) -> None:
         if self._source is not None:
@@ -175,6 +184,20 @@ def gate(run: MigrationRun, phase: str, duration: float, step: str | None = None
     if verdict.action not in ("rollback_now", "rollback"):  # a rollback is acted on, stop or not
         stop.check(f"acting on the gate of {step or phase}")  # a watch cut short: --resume runs the gate again
     return verdict
+
+
+@task(name="canary-writes", cache_policy=NO_CACHE, persist_result=False, task_run_name="canary-writes-{label}")
+def write_canaries(run: MigrationRun, phase: str, label: str) -> int:
+    """``canary.writes_per_step`` writes through the service before ``label`` acts, each journaled."""
+    assert run.canary is not None
+    return run.canary.write(phase, label)
+
+
+@task(name="canary-read-back", cache_policy=NO_CACHE, persist_result=False, task_run_name="canary-read-back-{label}")
+def read_back_canaries(run: MigrationRun, phase: str, label: str) -> str | None:
+    """Every acknowledged canary write read back; the data-loss/corruption reason, or None."""
+    assert run.canary is not None
+    return run.canary.check(phase, label)
 
 
 @task(name="undo", cache_policy=NO_CACHE, persist_result=False)

@@ -520,6 +520,17 @@ class CanaryStopped(Record):
     failed_writes: int
 
 
+class CanaryAcknowledged(Record):
+    """A migration's canary write the service acknowledged (``steps.data_canary``): read back after
+    each later step, from the journal, so a resumed run checks the writes of the run before it."""
+
+    KIND = "canary_acknowledged"
+    seq: int
+    write_id: str
+    sha256: str
+    run: str
+
+
 class CanaryVerified(Record):
     KIND = "canary_verified"
     acknowledged: int
@@ -797,7 +808,7 @@ RECORDS: dict[str, type[Record]] = {model.KIND: model for model in (
     StepStarted, StepFinished, StepIntent, OperationStarted, StepReconciled, UndoCheck, UndoStarted, UndoFinished, RollbackStarted, RollbackFinished,
     Baseline, Smoke, Gate, Decision, HoldStarted, HoldInterrupted, HumanInput, Notify, Comms,
     Sandbox, OutageInjecting, OutageInjected, OutageCleared, ProbeState, ProbeSummary, OutageConfirmed, OutageNotConfirmed,
-    ServiceRecovered, CanaryStarted, CanaryState, CanaryStopped, CanaryVerified, Replication, DataLoss,
+    ServiceRecovered, CanaryStarted, CanaryState, CanaryStopped, CanaryAcknowledged, CanaryVerified, Replication, DataLoss,
     FailbackDeferred, FailoverCheck, StepSkipped, PhaseBudget, ScorecardRecord, RestorePoint, RestoreVerified, RestoreScorecardRecord,
     Readiness, BlobRestorePoint, BlobRestoreVerified, SloCheck, LogReview, IncidentCount,
 )}

@@ -100,6 +100,7 @@ SAMPLES: dict[str, tuple[str | None, str | None, dict[str, Any]]] = {
     "canary_state": ("canary", None, dict(state="failing", seq=40, reason="503", previous="acknowledging",
                                           previous_lasted_seconds=8.0, previous_writes=39)),
     "canary_stopped": ("canary", None, dict(attempted=400, acknowledged=391, failed_writes=9)),
+    "canary_acknowledged": ("t0", "cut-over", dict(seq=2, write_id="1003", sha256="ab" * 32, run="0f3c9a2b7d11")),
     "canary_verified": ("canary", None, dict(acknowledged=391, verified=389, lost=2, corrupted=0, unreadable=0,
                                              lost_ids=["a", "b"], oldest_lost_ack=AT, newest_ack_before_failover=AT,
                                              newest_surviving_ack=None)),

@@ -104,7 +104,8 @@ def final_states(env: dict, entries: list[dict]) -> list[tuple[str, str]]:
 
 
 def test_clean_migration_completes(tmp_path: Path, odin_env: dict, shop) -> None:
-    plan = write_plan(tmp_path, shop.router_url)
+    url = shop.router_url
+    plan = write_plan(tmp_path, url, extra={"canary": {"url": f"{url}/api/orders", "read_url": f"{url}/api/orders/{{id}}"}})
     result = migrate(plan, odin_env, scale=200000)
     assert result.returncode == 0, result.stderr[-3000:]
     assert shop.weights() == {"blue": 0, "green": 100}
@@ -116,6 +117,11 @@ def test_clean_migration_completes(tmp_path: Path, odin_env: dict, shop) -> None
     # a single noisy window may say rollback; only confirmed decisions act, and none did here
     assert [d["data"]["action"] for d in kinds(entries, "decision")] == ["proceed"] * 5
     assert not kinds(entries, "undo_started")
+    # the canary writes before each step, read back after it and at T+1h: none lost or changed
+    checks = [(e["phase"], e["step"], e["data"]["lost"], e["data"]["corrupted"]) for e in kinds(entries, "canary_verified")]
+    assert checks == [("t0", "shift-10", 0, 0), ("t0", "shift-50", 0, 0), ("t0", "shift-100", 0, 0),
+                      ("t+1h", "validation", 0, 0)]
+    assert kinds(entries, "canary_verified")[-1]["data"]["verified"] >= 6  # of up to 9 (10 % of writes fail)
     assert final_states(odin_env, entries) == [("COMPLETED", "Completed")]
     # plan time advanced by (at least) the week between T-1w and T+24h
     first, last = entries[0]["time"], entries[-1]["time"]

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from odin_drills.plan.journeys import MetricSourceSpec, SmokeJourney
+from odin_drills.plan.migration_canary import MigrationCanary
 from odin_drills.plan.secrets import SecretSource
 from odin_drills.plan.slo import ErrorBudgetPolicy
 from odin_drills.plan.telemetry import AlertSourceSpec
@@ -174,6 +175,10 @@ class Plan(BaseModel):
         default=None, description="alerts firing at the end of each window, mapped to the ladder's signals "
                                   "(Sev 0 -> outage, Sev 1 -> sev1_alerts, new since the baseline -> new_alerts)")
     smoke: list[SmokeJourney] = Field(default_factory=list)
+    canary: MigrationCanary | None = Field(
+        default=None, description="writes through the service before each world-changing T-0 step, read back "
+                                  "after it and at T+1h: a missing one is data loss, a changed one corruption "
+                                  "(rollback now)")
     slo: ErrorBudgetPolicy | None = Field(
         default=None, description="availability SLO and the error-budget gate before T-0 (metrics.kind prometheus)")
     policy: Policy = Field(default_factory=Policy)

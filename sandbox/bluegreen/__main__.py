@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--weights", type=_weights, default=None, help="initial split, e.g. blue=90,green=10 (default blue=100,green=0)")
     parser.add_argument("--blue-port", type=int, default=0, help="fixed port for blue (default any)")
     parser.add_argument("--green-port", type=int, default=0, help="fixed port for green (default any)")
+    parser.add_argument("--green-store", choices=["shared", "empty", "corrupt"], default="shared",
+                        help="the orders green reads: the shared database (default), an empty new one (a cut-over "
+                             "loses data) or the shared one through a broken conversion (corrupts it)")
     return parser
 
 
@@ -56,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             latency_sigma=args.latency_sigma,
             weights=args.weights,
             version_ports={"blue": args.blue_port, "green": args.green_port},
+            green_store=args.green_store,
         )
     except (BlueGreenError, ValueError) as exc:
         print(f"odin bluegreen: {exc}", file=sys.stderr)

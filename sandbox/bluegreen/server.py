@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import itertools
 import json
 import logging
 import os
@@ -26,6 +25,7 @@ from typing import Any, TextIO, TypeVar
 
 from .admin import AdminApi, ControlPlane
 from .errors import DemoNotRunning, DemoStartFailed
+from .orders import GreenStore, stores_for
 from .faults import VERSIONS, FaultBook
 from .http11 import HttpServer
 from .router import ADMIN_PREFIX, WeightedRouter, Weights, parse_weights
@@ -73,6 +73,7 @@ class BlueGreenDemo:
         version_ports: Mapping[str, int] | None = None,
         stats_window_seconds: float = 60.0,
         upstream_timeout_seconds: float = 30.0,
+        green_store: GreenStore = "shared",
     ) -> None:
         natural = VersionBehaviour(error_rate, latency_median_ms, latency_sigma)
         self.seed = seed
@@ -87,6 +88,9 @@ class BlueGreenDemo:
             raise ValueError(f"stats_window_seconds must be > 0, got {stats_window_seconds!r}")
         self.stats_window_seconds = stats_window_seconds
         self.upstream_timeout_seconds = upstream_timeout_seconds
+        if green_store not in ("shared", "empty", "corrupt"):
+            raise ValueError(f"green_store must be shared, empty or corrupt, got {green_store!r}")
+        self.green_store: GreenStore = green_store  # orders.py: the database green reads
 
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -271,7 +275,7 @@ class BlueGreenDemo:
         clock = loop.time
         self._stop_requested = asyncio.Event()
         faults = FaultBook(clock)
-        order_ids = itertools.count(1001)
+        stores = stores_for(self.green_store)
         version_stats = {name: TrafficStats(clock, self.stats_window_seconds) for name in VERSIONS}
         router_stats = RouterStats(clock, VERSIONS, self.stats_window_seconds)
         pools: dict[str, UpstreamPool] = {}
@@ -284,8 +288,8 @@ class BlueGreenDemo:
                     seed=self.seed,
                     faults=faults,
                     stats=version_stats[name],
-                    order_ids=order_ids,
                     clock=clock,
+                    store=stores[name],
                 )
                 server = HttpServer(service.handle, name=name, host=self.host, port=self._requested_ports[name])
                 await self._listen(server)

@@ -14,7 +14,9 @@ the same errors every time.
 
 Endpoints (every response carries ``x-odin-version``; errors also ``x-odin-error``):
     GET  /health            -> 200 {"status": "ok", "version": "blue"}
-    GET  /api/orders/{id}   -> 200 {"id": 42, "status": "shipped", "version": "blue"}
+    GET  /api/orders/{id}   -> 200 {"id": 42, "status": "shipped", "version": "blue"} (ids below 1001: a fixed
+                               catalogue); from 1001 the stored order, 200 {"id", "status": "created",
+                               "version", "order"} or 404 (``orders.py``: what a cut-over can lose)
     POST /api/orders        -> 201 {"id": 1001, "status": "created", "version": "blue", "order": {...}}
     ANY  /api/echo          -> 200 what arrived (method, path, query, headers, body): proves the
                                router forwards requests faithfully
@@ -29,8 +31,10 @@ import math
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from .faults import FaultBook
+from .orders import FIRST_ORDER_ID, OrderStore
 from .http11 import HttpRequest, HttpResponse, json_response
 from .stats import TrafficStats
 
@@ -72,15 +76,16 @@ class VersionService:
         seed: int,
         faults: FaultBook,
         stats: TrafficStats,
-        order_ids: Iterator[int],
+        order_ids: Iterator[int] | None = None,
         clock: Callable[[], float],
+        store: Any = None,
     ) -> None:
         self.name = name
         self.behaviour = behaviour
         self.rng = random.Random(version_seed(seed, name))
         self._faults = faults
         self._stats = stats
-        self._order_ids = order_ids
+        self._orders = store if store is not None else OrderStore(order_ids)
         self._clock = clock
         self._log_median = math.log(behaviour.latency_median_ms / 1000.0) if behaviour.latency_median_ms > 0 else None
         self._version_header = ("x-odin-version", name)
@@ -131,6 +136,12 @@ class VersionService:
             if not order_id or "/" in order_id:
                 return self._reply(404, {"error": f"no route for {path}", "version": self.name})
             if readable:
+                if order_id.isdigit() and int(order_id) >= FIRST_ORDER_ID:
+                    stored = self._orders.get(int(order_id))
+                    if stored is None:
+                        return self._reply(404, {"error": f"no order {order_id}", "version": self.name})
+                    return self._reply(200, {"id": int(order_id), "status": "created", "version": self.name,
+                                             "order": stored})
                 shown: int | str = int(order_id) if order_id.isdigit() else order_id
                 return self._reply(200, {"id": shown, "status": "shipped", "version": self.name})
             return self._not_allowed("GET, HEAD")
@@ -145,7 +156,7 @@ class VersionService:
             return self._reply(400, {"error": f"body is not valid JSON: {exc}", "version": self.name})
         if not isinstance(order, dict):
             return self._reply(400, {"error": "body must be a JSON object", "version": self.name})
-        order_id = next(self._order_ids)
+        order_id = self._orders.add(order)
         return self._reply(
             201,
             {"id": order_id, "status": "created", "version": self.name, "order": order},
