@@ -90,14 +90,14 @@ def _span(seconds: float) -> str:
 
 def read_budget(slo: Any, source: Any) -> tuple[Budget, str | None]:
     """The budget over the SLO window ending now, from a metric source that can look back
-    (``PrometheusSource.read``; an ``AlertedSource`` is looked through), and why it could not be
-    read (None when it was). The window's real length is the source's for ``slo.window`` of plan
-    time: under a scaled clock a 30-day SLO window is 30 days / N of real traffic."""
+    (``read_window``: Prometheus, Application Insights; an ``AlertedSource`` is looked through), and
+    why it could not be read (None when it was). The window's real length is the source's for
+    ``slo.window`` of plan time: under a scaled clock a 30-day SLO window is 30 days / N of real traffic."""
     import time
 
     reader = getattr(source, "inner", source)
-    if not callable(getattr(reader, "read", None)):
+    if not callable(getattr(reader, "read_window", None)):
         return error_budget(0, 0, slo.availability, slo.window), f"{getattr(reader, 'name', 'the source')} cannot look back"
-    window = reader.read(time.time(), reader.wall_seconds(slo.window))
+    window = reader.read_window(time.time(), reader.wall_seconds(slo.window))
     budget = error_budget(window.requests, window.errors, slo.availability, slo.window)
     return budget, window.signals.details.get("unavailable")

@@ -25,7 +25,7 @@ from odin_drills.steps.probes.azure_monitor import AzureMonitorSource
 from odin_drills.steps.probes.open import open_metric_source
 from odin_drills.steps.probes.prometheus import INF_BOUND_MS
 from odin_drills.steps.snapshot import Snapshot
-from tests.monitoring_servers import Load
+from tests.monitoring_servers import Load, wait_until
 
 BUCKETS = [1.0, 5.0, 25.0, 250.0]
 SANDBOX_TARGET = SimpleNamespace(kind="sandbox", ca_cert=None)
@@ -143,3 +143,27 @@ def test_a_sandbox_not_yet_running_is_unavailable_then_found_on_a_later_window(
     assert "the sandbox's Log Analytics workspace is unknown" in before.signals.details["unavailable"]
     assert after.signals.details == {} and after.requests >= 10
     assert am.name == f"azure_monitor AppRequests in workspace {info['log_analytics_workspace_id']}"
+
+
+def test_the_error_budget_is_read_from_application_insights_over_the_scaled_slo_window(sandbox: AzureSandbox) -> None:
+    """The same four-tier gate as with Prometheus, from the sandbox's request telemetry: clean
+    traffic leaves the budget whole; a region failing every request spends it."""
+    from odin_drills.plan.slo import ErrorBudgetPolicy
+    from odin_drills.steps.slo import budget_gate, read_budget
+
+    slo = ErrorBudgetPolicy(availability=99.0)
+    url = sandbox.info()["regions"]["eastus"]
+    am = source(ScaledClock(scale=30 * 86400 / 4))  # the 30-day SLO window: 4 real seconds
+    try:
+        with Load(f"{url}/health"):
+            wait_until(lambda: read_budget(slo, am)[0].requests > 100, what="4 s of telemetry")
+            clean, clean_unavailable = read_budget(slo, am)
+            sandbox.faults.add({"kind": "error_rate", "region": "eastus", "rate": 1.0})
+            wait_until(lambda: read_budget(slo, am)[0].tier == "exhausted", timeout=30, what="the budget to be spent")
+            spent, unavailable = read_budget(slo, am)
+    finally:
+        am.close()
+    assert clean_unavailable is None and clean.tier == "normal", clean
+    assert unavailable is None and spent.errors > spent.allowed > 0
+    ok, said = budget_gate(spent, slo)
+    assert not ok and f"{spent.errors:,} failed of {spent.requests:,} requests over the 30-day SLO window" in said

@@ -84,7 +84,8 @@ def test_odin_plan_on_a_prometheus_plan_says_what_adequacy_cannot_know(tmp_path:
 def test_an_slo_needs_a_source_that_can_look_back_and_an_emergency_says_who(tmp_path: Path) -> None:
     lines = errors(tmp_path, slo={"availability": 99.9})  # GOOD's metrics are the synthetic probe
     assert len(lines) == 1 and lines[0].endswith(
-        "slo: the error budget is read over the SLO window from a source that can look back: needs metrics.kind prometheus")
+        "slo: the error budget is read over the SLO window from a source that can look back: "
+        "needs metrics.kind prometheus or azure_monitor")
     lines = errors(tmp_path, metrics=PROMETHEUS, slo={"availability": 100, "emergency": {"reason": "hotfix"}})
     assert len(lines) == 2, lines
     assert any("slo.availability: Input should be less than 100" in line for line in lines)

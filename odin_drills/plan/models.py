@@ -180,7 +180,7 @@ class Plan(BaseModel):
                                   "after it and at T+1h: a missing one is data loss, a changed one corruption "
                                   "(rollback now)")
     slo: ErrorBudgetPolicy | None = Field(
-        default=None, description="availability SLO and the error-budget gate before T-0 (metrics.kind prometheus)")
+        default=None, description="availability SLO and the error-budget gate before T-0 (metrics.kind prometheus or azure_monitor)")
     policy: Policy = Field(default_factory=Policy)
     change_window: ChangeWindow | None = None
     secrets: SecretSource | None = Field(
@@ -208,9 +208,9 @@ class Plan(BaseModel):
     @model_validator(mode="after")
     def _slo_readable(self) -> "Plan":
         """The error budget is read over the SLO window, so the source must look back: the probe cannot."""
-        if self.slo is not None and self.metrics.kind != "prometheus":
+        if self.slo is not None and self.metrics.kind not in ("prometheus", "azure_monitor"):
             raise ValueError("slo: the error budget is read over the SLO window from a source that can look back: "
-                             "needs metrics.kind prometheus")
+                             "needs metrics.kind prometheus or azure_monitor")
         return self
 
     @model_validator(mode="after")
