@@ -157,6 +157,18 @@ def name_servers(step: DnsRecordsStep, session: AzureSession, deadline: Deadline
     return servers
 
 
+def reachability_problem(step: DnsRecordsStep, session: AzureSession) -> str | None:
+    """Does the zone the undo writes answer? Its record set alone would not say: a zone that does
+    not exist answers that read with the same 404 as a name that has no record set yet."""
+    deadline = Deadline(min(step.timeout, 15.0))
+    try:
+        name_servers(step, session, deadline)  # the zone exists, and names the servers verification asks
+        observe(step, session, deadline)
+    except OdinError as exc:
+        return exc.message
+    return None
+
+
 def run(step: DnsRecordsStep, session: AzureSession, *, clock: Any, progress: Progress = no_progress,
         intent: Intent | None = None, on_operation: OnOperation | None = None) -> StepOutcome:
     """Observe ▸ decide ▸ undo ▸ ``intent`` ▸ PUT (or DELETE) ▸ read back ▸ wait for the name servers."""

@@ -255,6 +255,9 @@ def test_before_a_change_the_zone_an_undo_writes_must_answer(drill: Drill) -> No
     drill.sb.faults.add({"kind": "arm_error", "status": 503, "count": 50, "method": "GET", "path_contains": "/dnsZones/"})
     problem = azure_reachability_problem(dns_step(drill), drill.session)
     drill.sb.faults.clear()
-    assert problem is not None and "app.odin-demo.example" in problem, problem
+    assert problem is not None and "azure.dns.records odin-demo.example: ServiceUnavailable" in problem, problem
+    # a zone that does not exist is not "a name with no record set yet"
+    missing = azure_reachability_problem(dns_step(drill, zone="nowhere.example"), drill.session)
+    assert missing is not None and "nowhere.example" in missing and "\n" not in missing, missing
     # record set changes are not long-running: there is never an operation to follow
     assert azure_follow(dns_step(drill), drill.session, operation="put", continuation_token="t") is None
