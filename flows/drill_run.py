@@ -75,11 +75,12 @@ def execute(plan_file: str, time_scale: float, *, mode: Mode, options: DrillOpti
     """Never raises for a failing drill: the summary says what happened (and its exit code)."""
     try:
         plan = checked_plan(plan_file, time_scale, allow_production)
+        mode = run_mode(plan, mode)
+        confirmation_fits_decision_budget(plan, plan_file, mode, options)
     except UsageError as exc:
         return DrillSummary(plan="", drill_id="", mode=mode, outcome="refused", exit_code=exit_code("refused"),
                             detail="\n".join(exc.lines()))
     clock = ScaledClock(time_scale)
-    mode = run_mode(plan, mode)
     drill_id, folder, journal = open_journal(plan, clock, mode=mode, options=options, name=name, phases=phases)
     outcome, detail, run, card = run_drill(plan, drill_id, folder, clock, journal, mode, options, runbook)
     journal.append("run_finished", outcome=outcome, exit_code=exit_code(outcome), detail=detail)
@@ -103,6 +104,18 @@ def checked_plan(plan_file: str, time_scale: float, allow_production: bool = Fal
     if problems:
         raise PlanInvalid(problems)
     return plan
+
+
+def confirmation_fits_decision_budget(plan: DrillPlan, plan_file: str, mode: Mode, options: DrillOptions) -> None:
+    """The plan refuses ``decision.human_confirm`` with a ``confirm_timeout`` that fills the decision
+    budget when it loads; the run option ``human_confirm`` (the deployment form) asks the same of a
+    plan that did not, so it gets the same refusal before anything runs."""
+    decision, budget = plan.decision, plan.targets.budgets.decision
+    if options.human_confirm and not decision.human_confirm and mode == "drill" and decision.confirm_timeout >= budget:
+        raise UsageError(
+            f"{plan_file}: decision.confirm_timeout ({decision.confirm_timeout / 60:g} min) fills targets.budgets.decision "
+            f"({budget / 60:g} min), and this run asks for a human confirmation: an unanswered one misses the decision "
+            "budget by construction; make the timeout shorter or the budget longer, or run without human_confirm")
 
 
 def run_mode(plan: DrillPlan, asked: Mode) -> Mode:

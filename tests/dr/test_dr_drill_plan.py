@@ -227,3 +227,21 @@ def test_a_bad_custom_step_is_one_line_naming_its_field(steps: dict, expected: s
         parse_drill(data, "d.yaml", environ={})
     assert len(caught.value.problems) == 1, caught.value.problems
     assert caught.value.problems[0].startswith(f"d.yaml: {expected}"), caught.value.problems
+
+
+def test_a_run_asking_for_confirmation_gets_the_plans_budget_check() -> None:
+    """decision.human_confirm is checked against the decision budget when the plan loads; the run
+    option (the UI form's human_confirm) asks the same of a plan that did not, and is refused alike."""
+    from odin_drills.errors import UsageError
+    from odin_drills.flows.drill_run import confirmation_fits_decision_budget
+    from odin_drills.steps.dr.run import DrillOptions
+
+    plan = parse_drill({"name": "dr", "environment": "staging", "decision": {"confirm_timeout": "20m"},
+                        "regions": {"primary": "eastus", "secondary": "westus"}})  # no human_confirm: loads
+    confirmation_fits_decision_budget(plan, "dr.yaml", "drill", DrillOptions())  # no confirmation asked: fine
+    confirmation_fits_decision_budget(plan, "dr.yaml", "incident", DrillOptions(human_confirm=True))  # incident: own rule
+    with pytest.raises(UsageError) as caught:
+        confirmation_fits_decision_budget(plan, "dr.yaml", "drill", DrillOptions(human_confirm=True))
+    message = caught.value.message
+    assert message.startswith("dr.yaml: decision.confirm_timeout (20 min) fills targets.budgets.decision (15 min)")
+    assert message.endswith("or run without human_confirm") and "\n" not in message
