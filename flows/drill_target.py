@@ -104,7 +104,8 @@ def sandbox_for(plan: DrillPlan, folder: Path, replication_lag_seconds: float) -
 
     state_dir = private_dir(folder / "sandbox")  # its CA certificate and endpoints: owner-only
     sandbox = AzureSandbox(state_dir=state_dir, replication_lag_seconds=replication_lag_seconds,
-                           lro_retry_after=0, probe_interval_seconds=0.25, probe_timeout_seconds=0.5)
+                           lro_retry_after=0, probe_interval_seconds=0.25, probe_timeout_seconds=0.5,
+                           connection_mode=plan.target.connection_mode or "listener")
     sandbox.start()
     saved = os.environ.get(SANDBOX_INFO_ENV)
     os.environ[SANDBOX_INFO_ENV] = str(state_dir / "sandbox.json")
@@ -164,7 +165,15 @@ def sandbox_resources(plan: DrillPlan, info: dict[str, Any]) -> tuple[Resources,
     ids += [("storage_accounts", i, s.id) for i, s in enumerate(resources.storage_accounts)]
     if resources.frontdoor is not None:
         ids.append(("frontdoor.origin_group", None, resources.frontdoor.origin_group))
+    ids += [("frontdoor_groups", i, g.origin_group) for i, g in enumerate(resources.frontdoor_groups)]
     problems = []
+    wanted = getattr(plan.target, "connection_mode", None)
+    running = info.get("connection_mode", "listener")
+    if wanted is not None and wanted != running:
+        problems.append(f"{plan.name}: target.connection_mode: the plan wants a {wanted} sandbox, and the running "
+                        f"one ({SANDBOX_INFO_ENV}) is {running}: start it with `python -m odin_drills.sandbox.azure "
+                        f"--connection-mode {wanted}`, or unset "
+                        f"{SANDBOX_INFO_ENV} so the drill starts its own")
     for name, index, arm_id in ids:
         if f"/subscriptions/{subscription}/" not in arm_id.lower():
             where = f"resources.{name}" + (f"[{index}]" if index is not None else "")

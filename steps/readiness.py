@@ -171,7 +171,7 @@ def _alert_rules(inp: Inputs) -> Check | None:
     from odin_drills.steps.alerts.alertmanager import matches
 
     base = str(prom.url).rstrip("/")
-    alerts = inp.plan.alerts
+    alerts = inp.plan.alerts if getattr(inp.plan.alerts, "kind", None) == "alertmanager" else None
     matchers = list(alerts.filter) if alerts is not None else []
     label = alerts.severity_label if alerts is not None else "severity"
     try:
@@ -193,7 +193,7 @@ def _alert_rules(inp: Inputs) -> Check | None:
 
 def _routing(inp: Inputs) -> Check | None:
     alerts = inp.plan.alerts
-    if alerts is None:
+    if alerts is None or alerts.kind != "alertmanager":  # Azure Monitor's action groups are not read (yet)
         return None
     base = str(alerts.url).rstrip("/")
     try:

@@ -63,7 +63,8 @@ TRICKS = [
 KINDS = ["http", "command", "wait", "smoke", "gate", "approval", "notify", "azure.sql.failover",
          "azure.storage.failover", "azure.frontdoor.origins", "azure.dns.records", "azure.appservice.scale",
          "azure.appservice.settings", "region-failover", "synthetic_probe", "sandbox",
-         "azure", "local", "keyvault", "directory", "none", "auto", "HTTP", "", "teleport"]
+         "azure", "local", "keyvault", "directory", "alertmanager", "azure_monitor_alerts", "none", "auto", "HTTP", "",
+         "teleport"]
 
 _slug = st.from_regex(r"[a-z0-9][a-z0-9-]{0,20}", fullmatch=True)
 _short = st.text(min_size=1, max_size=20)
@@ -143,6 +144,23 @@ def _step(base: str) -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
+def _alert_sources(base: str) -> st.SearchStrategy[dict[str, Any]]:
+    """Every alert source kind (``alerts.kind``): Alertmanager and Azure Monitor."""
+    group = st.sampled_from(["rg-shop", "rg.odin_(1)", "RG-ODIN-DRILLS"])
+    return st.one_of(
+        st.fixed_dictionaries({"kind": st.just("alertmanager"), "url": _url(base)},
+                              optional={"filter": st.just(['service="shop"']), "timeout": _durations}),
+        st.fixed_dictionaries({"kind": st.just("azure_monitor_alerts"), "target_resource_group": group,
+                               "subscription_id": st.uuids().map(str)},  # a local target needs it
+                              optional={"target_resource_type": st.just("Microsoft.Web/sites"),
+                                        "alert_rules": st.lists(st.sampled_from(["FailedRequestRate", "AppUnavailable"]),
+                                                                max_size=2),
+                                        "security": st.fixed_dictionaries({}, optional={
+                                            "alert_rules": st.just(["SuspiciousSignIns"]),
+                                            "monitor_services": st.just(["ActivityLog Security"])}),
+                                        "timeout": _durations}))
+
+
 def valid_plans(base: str) -> st.SearchStrategy[dict[str, Any]]:
     """Plans drawn to load (most of them): every field a plan may have, URLs at ``base``."""
     journey = st.fixed_dictionaries({"name": _slug, "url": _url(base)},
@@ -163,7 +181,7 @@ def valid_plans(base: str) -> st.SearchStrategy[dict[str, Any]]:
                                           optional={"rate_per_second": st.floats(0.1, 1500),
                                                     "min_window_wall_seconds": st.floats(0.1, 60)}),
          "phases": st.fixed_dictionaries({}, optional={"t-1w": steps, "t0": steps, "t+1h": steps, "t+24h": steps})},
-        optional={"description": st.text(max_size=40), "target": target,
+        optional={"description": st.text(max_size=40), "target": target, "alerts": _alert_sources(base),
                   "smoke": st.lists(journey, max_size=3, unique_by=lambda j: j["name"]),
                   "policy": st.fixed_dictionaries({}, optional={
                       "confidence": st.floats(0.5, 1), "min_requests": st.integers(-5, 500),

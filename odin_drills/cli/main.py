@@ -104,6 +104,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["up"])
     p.add_argument("--state-dir", help="where to write ca.pem and sandbox.json (default: a temporary folder)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scale", default=None, metavar="fg=N,storage=M,afd=K",
+                   help="generated resources beside the fixed ones: N failover groups (fog-0001 …), M storage "
+                        "accounts, K Front Door origin groups (default none)")
+    p.add_argument("--arm-write-limit", default=None, metavar="WRITES/SECONDS",
+                   help="ARM's per-subscription write limit, e.g. 50/1: 429 + Retry-After beyond it (default: none)")
 
     p = sub.add_parser("demo-target", help="serve the blue/green demo service until interrupted")
     p.add_argument("--port", type=int, default=8710)
@@ -457,8 +462,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from odin_drills.sandbox.azure import serve
+    from odin_drills.sandbox.azure.arm_throttle import parse_write_limit
+    from odin_drills.sandbox.azure.scale import parse_scale
 
-    return serve(state_dir=args.state_dir, seed=args.seed)
+    try:
+        scale, limit = parse_scale(args.scale), parse_write_limit(args.arm_write_limit)
+    except ValueError as exc:
+        raise UsageError(f"odin sandbox up: {exc}") from None
+    return serve(state_dir=args.state_dir, seed=args.seed, scale=scale, arm_write_limit=limit)
 
 
 def cmd_demo_target(args: argparse.Namespace) -> int:

@@ -157,6 +157,11 @@ class Resources(_Section):
     failover_groups: list[FailoverGroupSpec] = Field(default_factory=list)
     storage_accounts: list[StorageAccountSpec] = Field(default_factory=list)
     frontdoor: FrontDoorSpec | None = None
+    frontdoor_groups: list[FrontDoorSpec] = Field(
+        default_factory=list,
+        description="more Front Door origin groups, moved in the same traffic wave as `frontdoor` (an estate "
+        "with one group per service); each names its origin for the primary and the secondary region. "
+        "`frontdoor` stays the one the outage injector and the probes go through")
 
 
 # --- detect, decide ---------------------------------------------------------------------------
@@ -380,6 +385,10 @@ class DrillPlan(BaseModel):
             if unknown:
                 raise ValueError(f"resources.frontdoor.origins: {unknown} are neither the primary nor the "
                                  "secondary region")
+        for index, group in enumerate(self.resources.frontdoor_groups):
+            if set(group.origins) != both:
+                raise ValueError(f"resources.frontdoor_groups[{index}].origins: name the origin of the primary "
+                                 f"and the secondary region (region -> origin name), not {sorted(group.origins)}")
         if self.outage.region is not None and self.outage.region not in both:
             raise ValueError(f"outage.region: {self.outage.region!r} is neither the primary nor the secondary region")
         budget = self.targets.budgets.decision

@@ -115,6 +115,11 @@ class SandboxTarget(BaseModel):
     arm_url: str | None = Field(default=None, description="the sandbox's ARM endpoint, https://127.0.0.1:PORT")
     ca_cert: str | None = Field(default=None, description="path of the sandbox CA certificate (PEM)")
     subscription_id: str | None = Field(default=None, description="the sandbox's subscription id")
+    connection_mode: Literal["listener", "per_server"] | None = Field(
+        default=None, description="what the sandbox's web apps' orders connection string names: the failover "
+        "group's listener (the default: writes follow a failover) or the primary's server (per_server: the DR "
+        "region's app writes to the old primary until a settings step moves it); a drill starts its sandbox so, "
+        "and refuses a running one (ODIN_SANDBOX_INFO) configured otherwise")
 
 
 class AzureTarget(BaseModel):
@@ -222,14 +227,6 @@ class Plan(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _workspace_known(self) -> "Plan":
-        """Outside the sandbox (which serves its own workspace) Application Insights needs the workspace id."""
-        if self.metrics.kind == "azure_monitor" and not self.metrics.workspace_id \
-                and not isinstance(self.target, SandboxTarget):
-            raise ValueError("metrics.workspace_id: required unless the target is the sandbox")
-        return self
-
-    @model_validator(mode="after")
     def _shifted_baseline_readable(self) -> "Plan":
         """A baseline from the same hours earlier is read back from history: the probe has none, and a
         shift shorter than T+1h and T+24h together would compare the migration with itself."""
@@ -243,6 +240,22 @@ class Plan(BaseModel):
         if policy.baseline_shift < span:
             raise ValueError(f"policy.baseline_shift: {policy.baseline_shift:g} s is shorter than T+1h and T+24h together "
                              f"({span:g} s), so a watch would be compared with the migration itself; use 7d (the default) or 1d")
+        return self
+
+    @model_validator(mode="after")
+    def _workspace_known(self) -> "Plan":
+        """Outside the sandbox (which serves its own workspace) Application Insights needs the workspace id."""
+        if self.metrics.kind == "azure_monitor" and not self.metrics.workspace_id \
+                and not isinstance(self.target, SandboxTarget):
+            raise ValueError("metrics.workspace_id: required unless the target is the sandbox")
+        return self
+
+    @model_validator(mode="after")
+    def _alert_subscription_known(self) -> "Plan":
+        """Azure Monitor's alerts are read per subscription: the target's, unless the plan names one."""
+        if self.alerts is not None and self.alerts.kind == "azure_monitor_alerts" \
+                and not self.alerts.subscription_id and isinstance(self.target, LocalTarget):
+            raise ValueError("alerts.subscription_id: required unless the target is azure or the sandbox")
         return self
 
     @model_validator(mode="after")

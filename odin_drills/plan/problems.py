@@ -69,7 +69,7 @@ def _kind_tags() -> frozenset[str]:
         except Exception:  # noqa: BLE001 - a schema that cannot be drawn must not turn an error report into a crash
             continue
     return frozenset(tags | {"http", "command", "wait", "sandbox", "azure", "local", "synthetic_probe", "prometheus",
-                             "azure_monitor", "alertmanager"})
+                             "azure_monitor", "alertmanager", "azure_monitor_alerts"})
 
 
 def _is_label(loc: tuple[Any, ...], index: int) -> bool:

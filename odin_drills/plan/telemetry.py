@@ -1,5 +1,5 @@
-"""Telemetry sources a plan can judge from besides the synthetic probe: Prometheus (metrics) and
-Alertmanager (alerts).
+"""Telemetry sources a plan can judge from besides the synthetic probe: Prometheus (metrics),
+Alertmanager and Azure Monitor (alerts).
 
 The probe says "can users reach it"; telemetry says what real users got, and alerts say what the
 service's own monitoring already concluded. Every metric source yields the same ``Snapshot``;
@@ -10,9 +10,9 @@ hard signals (``odin_drills.steps.outage.detected_signals``).
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationInfo, field_validator
 
 from odin_drills.plan.durations import Duration
 
@@ -123,4 +123,69 @@ class AlertmanagerAlerts(BaseModel):
         return value
 
 
-AlertSourceSpec = AlertmanagerAlerts
+_GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_RESOURCE_GROUP = r"^[-\w.()]{0,89}[-\w()]$"
+"""Azure's rule for resource group names: 1-90 letters, digits, ``_ - . ( )``, not ending in a period."""
+_RESOURCE_GROUP_OF = re.compile(r"^/subscriptions/[^/]+/resourceGroups/([^/]+)/providers/[^/]+/.+$", re.IGNORECASE)
+_RULE_NAME = r"^[^<>*%&:\\?+/#|\x00-\x1f]{1,260}$"
+"""An alert rule's name: what Azure accepts for scheduled-query and metric alert rule names."""
+
+
+class AzureAlertSecurity(BaseModel):
+    """Which Azure Monitor alerts are security alerts (-> ``security_breach``): an alert counts as one
+    when its rule is listed in ``alert_rules`` **or** its monitor service in ``monitor_services``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alert_rules: list[Annotated[str, Field(pattern=_RULE_NAME)]] = Field(
+        default_factory=list, description="alert rule names, e.g. [SuspiciousSignIns]")
+    monitor_services: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, description='monitor services, e.g. ["ActivityLog Security"]')
+
+
+class AzureMonitorAlerts(BaseModel):
+    """Azure Monitor's alerts (``Microsoft.AlertsManagement/alerts``, read through the real
+    ``azure-mgmt-alertsmanagement`` client): alerts fired (``monitorCondition: Fired``) and not
+    closed (``alertState`` New or Acknowledged) at the end of each window.
+
+    Only the service's own alerts count: those on resources of ``target_resource_group`` (and of
+    ``target_resource`` / ``target_resource_type`` / ``alert_rules`` when given). Azure's severities
+    are the handbook's: Sev0 -> ``outage``; Sev1 -> ``sev1_alerts``; Sev2-Sev4 count only when new
+    since the baseline (``new_alerts``); a ``security`` match -> ``security_breach``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["azure_monitor_alerts"]
+    subscription_id: str | None = Field(
+        default=None, pattern=_GUID,
+        description="the subscription whose alerts are read (a GUID); the target's when left out")
+    target_resource_group: str = Field(
+        pattern=_RESOURCE_GROUP, description="only alerts on resources of this resource group count")
+    target_resource: str | None = Field(
+        default=None, description="only alerts on this resource (its full ARM id, inside target_resource_group)")
+    target_resource_type: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9.]+(/[A-Za-z0-9.]+)*$",
+        description="only alerts on resources of this type, e.g. Microsoft.Web/sites")
+    alert_rules: list[Annotated[str, Field(pattern=_RULE_NAME)]] = Field(
+        default_factory=list, description="only alerts of these rules (names); every rule when empty")
+    security: AzureAlertSecurity = Field(default_factory=AzureAlertSecurity)
+    timeout: Duration = Field(default=10.0, gt=0, description="per request (connect and read)")
+
+    @field_validator("target_resource")
+    @classmethod
+    def _inside_group(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        found = _RESOURCE_GROUP_OF.match(value)
+        if found is None:
+            raise ValueError(f"{value!r} is not an ARM resource id like "
+                             "/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Web/sites/NAME")
+        group = info.data.get("target_resource_group")
+        if group is not None and found.group(1).lower() != str(group).lower():
+            raise ValueError(f"the resource is in resource group {found.group(1)!r}, not target_resource_group "
+                             f"{group!r}")
+        return value
+
+
+AlertSourceSpec = Annotated[Union[AlertmanagerAlerts, AzureMonitorAlerts], Field(discriminator="kind")]

@@ -21,7 +21,11 @@ The tour, one module per job:
 - ``arm_app``     ARM's REST surface over HTTPS; ``arm_shapes`` renders the resources (``arm_dns``: DNS zones)
 - ``dns_server``  the zone's name server: real UDP answers from the world (``dnslib``)
 - ``edge``        the Front Door reverse proxy and its health probes
-- ``region_app``  the demo service in each region; ``admin_app`` the control panel
+- ``region_app``  the demo service in each region (``db_target``: where its connection string sends
+                  orders); ``admin_app`` the control panel
+- ``log_analytics`` the apps' request telemetry; ``alerts`` Azure Monitor's alert rules over it
+  (``arm_alerts``: their ARM routes)
+- ``scale``/``world_scale`` generated resources for estate-sized drills; ``arm_throttle`` ARM's write limit
 - ``tls``, ``server``, ``clock``, ``topology``, ``credential``: plumbing
 - ``sandbox``     ``AzureSandbox`` and ``serve()`` (``python -m odin_drills.sandbox.azure``)
 """

@@ -12,9 +12,14 @@
     GET    /writes            every acknowledged write and whether the current primary holds it
     GET    /state             who is primary where, replication backlog, edge health
     POST   /reset             back to the initial world (faults, data, operations cleared; secrets kept)
+    GET    /throttle          the ARM write limit's counts: reads, writes, throttled (429s), ignored_retry_after
+                              (writes that arrived before a Retry-After had elapsed); 404 without a limit
     GET    /secrets           the Key Vault's secrets: name, versions, enabled, reads (never a value)
     PUT    /secrets/{name}    {"value": "...", "enabled"?, "content_type"?, "tags"?} → 201 a new version
     DELETE /secrets/{name}    → 204, 404 if there is no such secret
+    GET    /alerts            Azure Monitor's alerts (the rules evaluated first): id, name, severity, condition
+    POST   /alerts            {"name", "severity"?: "Sev0".."Sev4", "target_resource"?, ...} → 201 a fired alert
+    POST   /alerts/{id}/resolve   resolve it (or every fired alert of that rule name) → {"resolved": N}
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .alerts import AlertBook, InvalidAlert, UnknownAlert
 from .faults import FaultRegistry, InvalidFault
 from .keyvault import InvalidSecret, SecretStore
 
@@ -38,9 +44,12 @@ class AdminApi:
     def __init__(self, *, faults: FaultRegistry, info: Callable[[], dict[str, Any]],
                  operations: Callable[[], list[dict[str, Any]]], writes: Callable[[], list[dict[str, Any]]],
                  state: Callable[[], dict[str, Any]], reset: Callable[[], None],
-                 secrets: SecretStore | None = None) -> None:
+                 secrets: SecretStore | None = None, alerts: AlertBook | None = None,
+                 throttle: Callable[[], dict[str, Any] | None] | None = None) -> None:
         self.faults = faults
         self.secrets = secrets
+        self._throttle = throttle
+        self.alerts = alerts
         self._info, self._operations, self._writes = info, operations, writes
         self._state, self._reset = state, reset
         self.app = Starlette(routes=[
@@ -55,8 +64,12 @@ class AdminApi:
             Route("/state", lambda r: JSONResponse(self._state()), methods=["GET"]),
             Route("/reset", self.reset, methods=["POST"]),
             Route("/secrets", self.list_secrets, methods=["GET"]),
+            Route("/throttle", self.throttle_stats, methods=["GET"]),
             Route("/secrets/{name}", self.put_secret, methods=["PUT"]),
             Route("/secrets/{name}", self.delete_secret, methods=["DELETE"]),
+            Route("/alerts", self.list_alerts, methods=["GET"]),
+            Route("/alerts", self.fire_alert, methods=["POST"]),
+            Route("/alerts/{alert}/resolve", self.resolve_alert, methods=["POST"]),
         ])
 
     async def list_faults(self, request: Request) -> Response:
@@ -89,6 +102,14 @@ class AdminApi:
         return JSONResponse({"reset": True})
 
 
+    async def throttle_stats(self, request: Request) -> Response:
+        stats = self._throttle() if self._throttle is not None else None
+        if stats is None:
+            return JSONResponse({"error": {"code": "NotFound", "message": "this sandbox has no ARM write limit "
+                                           "(start it with arm_write_limit, e.g. --arm-write-limit 50/1)"}},
+                                status_code=404)
+        return JSONResponse(stats)
+
     async def list_secrets(self, request: Request) -> Response:
         return JSONResponse(self.secrets.summary() if self.secrets else [])
 
@@ -115,6 +136,37 @@ class AdminApi:
         if self.secrets is not None and self.secrets.delete(request.path_params["name"]):
             return Response(status_code=204)
         return JSONResponse({"error": {"code": "NotFound", "message": "no such secret"}}, status_code=404)
+
+
+    async def list_alerts(self, request: Request) -> Response:
+        return JSONResponse(self.alerts.summary() if self.alerts else [])
+
+    async def fire_alert(self, request: Request) -> Response:
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            body = None
+        fields = {"severity", "target_resource", "target_resource_group", "target_resource_type", "monitor_service",
+                  "signal_type", "description"}
+        if self.alerts is None or not isinstance(body, dict) or not isinstance(body.get("name"), str) \
+                or set(body) - fields - {"name"}:
+            return _bad_request('the alert must be a JSON object like {"name": "HighErrorRate", "severity": "Sev1"} '
+                                f"(optional: {', '.join(sorted(fields - {'severity'}))})", code="InvalidAlert")
+        try:
+            fired = self.alerts.fire(body.pop("name"), **{k: str(v) for k, v in body.items()})
+        except InvalidAlert as exc:
+            return _bad_request(str(exc), code="InvalidAlert")
+        return JSONResponse({"id": fired.id, "name": fired.name, "severity": fired.severity,
+                             "target_resource": fired.target_resource}, status_code=201)
+
+    async def resolve_alert(self, request: Request) -> Response:
+        try:
+            count = self.alerts.resolve(request.path_params["alert"]) if self.alerts else 0
+        except UnknownAlert:
+            count = -1
+        if count < 0 or self.alerts is None:
+            return JSONResponse({"error": {"code": "NotFound", "message": "no such alert"}}, status_code=404)
+        return JSONResponse({"resolved": count})
 
 
 def _bad_request(message: str, code: str = "InvalidFault") -> JSONResponse:

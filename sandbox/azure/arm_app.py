@@ -12,10 +12,13 @@ rules that matter to them are Azure's own:
   ``Location`` monitor that answers 202 until done, Front Door ``Azure-AsyncOperation`` with the
   resource's own URL as the final GET. ``Retry-After`` is configurable (0 in tests);
 - injected ``arm_throttle``/``arm_error`` faults answer before anything reaches a resource
-  provider, so a retried mutation still runs once.
+  provider, so a retried mutation still runs once;
+- with a write limit (``arm_throttle``, opt-in), a write beyond the subscription's token bucket is
+  answered 429 + Retry-After the same way, and every write carries the remaining budget.
 
 Microsoft.Network/dnsZones (synchronous, no operations) has its routes in ``arm_dns``; Microsoft.Web
-(App Service plans, web app settings; synchronous here too) in ``arm_web``.
+(App Service plans, web app settings; synchronous here too) in ``arm_web``; Azure Monitor's alerts
+(Microsoft.AlertsManagement, subscription-wide) in ``arm_alerts``.
 """
 
 from __future__ import annotations
@@ -33,7 +36,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import arm_shapes as shapes
+from .alerts import AlertBook
+from .arm_alerts import alert_routes
 from .arm_dns import dns_routes
+from .arm_throttle import ArmWriteThrottle
 from .arm_web import web_routes
 from .clock import iso
 from .errors import ArmError
@@ -70,10 +76,12 @@ _FAILED_STATUS = 400  # a monitor URL reports a Failed operation with an error s
 class ArmApi:
     """Routes ARM requests to the world and renders its answers."""
 
-    def __init__(self, world: World, faults: FaultRegistry, retry_after: int = 0) -> None:
+    def __init__(self, world: World, faults: FaultRegistry, retry_after: int = 0,
+                 alerts: AlertBook | None = None, throttle: ArmWriteThrottle | None = None) -> None:
         self.world = world
         self.faults = faults
         self.retry_after = retry_after
+        self.throttle = throttle  # the per-subscription write limit (``arm_throttle``); None: never throttles
         table: list[tuple[str, str, Callable[[Call], Result]]] = [
             ("GET", _SQL + "$", self.get_sql_server),
             ("GET", _SQL + "/failoverGroups$", self.list_failover_groups),
@@ -115,6 +123,8 @@ class ArmApi:
             ("GET", _RG + r"/Microsoft\.Cdn/operationresults/(?P<op>[^/]+)$", self.cdn_operation_status),
             *dns_routes(world, _RG),  # Microsoft.Network/dnsZones (``arm_dns``)
             *web_routes(world, _RG),  # Microsoft.Web serverfarms and sites/config (``arm_web``)
+            # Microsoft.AlertsManagement/alerts (``arm_alerts``)
+            *(alert_routes(alerts, world.topology.subscription_id) if alerts is not None else []),
         ]
         self._routes = [(m, re.compile(p, re.IGNORECASE), h) for m, p, h in table]
 
@@ -147,6 +157,9 @@ class ArmApi:
         if rejection is not None:
             extra = {} if rejection.retry_after is None else {"Retry-After": str(rejection.retry_after)}
             return rejection.status, {"error": {"code": rejection.code, "message": rejection.message}}, extra
+        verdict = self.throttle.admit(method, path) if self.throttle is not None else None
+        if verdict is not None and not verdict.allowed:
+            return 429, verdict.body(), verdict.headers()
         api_version = request.query_params.get("api-version")
         if not api_version:
             raise ArmError(400, "MissingApiVersionParameter",
@@ -165,7 +178,8 @@ class ArmApi:
                         params=match.groupdict())
             self._check_scope(call)
             with self.world.lock:
-                return handler(call)
+                status, answer, extra = handler(call)
+            return status, answer, {**(verdict.headers() if verdict is not None else {}), **extra}
         if allowed:
             raise ArmError(405, "MethodNotAllowed",
                            f"The requested method '{method}' is not allowed here (allowed: {sorted(allowed)}).")

@@ -1,10 +1,14 @@
 """The demo service deployed in one region: the thing users reach through Front Door.
 
 It is deliberately small — an order API and a blob API — because its job is to make the
-consequences of a failover visible: writes go to the failover group's *current* primary through
-the read-write listener (so they fail while that primary's region is down, wherever the app
-runs), blobs go to the storage account's current primary, and every response names the region
-that served it (``x-odin-region``), which is how a drill sees Front Door move traffic.
+consequences of a failover visible: orders go where the ``orders`` connection string of the
+region's web app says, read on every write (``db_target``): the failover group's read-write
+listener follows its *current* primary (so writes fail while that primary's region is down,
+wherever the app runs); a named server takes writes only while it is the primary and its region
+answers (a geo-secondary is read-only: 503 ``DatabaseReadOnly``; a string the app cannot use: 500
+``ConnectionStringInvalid``; both name the server). Blobs go to the storage account's current
+primary, and every response names the region that served it (``x-odin-region``), which is how a
+drill sees Front Door move traffic.
 
 Endpoints: ``GET|HEAD /health``; ``POST /api/orders`` (JSON) → 201 ``{id, acknowledged_at,
 region, database_server, payload_sha256}``; ``GET /api/orders/{id}``; ``GET /api/sql/{server}/databases/{db}/orders[/{id}]`` (one named
@@ -29,6 +33,7 @@ from starlette.routing import Route
 from .clock import iso
 from .errors import DataPlaneUnavailable
 from .world import AckedWrite, World
+from .world_web import ORDERS_CONNECTION_STRING
 
 REGION_HEADER = "x-odin-region"
 
@@ -99,9 +104,15 @@ class RegionApp:
             return self._json({"error": "InvalidJson", "message": "the order must be a JSON object"}, 400)
         body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         try:
-            ack = self.world.write_order(self.region, body)
+            target = self.world.orders_target(self.region)
         except DataPlaneUnavailable as exc:
-            return self._unavailable(exc)
+            return self._json({"error": exc.code, "message": exc.message}, 500)
+        try:
+            ack = self.world.write_order(self.region, body, server=None if target.listener else target.name)
+        except DataPlaneUnavailable as exc:
+            return self._json({"error": exc.code, "database_server": target.host,
+                               "message": f"web app of {self.region} writes to {target.host} (connection string "
+                                          f"'{ORDERS_CONNECTION_STRING}'): {exc.message}"}, 503)
         result = self._ack(ack)
         result["database_server"] = ack.committed_on
         return self._json(result, 201)

@@ -22,7 +22,9 @@ from types import FrameType, TracebackType
 from typing import Any, TextIO
 
 from .admin_app import AdminApi
+from .alerts import AlertBook, AlertRecord, RuleSettings
 from .arm_app import ArmApi
+from .arm_throttle import ArmWriteThrottle, WriteLimit, parse_write_limit
 from .clock import Clock
 from .dns_server import DnsResponder
 from .edge import EdgeProxy, HealthProbes
@@ -30,10 +32,12 @@ from .faults import FaultRegistry
 from .keyvault import KeyVaultApi, SecretStore
 from .log_analytics import LogAnalyticsApi, RequestTelemetry, recorded
 from .region_app import RegionApp
+from .scale import Scale, parse_scale
 from .server import BackgroundServer, RestartableServer, bind
 from .tls import make_tls
 from .topology import REGIONS, Topology, seeded_uuid
 from .world import World
+from .world_web import orders_connection_string
 
 SERVER_NAMES = ("arm", "frontdoor", "admin", "keyvault", "loganalytics", *REGIONS)
 
@@ -46,8 +50,15 @@ class AzureSandbox:
                  probe_interval_seconds: float = 0.5, probe_timeout_seconds: float = 1.0,
                  lro_retry_after: int = 1, operation_seconds: float = 0.0,
                  clock: Clock = time.time, host: str = "127.0.0.1",
-                 ports: Mapping[str, int] | None = None, **pitr: Any) -> None:
+                 ports: Mapping[str, int] | None = None, connection_mode: str = "listener",
+                 alert_rules: RuleSettings | None = None,
+                 scale: Scale | str | None = None, arm_write_limit: WriteLimit | str | None = None,
+                 **pitr: Any) -> None:
         """
+        :param scale: generated resources beside the fixed estate (``scale``): a ``Scale`` or
+            ``"fg=200,storage=50,afd=50"``; None: the default world.
+        :param arm_write_limit: ARM's per-subscription write limit (``arm_throttle``), e.g. ``"50/1"`` (a
+            burst of 50 writes, 50 more per wall second); None (default): never throttles.
         :param state_dir: where ``ca.pem`` and ``odin_drills.sandbox.json`` (the info) are written so other
             processes can find and trust the sandbox; a temporary directory when None. Files the
             sandbox wrote are removed on stop.
@@ -57,6 +68,12 @@ class AzureSandbox:
             client's ``polling_interval`` decides).
         :param operation_seconds: how long an operation takes without a ``slow_operations`` fault.
         :param ports: fixed ports by server name (arm, frontdoor, admin, eastus, westus); 0 = free.
+        :param alert_rules: thresholds of the Azure Monitor alert rules (``alerts.RuleSettings``:
+            failed-request rate > 5 % over 5 minutes -> Sev1, app unavailable -> Sev0).
+        :param connection_mode: what each web app's ``orders`` connection string names at start
+            (``topology.CONNECTION_MODES``): ``listener``, the failover group's listener; ``per_server``,
+            the primary's server, with the Key Vault holding ``orders-db-<region>`` (each region's
+            server's connection string) for a runbook's ``${secret:...}``.
         :param pitr: point-in-time restore settings (``pitr_log_lag_seconds``, default the SQL lag;
             ``pitr_granularity_seconds``, ``pitr_base_seconds``, ``pitr_seconds_per_gib``,
             ``pitr_base_size_bytes``, ``pitr_retention_seconds``): see ``pitr``.
@@ -83,14 +100,23 @@ class AzureSandbox:
         self._outage_lock = threading.Lock()
         self._outage_thread: threading.Thread | None = None
         self._closing = threading.Event()
-        self.topology = Topology.from_seed(seed)
+        self.topology = Topology.from_seed(seed, connection_mode=connection_mode,
+                                           scale=scale if isinstance(scale, Scale) else parse_scale(scale))
+        limit = parse_write_limit(arm_write_limit)
+        self.throttle: ArmWriteThrottle | None = ArmWriteThrottle(limit) if limit is not None else None
         self.faults = FaultRegistry(self.lock, clock)
         self.faults.on_change(around=self._advance_world, after=self._outage_signal.set)
         # The Key Vault's secrets: seeded before or after start, kept across reset() (they are
         # configuration, like the CA, not world state a drill changes).
         self.secrets = SecretStore(clock)
+        if connection_mode == "per_server":
+            for region, server in self.topology.sql_servers.items():
+                self.secrets.set(f"orders-db-{region}", orders_connection_string(server, self.topology.database),
+                                 content_type="connection-string")
         # Application Insights request telemetry of the demo apps, served by the Log Analytics query API.
         self.telemetry = RequestTelemetry(clock)
+        # Azure Monitor's alerts: the handbook's rules over that telemetry, plus alerts fired by hand.
+        self.alerts = AlertBook(self.topology, self.telemetry, self.faults.region_down, clock, alert_rules)
         self.world: World | None = None
         self._sockets: list[Any] = []
         self._servers: dict[str, BackgroundServer | RestartableServer] = {}
@@ -138,10 +164,12 @@ class AzureSandbox:
         world.dns_name_servers = [self._dns.address]  # the zones name it, as Azure's name its name servers
         self._probes = HealthProbes(world, interval=self._options["probe_interval_seconds"],
                                     timeout=self._probe_timeout)
-        arm = ArmApi(world, self.faults, retry_after=self._lro_retry_after)
+        arm = ArmApi(world, self.faults, retry_after=self._lro_retry_after, alerts=self.alerts,
+                     throttle=self.throttle)
         edge = EdgeProxy(world, self._probes, seed=self.seed)
         admin = AdminApi(faults=self.faults, info=self.info, operations=self.operations,
-                         writes=self.writes, state=self.state, reset=self.reset, secrets=self.secrets)
+                         writes=self.writes, state=self.state, reset=self.reset, secrets=self.secrets,
+                         alerts=self.alerts, throttle=self.throttle_stats)
         vault = KeyVaultApi(self.secrets, tenant_id=seeded_uuid(self.seed, "tenant"))
         logs = LogAnalyticsApi(self.telemetry, workspace_id=seeded_uuid(self.seed, "log-analytics-workspace"))
         self._servers = {
@@ -177,13 +205,29 @@ class AzureSandbox:
             "log_analytics_url": f"https://{self.host}:{port['loganalytics']}",
             "log_analytics_workspace_id": logs.workspace_id,
             "dns_server": self._dns.address,
+            "connection_mode": self.topology.connection_mode,
             "regions": {r: f"http://{self.host}:{port[r]}" for r in REGIONS},
             "resources": self._resources(),
+            "scaled_resources": self._scaled_resources(),
+            "arm_write_limit": self.throttle.limit.text() if self.throttle is not None else None,
         }
         if self._state_dir is not None:
             info_file = self._state_dir / "sandbox.json"
             info_file.write_text(json.dumps(self._info, indent=2) + "\n")
             self._written.append(info_file)
+
+    def _scaled_resources(self) -> dict[str, list[str]]:
+        """The ARM ids of a scaled world's generated resources (empty lists in the default world)."""
+        t, scale = self.topology, self.topology.scale
+        server = t.sql_servers[t.primary_region]
+        return {"failover_groups": [t.failover_group_id(server, n) for n in scale.failover_group_names()],
+                "storage_accounts": [t.storage_account_id(n) for n in scale.storage_account_names()],
+                "frontdoor_origin_groups": [t.origin_group_id(t.frontdoor_profile, n)
+                                            for n in scale.origin_group_names()]}
+
+    def throttle_stats(self) -> dict[str, Any] | None:
+        """The ARM write limit's counts (``ArmWriteThrottle.stats``); None when the sandbox has no limit."""
+        return self.throttle.stats() if self.throttle is not None else None
 
     def _resources(self) -> dict[str, Any]:
         t = self.topology
@@ -294,9 +338,22 @@ class AzureSandbox:
         self.faults.forget()
         world.reset()
         self.telemetry.clear()
+        self.alerts.clear()
+        if self.throttle is not None:
+            self.throttle.reset()
         self._apply_outages()  # every region answers again before reset() returns
         if self._probes is not None:
             self._probes.reset()
+
+
+    def fire_alert(self, name: str, severity: str = "Sev1", **essentials: Any) -> AlertRecord:
+        """Fire an Azure Monitor alert by hand (``alerts.AlertBook.fire``): on the primary region's
+        web app unless ``target_resource`` / ``target_resource_group`` say otherwise."""
+        return self.alerts.fire(name, severity, **essentials)
+
+    def resolve_alert(self, alert: str) -> int:
+        """Resolve the fired alert with this id, or every fired alert of the rule with this name."""
+        return self.alerts.resolve(alert)
 
 
 def serve(state_dir: str | Path | None = None, seed: int = 0, *, out: TextIO | None = None,

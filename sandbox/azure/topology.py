@@ -2,9 +2,10 @@
 
 Two regions, a SQL failover group across them, a geo-redundant storage account, a Front Door
 profile, a public DNS zone whose ``app`` name points at the primary region's app, and an App
-Service plan with one web app per region. Names are fixed (a runbook written against the sandbox reads like one written against
-a real subscription); the subscription id comes from the seed so two sandboxes never look like
-the same tenant.
+Service plan with one web app per region (whose ``orders`` connection string names the failover
+group's listener, or in ``per_server`` mode the primary's server). Names are fixed (a runbook
+written against the sandbox reads like one written against a real subscription); the subscription
+id comes from the seed so two sandboxes never look like the same tenant.
 
 Ids follow what Azure itself returns: SQL and Storage use the camel-case segments of the
 request paths (``resourceGroups``); Front Door answers with lower-case segments
@@ -18,11 +19,19 @@ import random
 import uuid
 from dataclasses import dataclass, field
 
+from .scale import Scale
+
 REGIONS: tuple[str, str] = ("eastus", "westus")
 """Sandbox regions, in their ARM (canonical) spelling."""
 
 DISPLAY_NAMES: dict[str, str] = {"eastus": "East US", "westus": "West US"}
 """The SQL resource provider reports locations by display name, as its examples show."""
+
+CONNECTION_MODES: tuple[str, str] = ("listener", "per_server")
+"""What each web app's ``orders`` connection string names at start: ``listener``, the failover
+group's read-write listener (writes follow the primary: a failover needs no app change);
+``per_server``, the primary region's SQL server itself (a failover needs the runbook's "update
+connection strings" step, or the DR region's app keeps writing to the old primary)."""
 
 
 def seeded_uuid(seed: object, purpose: str) -> str:
@@ -55,10 +64,17 @@ class Topology:
         default_factory=lambda: {"eastus": "odin-plan-eastus", "westus": "odin-plan-westus"})
     web_apps: dict[str, str] = field(
         default_factory=lambda: {"eastus": "app-eastus", "westus": "app-westus"})  # one per plan, same region
+    connection_mode: str = "listener"  # one of CONNECTION_MODES
+    scale: Scale = field(default_factory=Scale)  # generated resources beside the fixed ones (``scale``)
+
+    def __post_init__(self) -> None:
+        if self.connection_mode not in CONNECTION_MODES:
+            raise ValueError(f"connection_mode {self.connection_mode!r}: one of {', '.join(CONNECTION_MODES)}")
 
     @classmethod
-    def from_seed(cls, seed: object) -> Topology:
-        return cls(subscription_id=seeded_uuid(seed, "subscription"))
+    def from_seed(cls, seed: object, connection_mode: str = "listener", scale: Scale | None = None) -> Topology:
+        return cls(subscription_id=seeded_uuid(seed, "subscription"), connection_mode=connection_mode,
+                   scale=scale or Scale())
 
     # --- ids -------------------------------------------------------------------------------
     @property

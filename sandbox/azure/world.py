@@ -18,7 +18,8 @@ What lives in the world, and nothing about HTTP — one module per resource, sta
 - ``world_dns``: a public **DNS zone** with A and CNAME record sets, which the sandbox's UDP
   responder answers from (or from the past, under a ``dns_stale`` fault);
 - ``world_web``: an **App Service plan** and a **web app** per region: the plan's instance count,
-  the app's app settings and connection strings;
+  the app's app settings and connection strings (the region app writes orders where its ``orders``
+  connection string says: ``db_target``);
 - ``world_writes``: the **acknowledged writes**, the ground truth of data-loss measurement;
 - ``world_base``: the lock, time, faults and the **operations** (``operations.OperationEngine``),
   finished lazily at their due time.
@@ -47,6 +48,7 @@ from .topology import REGIONS, Topology
 from .world_frontdoor import ROUTING_FIELDS, EdgeTarget, EdgeView, FrontDoor, FrontDoorRules, Origin, OriginGroup
 from .world_sql import FORCED, PLANNED, SQL_FAILOVERS, TRY_PLANNED, FailoverGroup, SqlRules, SqlServer
 from .world_storage import StorageAccount, StorageRules
+from .world_scale import ScaleRules
 from .world_web import AppServicePlan, WebApp, WebRules
 from .world_writes import AckedWrite, WriteLedger
 
@@ -56,7 +58,7 @@ __all__ = ["FORCED", "PLANNED", "ROUTING_FIELDS", "SQL_FAILOVERS", "TRY_PLANNED"
            "RestoredDatabase", "SqlServer", "StorageAccount", "WebApp", "World"]
 
 
-class World(SqlRules, PitrRules, BlobPitrRules, StorageRules, FrontDoorRules, DnsRules, WebRules):
+class World(ScaleRules, SqlRules, PitrRules, BlobPitrRules, StorageRules, FrontDoorRules, DnsRules, WebRules):
     """The sandbox's Azure: resources, their rules, data, and operations."""
 
     def __init__(self, *, topology: Topology, clock: Clock, lock: threading.RLock,
@@ -107,6 +109,7 @@ class World(SqlRules, PitrRules, BlobPitrRules, StorageRules, FrontDoorRules, Dn
             self._reset_frontdoor()
             self._reset_dns(now)
             self._reset_web()
+            self._reset_scale(now)  # a scaled world's generated resources (``world_scale``), after the defaults
             self.ledger = WriteLedger()
             self.operations.clear()
 

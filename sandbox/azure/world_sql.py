@@ -139,7 +139,8 @@ class SqlRules(WorldBase):
         """The geo links of a server (optionally of one database), from that server's side."""
         with self.lock:
             srv = self.sql_server(server)
-            if database is not None and database.lower() != self.topology.database.lower():
+            if database is not None and database.lower() not in {
+                    d.lower() for g in self.failover_groups.values() for d in g.databases}:
                 raise ArmError(404, "ResourceNotFound",
                                f"The Resource 'Microsoft.Sql/servers/{srv.name}/databases/{database}' "
                                f"under resource group '{self.topology.resource_group}' was not found.")
@@ -307,13 +308,28 @@ class SqlRules(WorldBase):
             return op, creating
 
     # ===================================================================== the orders
-    def write_order(self, app_region: str, payload: bytes) -> AckedWrite:
-        """Commit an order through the failover group's read-write listener (its primary)."""
+    def write_order(self, app_region: str, payload: bytes, server: str | None = None) -> AckedWrite:
+        """Commit an order through the failover group's read-write listener (its primary), or on
+        ``server`` when the app's connection string names one: only the primary takes writes (a
+        geo-secondary is read-only), and a server in a region that is down does not answer."""
         t = self.topology
         with self.lock:
             self.advance()
             group = self.failover_groups[t.failover_group]
             primary = self.servers[group.primary]
+            if server is not None:
+                named = self._find(self.servers, server)
+                if named is None:
+                    raise DataPlaneUnavailable("ServerNotFound", f"There is no server '{server}'.")
+                if self.region_down(named.region):
+                    raise DataPlaneUnavailable(
+                        "DatabaseUnavailable",
+                        f"The server '{named.name}' in region '{named.region}' does not answer (region outage).")
+                if named.name != primary.name:
+                    raise DataPlaneUnavailable(
+                        "DatabaseReadOnly",
+                        f"The server '{named.name}' is a geo-secondary of failover group '{group.name}' (the primary "
+                        f"is '{primary.name}'): its database '{t.database}' is read-only, so the write failed.")
             if self.region_down(primary.region):
                 raise DataPlaneUnavailable(
                     "DatabaseUnavailable",

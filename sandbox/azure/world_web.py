@@ -7,23 +7,32 @@ its tier's ``maximumNumberOfWorkers`` (30 for the sandbox's PremiumV3 plans; mor
 replaces the whole set (what the API documents: a client that wants to change one key reads the
 set, merges and writes it back); connection string types are Azure's ``ConnectionStringType``.
 
-Each app starts with the app setting ``DB_TARGET`` and the connection string ``orders`` naming the
-primary region's SQL server (the failover group's read-write listener is what the demo service
-writes to today; the settings are what a runbook moves). The region apps do not read them yet.
+Each app starts with the connection string ``orders``, which the region app reads on every write
+(``db_target``): in the default ``listener`` mode it names the failover group's read-write listener
+(``odin-fg.database.windows.net``: writes follow the primary), in ``per_server`` mode the primary
+region's server (``odin-sql-eastus.database.windows.net``: after a failover the DR region's app
+writes to the old primary until a runbook moves the string). The app setting ``DB_TARGET`` (the
+primary's server name) is configuration a runbook may move too; the app does not read it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import ArmError
+from .db_target import DbTarget, InvalidConnectionString, resolve
+from .errors import ArmError, DataPlaneUnavailable
 from .world_base import WorldBase
+
+if TYPE_CHECKING:
+    from .world_sql import FailoverGroup, SqlServer
 
 SKU = {"name": "P1v3", "tier": "PremiumV3", "size": "P1v3", "family": "Pv3"}
 MAX_WORKERS = 30
 CONNECTION_STRING_TYPES = ("MySql", "SQLServer", "SQLAzure", "Custom", "NotificationHub", "ServiceBus", "EventHub",
                            "ApiHub", "DocDb", "RedisCache", "PostgreSQL")
+ORDERS_CONNECTION_STRING = "orders"
+"""The connection string the region apps write orders through (``db_target``)."""
 
 
 @dataclass
@@ -54,15 +63,33 @@ class WebRules(WorldBase):
 
     app_service_plans: dict[str, AppServicePlan]
     web_apps: dict[str, WebApp]
+    servers: dict[str, SqlServer]  # world_sql's: what a connection string may name
+    failover_groups: dict[str, FailoverGroup]
 
     def _reset_web(self) -> None:
         t = self.topology
         primary = t.sql_servers[t.primary_region]
+        host = t.failover_group if t.connection_mode == "listener" else primary
+        orders = (orders_connection_string(host, t.database), "SQLAzure")
         self.app_service_plans = {name: AppServicePlan(name, region) for region, name in t.app_service_plans.items()}
         self.web_apps = {
             name: WebApp(name, region, t.app_service_plans[region], app_settings={"DB_TARGET": primary},
-                         connection_strings={t.database: (orders_connection_string(primary, t.database), "SQLAzure")})
+                         connection_strings={ORDERS_CONNECTION_STRING: orders})
             for region, name in t.web_apps.items()}
+
+    def orders_target(self, region: str) -> DbTarget:
+        """The database the region's app writes orders to, from its ``orders`` connection string as
+        it is now; ``ConnectionStringInvalid`` when the app could not connect with it."""
+        with self.lock:
+            app = self.web_app(self.topology.web_apps[region])
+            pair = app.connection_strings.get(ORDERS_CONNECTION_STRING)
+            where = f"The connection string '{ORDERS_CONNECTION_STRING}' of web app '{app.name}'"
+            if pair is None:
+                raise DataPlaneUnavailable("ConnectionStringInvalid", f"{where} is not set.")
+            try:
+                return resolve(pair[0], failover_groups=list(self.failover_groups), servers=list(self.servers))
+            except InvalidConnectionString as exc:
+                raise DataPlaneUnavailable("ConnectionStringInvalid", f"{where} is not usable: {exc}.") from None
 
     # ===================================================================== plans
     def app_service_plan(self, name: str) -> AppServicePlan:

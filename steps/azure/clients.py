@@ -14,7 +14,9 @@ polling        SDK default (30 s, or Retry-After)   0.1 s (or Retry-After)
 
 Retries are the SDK's own policy (429 with Retry-After, transient 5xx, connection errors);
 ``retry_total``, ``retry_backoff_factor`` and any other client keyword can be passed to
-:class:`AzureSession`. A sandbox target without ``arm_url``/``ca_cert``/``subscription_id`` reads
+:class:`AzureSession`. Every client also carries ``throttle.SharedThrottlePolicy`` after the SDK's
+retry policy: one ARM write budget per subscription for the whole process, so a 429's Retry-After
+holds the writes of every session, not only the one that got it. A sandbox target without ``arm_url``/``ca_cert``/``subscription_id`` reads
 them from the ``odin_drills.sandbox.json`` named by ``ODIN_SANDBOX_INFO``. Nothing patches the SDK, and the
 SDK is imported only when a client is first needed.
 """
@@ -130,6 +132,8 @@ _CLIENT_CLASSES = {
     "cdn": ("azure.mgmt.cdn", "CdnManagementClient"),
     "dns": ("azure.mgmt.dns", "DnsManagementClient"),
     "web": ("azure.mgmt.web", "WebSiteManagementClient"),
+    # alerts: {kind: azure_monitor_alerts} reads Azure Monitor's alert instances of the subscription
+    "alerts": ("azure.mgmt.alertsmanagement", "AlertsManagementClient"),
 }
 
 
@@ -185,10 +189,14 @@ class AzureSession:
             if key not in self._clients:
                 import importlib
 
+                from odin_drills.steps.azure.throttle import shared_throttle_policy
+
                 module, name = _CLIENT_CLASSES[service]
                 cls = getattr(importlib.import_module(module), name)
                 kwargs = self.client_kwargs()
                 base_url = kwargs.pop("base_url", None)
+                kwargs["per_retry_policies"] = [*(kwargs.get("per_retry_policies") or []),
+                                                shared_throttle_policy(base_url, subscription)]
                 self._clients[key] = (cls(self.credential, subscription, base_url, **kwargs) if base_url
                                       else cls(self.credential, subscription, **kwargs))
             return self._clients[key]

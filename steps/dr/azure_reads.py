@@ -17,15 +17,21 @@ from odin_drills.errors import UsageError
 from odin_drills.steps.dr.scorecard import ReplicationEvidence
 
 def partner_server(failover_group_id: str, target: Any, region: str) -> str:
-    """The ARM id of the failover group's server in ``region`` (the one to become primary)."""
+    """The ARM id of the failover group's server in ``region`` (the one to become primary).
+    ``target`` may be an ``AzureSession`` already open (a drill of hundreds of groups reads them all
+    through one, over the same connections)."""
     from odin_drills.steps.azure import AzureSession
     from odin_drills.plan.arm_ids import ArmId, parse_arm_id, region_name
 
     ref = parse_arm_id(failover_group_id)
     server = ref.name_of("servers") or ""
     try:
-        with AzureSession(target) as session:
+        session, owned = AzureSession.of(target)
+        try:
             group = session.sql(ref.subscription_id).failover_groups.get(ref.resource_group, server, ref.name)
+        finally:
+            if owned:
+                session.close()
     except UsageError:
         raise
     except Exception as exc:

@@ -1,7 +1,8 @@
 """The failover's world-changing actions and their undos.
 
     failover_waves(run)        SQL failover groups and storage accounts (one wave, run in parallel),
-                               then Front Door to the DR region; which server becomes primary is
+                               then Front Door to the DR region (``frontdoor`` and any
+                               ``frontdoor_groups``, one wave); which server becomes primary is
                                read from Azure now, while the primary still answers
     frontdoor_step(run, ...)   the azure.frontdoor.origins step for the primary/DR origins
     execute_action(run, a, p)  one step, write-ahead (``steps.intent``): its identity, observed state
@@ -26,6 +27,7 @@ from odin_drills.plan.azure_steps import is_azure_step
 from odin_drills.plan.steps import Step
 from odin_drills.steps import intent as wal
 from odin_drills.steps.actions import StepOutcome, parse_undo, run_action
+from odin_drills.steps.azure.clients import AzureSession
 from odin_drills.steps.dr.azure_reads import partner_server
 from odin_drills.steps.dr.order import data_first
 from odin_drills.steps.dr.run import Action, DrillRun
@@ -39,12 +41,14 @@ their undos are journaled (the step's rules) but never run by a failback, clean-
 
 def failover_waves(run: DrillRun) -> list[list[Action]]:
     data_tier: list[Action] = []
-    for spec in run.resources.failover_groups:
-        step = STEPS.validate_python({
-            "kind": "azure.sql.failover", "name": f"sql {short(spec.id)} -> {run.secondary}",
-            "failover_group": spec.id, "to_server": partner_server(spec.id, run.target, run.secondary),
-            "mode": spec.mode, "allow_data_loss": spec.allow_data_loss})
-        data_tier.append(Action(step.name, step))
+    if run.resources.failover_groups:
+        with AzureSession(run.target) as session:  # one session for every group's read
+            for spec in run.resources.failover_groups:
+                step = STEPS.validate_python({
+                    "kind": "azure.sql.failover", "name": f"sql {short(spec.id)} -> {run.secondary}",
+                    "failover_group": spec.id, "to_server": partner_server(spec.id, session, run.secondary),
+                    "mode": spec.mode, "allow_data_loss": spec.allow_data_loss})
+                data_tier.append(Action(step.name, step))
     for account in run.resources.storage_accounts:
         step = STEPS.validate_python({
             "kind": "azure.storage.failover", "name": f"storage {short(account.id)} -> {run.secondary}",
@@ -52,14 +56,16 @@ def failover_waves(run: DrillRun) -> list[list[Action]]:
             "allow_data_loss": account.allow_data_loss})
         data_tier.append(Action(step.name, step))
     waves = [data_tier] if data_tier else []
-    if run.resources.frontdoor is not None:
-        waves.append([Action(f"frontdoor {short(run.resources.frontdoor.origin_group)} -> {run.secondary}",
-                             frontdoor_step(run, primary_enabled=False, dr_priority=1))])
+    groups = ([run.resources.frontdoor] if run.resources.frontdoor is not None else []) + run.resources.frontdoor_groups
+    if groups:
+        waves.append([Action(f"frontdoor {short(spec.origin_group)} -> {run.secondary}",
+                             frontdoor_step(run, primary_enabled=False, dr_priority=1, spec=spec)) for spec in groups])
     return waves
 
 
-def frontdoor_step(run: DrillRun, *, primary_enabled: bool, dr_priority: int | None) -> Any:
-    spec = run.resources.frontdoor
+def frontdoor_step(run: DrillRun, *, primary_enabled: bool, dr_priority: int | None, spec: Any = None) -> Any:
+    """The origins step of ``spec`` (default: the drill's ``resources.frontdoor``)."""
+    spec = spec if spec is not None else run.resources.frontdoor
     assert spec is not None
     origins: dict[str, Any] = {spec.origins[run.primary]: {"enabled": primary_enabled},
                                spec.origins[run.secondary]: {"enabled": True}}

@@ -10,6 +10,8 @@ Two sources, merged by the alert's fingerprint:
   real time) in any state — active, silenced or inhibited (a silenced alert still fired) — so an
   alert that fired between two windows, or that someone silenced, still counts while Alertmanager
   holds it.
+  For ``azure_monitor_alerts``: Azure Monitor's alerts on the service's resources that started since
+  T-0, fired or resolved, in any alertState (``AzureMonitorAlertsSource.started_since``).
 
 A plan without ``alerts:`` counts nothing and says so; an alert source that does not answer is said
 once and the journal's windows are counted alone.
@@ -48,10 +50,13 @@ def journal_alerts(entries: list[Entry], since_seq: int) -> tuple[set[str], dict
     return baseline, seen
 
 
-def alerts_started_since(spec: Any, since_wall: datetime, client: httpx.Client | None = None
-                         ) -> tuple[list[dict[str, Any]], str | None]:
+def alerts_started_since(spec: Any, since_wall: datetime, client: httpx.Client | None = None, *,
+                         target: Any = None) -> tuple[list[dict[str, Any]], str | None]:
     """Alertmanager's alerts (any state) matching the plan's filter that started at or after
-    ``since_wall``; ([], why) when it did not answer."""
+    ``since_wall``; ([], why) when it did not answer. Azure Monitor's (``azure_monitor_alerts``):
+    the service's alerts fired or resolved, in any state, since then."""
+    if getattr(spec, "kind", None) == "azure_monitor_alerts":
+        return _azure_alerts_started_since(spec, since_wall, target)
     from odin_drills.steps.alerts.alertmanager import AlertmanagerSource, matches
 
     source = AlertmanagerSource(spec, client)
@@ -80,6 +85,19 @@ def alerts_started_since(spec: Any, since_wall: datetime, client: httpx.Client |
         out.append({**alert.model_dump(), "state": str((item.get("status") or {}).get("state", "active")),
                     "started_at": started.isoformat()})
     return out, None
+
+
+def _azure_alerts_started_since(spec: Any, since_wall: datetime, target: Any) -> tuple[list[dict[str, Any]], str | None]:
+    from odin_drills.steps.alerts.alertmanager import AlertSourceUnavailable
+    from odin_drills.steps.alerts.azure_monitor_alerts import AzureMonitorAlertsSource
+
+    source = AzureMonitorAlertsSource(spec, target=target)
+    try:
+        return source.started_since(since_wall), None
+    except AlertSourceUnavailable as exc:
+        return [], str(exc)
+    finally:
+        source.close()
 
 
 def count_incidents(spec: Any, entries: list[Entry], started: list[dict[str, Any]],
@@ -112,11 +130,11 @@ def count_incidents(spec: Any, entries: list[Entry], started: list[dict[str, Any
             "before": len(before), "unavailable": unavailable, "detail": detail}
 
 
-def review(spec: Any, entries: list[Entry]) -> dict[str, Any]:
-    """Read the alert source (when the plan has one) and count."""
+def review(spec: Any, entries: list[Entry], target: Any = None) -> dict[str, Any]:
+    """Read the alert source (when the plan has one; ``target``: the plan's, for Azure Monitor) and count."""
     start = t0_start(entries)
     started: list[dict[str, Any]] = []
     unavailable = None
     if spec is not None and start is not None:
-        started, unavailable = alerts_started_since(spec, start.wall)
+        started, unavailable = alerts_started_since(spec, start.wall, target=target)
     return count_incidents(spec, entries, started, unavailable)

@@ -27,4 +27,5 @@ def review_t_plus_1h(run: Any) -> None:
 
 def review_t_plus_24h(run: Any) -> None:
     """"Review incident count (did migration cause issues?)"; lessons learned are the report's."""
-    _record(run, "t+24h", "incident_count", lambda: incidents.review(run.plan.alerts, run.journal.entries()))
+    _record(run, "t+24h", "incident_count", lambda: incidents.review(run.plan.alerts, run.journal.entries(),
+                                                                        getattr(run.plan, "target", None)))

@@ -3,7 +3,8 @@
 One place decides which class serves ``metrics.kind``, so a flow never names a source class and a
 new kind plugs in here: ``synthetic_probe`` -> ``SyntheticProbeSource``, ``prometheus`` ->
 ``PrometheusSource``, ``azure_monitor`` -> ``AzureMonitorSource`` (Application Insights); with ``alerts:`` the source is wrapped in ``AlertedSource`` so every window
-(the baseline's too) lists the alerts firing when it ended.
+(the baseline's too) lists the alerts firing when it ended: ``alerts.kind`` ``alertmanager`` ->
+``AlertmanagerSource``, ``azure_monitor_alerts`` -> ``AzureMonitorAlertsSource`` (``open_alert_source``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,17 @@ def open_metric_source(plan: Any, clock: Clock) -> Any:
     alerts = getattr(plan, "alerts", None)
     if alerts is None:
         return source
-    from odin_drills.steps.alerts import AlertedSource, AlertmanagerSource
+    from odin_drills.steps.alerts import AlertedSource
 
-    return AlertedSource(source, AlertmanagerSource(alerts))
+    return AlertedSource(source, open_alert_source(alerts, getattr(plan, "target", None)))
+
+
+def open_alert_source(spec: Any, target: Any = None) -> Any:
+    """The reader for ``plan.alerts`` by its ``kind`` (``firing()`` and ``close()``)."""
+    if spec.kind == "azure_monitor_alerts":
+        from odin_drills.steps.alerts.azure_monitor_alerts import AzureMonitorAlertsSource
+
+        return AzureMonitorAlertsSource(spec, target=target)
+    from odin_drills.steps.alerts import AlertmanagerSource
+
+    return AlertmanagerSource(spec)

@@ -26,7 +26,7 @@ from odin_drills.steps.rollback import undo_completed
 
 Drill = Any  # tests/azure/conftest.py: the drill fixture
 PLAN, APP = "odin-plan-westus", "app-westus"
-PRIMARY = orders_connection_string("odin-sql-eastus", "orders")
+PRIMARY = orders_connection_string("odin-fg", "orders")  # the sandbox's default: the failover group's listener
 DR = ("Server=tcp:odin-sql-westus.database.windows.net,1433;Initial Catalog=orders;"
       "User ID=odin;Password=dr-conn-pw-5e1f7a2b")
 REPORTING = "Server=tcp:reporting.example,1433;Password=rep-pw-0b5e55ed"

@@ -36,7 +36,7 @@ def test_each_region_has_a_plan_at_one_instance_and_an_app_pointing_at_the_prima
         assert settings.properties == {"DB_TARGET": "odin-sql-eastus"}
         strings = web.web_apps.list_connection_strings(rg, f"app-{region}").properties
         assert list(strings) == ["orders"] and strings["orders"].type == models.ConnectionStringType.SQL_AZURE
-        assert "odin-sql-eastus.database.windows.net" in strings["orders"].value
+        assert "odin-fg.database.windows.net" in strings["orders"].value  # the failover group's listener
 
 
 def test_a_plan_is_scaled_by_putting_it_back_with_a_new_capacity(sandbox, web):

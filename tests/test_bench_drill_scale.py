@@ -1,0 +1,42 @@
+"""Issue 14, drills at estate scale: the bench's smallest configuration runs, so the bench cannot rot.
+
+Runs ``bench/drill_scale.py``'s own measurement for one failover group (and the drill's Front Door
+origin group) against a sandbox in its own process with ARM's write limit on: every action succeeds,
+no write ignored a Retry-After, the floor is computed, and the sandbox process (stopped by PID in the
+trial's ``finally``) is gone.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pytest import approx
+
+from bench.drill_scale import floor_seconds, measure_trial, report
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_the_floor_is_the_throttle_or_the_parallelism_whichever_binds() -> None:
+    assert floor_seconds(250, 1, 20, 1.0, 0.2, 16) == approx((11.5 + 0.2 + 0.4, 11.6))  # the write limit binds
+    assert floor_seconds(20, 1, 20, 1.0, 0.2, 16) == approx((2 * 0.2 + 0.4, 0.1))  # two rounds of 16 bind
+    assert floor_seconds(0, 1, 20, 1.0, 0.2, 16) == approx((0.4, 0.0))  # Front Door alone
+    assert floor_seconds(250, 51, 20, 1.0, 0.2, 16) == approx((0.2 + (250 + 102 - 20) / 20, 16.6))  # all writes
+
+
+def test_the_smallest_drill_scale_trial_runs_and_cleans_up(tmp_path: Path) -> None:
+    trial = measure_trial(1, 0, workdir=tmp_path, write_limit="20/1", op_seconds=0.1)
+    assert trial.actions == 2 and trial.succeeded == 2, trial.failed  # the failover group, then Front Door
+    assert trial.arm_writes >= 3 and trial.ignored_retry_after == 0, trial
+    assert trial.floor_seconds > 0 and trial.failover_seconds >= trial.floor_seconds * 0.9, trial
+    assert len(trial.pids) == 1 and not any(_alive(pid) for pid in trial.pids)
+    text = report([trial], "python bench/drill_scale.py --configs 1:0", datetime.now(timezone.utc), (0, 0))
+    assert "| 1 | 0 | 1 | shared | 2/2 |" in text
