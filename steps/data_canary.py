@@ -62,9 +62,8 @@ class DataCanary:
             acknowledged += 1
         return acknowledged
 
-    def read_back(self) -> ReadBackResult:
-        """Every write this migration's journal holds as acknowledged, read back now."""
-        writes = [e.data for e in self.journal.entries() if e.kind == "canary_acknowledged"]
+    def read_back(self, writes: list[dict[str, Any]]) -> ReadBackResult:
+        """``writes`` (``canary_acknowledged`` entries' data) read back now."""
         read = self.writer.http_reader("")  # read_url is a whole URL: nothing goes before it
         result = ReadBackResult(acknowledged=len(writes))
         for write in writes:
@@ -82,9 +81,10 @@ class DataCanary:
     def check(self, phase: str, step: str) -> str | None:
         """Read back and journal (``canary_verified``); the rollback-now reason, or None when no
         acknowledged write is missing or changed."""
-        if not any(e.kind == "canary_acknowledged" for e in self.journal.entries()):
+        writes = [e.data for e in self.journal.entries("canary_acknowledged")]  # the journal, read once
+        if not writes:
             return None
-        result = self.read_back()
+        result = self.read_back(writes)
         self.journal.append("canary_verified", phase=phase, step=step, acknowledged=result.acknowledged,
                             verified=result.verified, lost=len(result.lost), corrupted=len(result.corrupted),
                             unreadable=len(result.unreadable), lost_ids=result.lost[:20])

@@ -8,21 +8,13 @@ trial's ``finally``) is gone.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 
 from pytest import approx
 
 from bench.drill_scale import floor_seconds, measure_trial, report
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+from tests.test_bench_time_to_act import _alive
 
 
 def test_the_floor_is_the_throttle_or_the_parallelism_whichever_binds() -> None:

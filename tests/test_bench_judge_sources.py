@@ -14,14 +14,7 @@ from pathlib import Path
 
 from bench.judge_sources import SOURCES, run
 from tests.monitoring_servers import binary
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+from tests.test_bench_time_to_act import _alive
 
 
 def test_the_smallest_configuration_gives_a_row_per_source_with_positive_timings(tmp_path: Path) -> None:
