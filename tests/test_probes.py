@@ -102,8 +102,14 @@ def test_probe_sends_rate_times_window_requests_and_the_server_receives_them_on_
     assert snapshot.errors == 0
     assert len(service.arrivals) == 300
     span = service.arrivals[-1] - service.arrivals[0]
-    assert 1.3 < span < 1.75, f"300 requests at 200 req/s should arrive over ~1.5 s, took {span:.2f} s"
-    assert window.achieved_rate_per_second == pytest.approx(200, rel=0.1)
+    # On schedule, or late by no more than the probe itself reports (a busy CI worker delays sends;
+    # the probe must say so rather than pretend it kept the rate).
+    late = window.max_send_lag_ms / 1000
+    assert 1.3 < span < 1.75 + late, (
+        f"300 requests at 200 req/s should arrive over ~1.5 s (+{late:.2f} s reported lag), took {span:.2f} s")
+    assert window.achieved_rate_per_second == pytest.approx(299 / span, rel=0.1)
+    if late < 0.05:
+        assert window.achieved_rate_per_second == pytest.approx(200, rel=0.1)
     assert len(snapshot.latency_samples_ms) == 300
     assert snapshot.source == f"synthetic_probe {service.base}/ok"
     assert snapshot.started_at < snapshot.ended_at
