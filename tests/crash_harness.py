@@ -144,6 +144,8 @@ def demo_plan(folder: Path, url: str, environment: str) -> Path:
                     "min_window_wall_seconds": 2},
         "smoke": [{"name": "health", "url": f"{url}/health", "retries": 5, "retry_delay": 0.05,
                    "assert": [{"jsonpath": "$.status", "equals": "ok"}]}],
+        # canary writes before each shift, read back after it: their journal boundaries are kill points too
+        "canary": {"url": f"{url}/api/orders", "read_url": f"{url}/api/orders/{{id}}"},
         "policy": {"windows": {"baseline": "1w", "step": "5m", "interval": "5m", "validation": "1h", "final": "23h"},
                    "floors": {"latency_ms": LATENCY_FLOOR_MS}, "absolute": {"p95_latency_ms": None}},
         "phases": {"t0": [shift("shift-10", {"blue": 90, "green": 10}, {"blue": 100, "green": 0}),
@@ -303,6 +305,7 @@ def demo_verdict(case: str, path: str, killed: bool, result: subprocess.Complete
     expect, note = expected_end(home, DEMO_PLAN, path, expect)
     problems = check_journal(home, DEMO_PLAN, "rollback" if expect == "rolled_back" else "resume")
     problems += reservation_problems(home, expect)
+    problems += canary_problems(home, DEMO_PLAN, expect == "completed")
     if expect == "completed":
         want, code = {"blue": 0, "green": 100}, 0
         steps = _steps(home, DEMO_PLAN)
@@ -319,6 +322,22 @@ def demo_verdict(case: str, path: str, killed: bool, result: subprocess.Complete
     problems += exit_problems(result, code)
     outcome = f"exit {result.returncode}, blue/green {weights.get('blue')}/{weights.get('green')}{note}"
     return Verdict(case, path, killed, result.returncode, not problems, outcome, problems)
+
+
+def canary_problems(home: Path, plan: str, completed: bool) -> list[str]:
+    """A kill must never look like data loss: every canary write journaled as acknowledged — by the
+    killed run or the recovery — reads back unchanged whenever it is checked, and a T-0 resumed to
+    its end checked them all (the killed run's too) after its last step."""
+    entries = journal(home, plan)
+    checks = [e for e in entries if e["kind"] == "canary_verified"]
+    problems = [f"canary check after {e.get('step') or e.get('phase')}: {e['data'].get('lost')} lost, "
+                f"{e['data'].get('corrupted')} corrupted" for e in checks
+                if e["data"].get("lost") or e["data"].get("corrupted")]
+    written = sum(1 for e in entries if e["kind"] == "canary_acknowledged")
+    if completed and (not checks or checks[-1]["data"].get("acknowledged") != written):
+        problems.append(f"the last canary check read {checks[-1]['data'].get('acknowledged') if checks else 0} "
+                        f"of the {written} journaled writes")
+    return problems
 
 
 def failovers(operations: list[dict[str, Any]]) -> Counter[str]:

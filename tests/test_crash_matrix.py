@@ -66,6 +66,7 @@ def converged(verdicts: list[harness.Verdict]) -> None:
 @pytest.mark.parametrize(("kill", "what"), [
     ("step_intent:2", "between shift-50's intent and its PUT: may have happened"),
     ("step_finished:1", "after shift-10 is done, before its gate"),
+    ("canary_acknowledged:5", "shift-10 done, two of shift-50's canary writes journaled, before its intent"),
 ])
 def test_demo_t0_killed_then_resumed_and_rolled_back(kill: str, what: str, demo_shop, demo_prepared: Path,
                                                       base_env: dict, tmp_path: Path) -> None:
