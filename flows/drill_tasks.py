@@ -20,6 +20,7 @@ from odin_drills.steps.dr import CanaryResult, DetectionResult
 from odin_drills.steps.dr.azure_reads import read_replication
 from odin_drills.steps.dr.drill_steps import FailedStep, run_in_order, run_step
 from odin_drills.steps.dr.failover import execute_action, failover_waves, run_undo
+from odin_drills.steps.dr.incident import Verdict, weigh_outage
 from odin_drills.steps.dr.run import Action, DrillRun, Where
 from odin_drills.steps.journal import Entry
 from odin_drills.steps.probes.smoke import SmokeReport, run_journeys
@@ -68,6 +69,12 @@ def wait_for_threshold(run: DrillRun, result: DetectionResult) -> bool:
     remaining = (result.first_failure_at + timedelta(seconds=threshold) - run.clock.now()).total_seconds()
     return run.detector.wait_for_threshold(result, threshold, max(0.0, remaining) + run.plan.detection.interval,
                                            consecutive=run.plan.targets.consecutive_successes)
+
+
+@task(name="weigh-service-health", **QUIET)
+def weigh_service_health(run: DrillRun, result: DetectionResult) -> Verdict:
+    """Incident mode: Azure Service Health and Resource Health decide fail over or wait (``steps.dr.incident``)."""
+    return weigh_outage(run, result)
 
 
 def confirm_with_person(run: DrillRun, phase: str, reason: str, hold: str = "confirm-failover",

@@ -20,8 +20,9 @@ from odin_drills.flows.drill_run import DrillOptions, execute
 from odin_drills.flows.drill_tasks import (act_on_worse, cause_outage, confirm_with_person, detect_outage,
                                            failback_undo, replication_state, resolve_actions, restore_primary,
                                            run_drill_steps, run_wave, smoke, verify_canary, wait_for_service,
-                                           wait_for_threshold)
+                                           wait_for_threshold, weigh_service_health)
 from odin_drills.flows.final_state import final_state
+from odin_drills.flows.plan_choices import plan_file_type
 from odin_drills.steps.dr import DetectionResult, failover_due_at
 from odin_drills.steps.dr.azure_reads import replication_evidence
 from odin_drills.steps.dr.budgets import check_phase
@@ -32,6 +33,9 @@ from odin_drills.steps.dr.run import DrillRun, EndRun, Mode
 from odin_drills.steps import stop
 
 PHASES = ("prepare", "detect", "decide", "failover", "validate", "communicate", "failback")
+
+DrillPlanFile = plan_file_type("drill")
+"""``str``; in the deployment's run form (``region-failover-incident``), a choice of the project's drill files."""
 
 
 def run_runbook(run: DrillRun) -> None:
@@ -57,12 +61,13 @@ def run_runbook(run: DrillRun) -> None:
 
 
 @flow(name="region-failover", log_prints=False, validate_parameters=True)
-def region_failover(plan_file: str, time_scale: float = 1.0, drill: bool = True, human_confirm: bool = False,
+def region_failover(plan_file: DrillPlanFile, time_scale: float = 1.0, drill: bool = True, human_confirm: bool = False,
                     failback: bool = True, inject_outage: bool = True, max_parallel: int = 4,
-                    allow_production: bool = False) -> State:
+                    allow_production: bool = False, wait_for_lock: bool = True) -> State:
     """The region-failover runbook. ``drill``: fail over as soon as the outage is confirmed (and,
     when the plan says ``outage.inject``, cause it); otherwise incident mode: wait for a real
-    outage and fail over once it has lasted the plan's threshold. Ends in the outcome's state.
+    outage and fail over on Azure's word (Service Health's ETA, ``decision.service_health``) or once
+    it has lasted the plan's threshold; never fails back by itself. Ends in the outcome's state.
 
     Args:
         plan_file: the drill file; for a deployment or UI run, under the project's drills/ folder (or $ODIN_PLAN_ROOT on the worker)
@@ -73,9 +78,10 @@ def region_failover(plan_file: str, time_scale: float = 1.0, drill: bool = True,
         inject_outage: cause the plan's outage (drill mode)
         max_parallel: failover actions run at once, at most
         allow_production: required (true) to run a drill whose target is production; the run is refused otherwise
+        wait_for_lock: queue behind another run on the same environment instead of refusing
     """
     options = DrillOptions(human_confirm=human_confirm, failback=failback, inject_outage=inject_outage,
-                           max_parallel=max_parallel)
+                           max_parallel=max_parallel, wait_for_lock=wait_for_lock)
     return runbook_state(plan_file, time_scale, mode="drill" if drill else "incident", options=options,
                          record_history=False, name="region-failover", allow_production=allow_production)
 
@@ -131,23 +137,34 @@ def detect(run: DrillRun) -> DetectionResult:
 
 
 def decide(run: DrillRun, result: DetectionResult) -> None:
-    """Drill: at once; incident: once the outage has lasted ``detection.threshold``. A person may
-    confirm (``proceed``) or veto (``rollback``) from the UI or ``odin decide``."""
+    """Drill: at once; incident: on Azure's word (``decision.service_health``: full or partial, the
+    ETA for resolution against ``fail_over_if_eta_beyond``; ``steps.dr.incident``), or once the
+    outage has lasted ``detection.threshold``. A person may confirm (``proceed``) or veto
+    (``rollback``) from the UI or ``odin decide``."""
     threshold = run.plan.detection.threshold
-    if run.mode == "incident":
+    reason = (f"outage of {run.primary} confirmed at {result.confirmed_at:%H:%M:%S}"
+              + (" (drill: fail over at once)" if run.mode == "drill" else f", lasting the {threshold:g} s threshold"))
+    evidence = None
+    if run.mode == "incident" and run.plan.decision.service_health:
+        verdict = weigh_service_health(run, result)
+        evidence = verdict.evidence
+        if verdict.action == "recovered":
+            run.journal.append("decision", phase="decide", action="no_failover", by="odin", reason=verdict.reason,
+                               evidence=evidence)
+            raise EndRun("no_failover_needed", verdict.reason)
+        reason = f"outage of {run.primary} confirmed at {result.confirmed_at:%H:%M:%S}; {verdict.reason}"
+    elif run.mode == "incident":
         due = failover_due_at(result, "incident", threshold)
         if due is not None and due > run.clock.now() and not wait_for_threshold(run, result):
             run.journal.append("decision", phase="decide", action="no_failover", by="odin",
                                reason=f"{run.primary} answered again before the {threshold:g} s threshold")
             raise EndRun("no_failover_needed", f"{run.primary} came back before the threshold")
-    reason = (f"outage of {run.primary} confirmed at {result.confirmed_at:%H:%M:%S}"
-              + (" (drill: fail over at once)" if run.mode == "drill" else f", lasting the {threshold:g} s threshold"))
     action, by, why = "proceed", "odin", reason
     if run.plan.decision.human_confirm or run.options.human_confirm:
         action, by, why = confirm_with_person(run, "decide", reason)
     run.moments.decided_at = run.clock.now()
     run.journal.append("decision", phase="decide", action="fail_over" if action == "proceed" else "veto", by=by,
-                       reason=why)
+                       reason=why, evidence=evidence)
     if action != "proceed":
         raise EndRun("vetoed", f"failover vetoed by {by}: {why}")
 

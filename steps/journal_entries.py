@@ -323,6 +323,8 @@ class Decision(Record):
     action: str
     reason: str
     by: str
+    evidence: dict[str, Any] | None = None
+    """incident mode: what Azure said (``steps.dr.incident.evidence_of``): event id, ETA, expected outage, limit, scope."""
 
 
 class _Hold(Record):
@@ -485,6 +487,29 @@ class OutageNotConfirmed(Record):
     waited_seconds: float
     glitches: int | None = None
     via: str | None = None
+
+
+class ServiceHealth(Record):
+    """What Azure says about the primary region (``steps.dr.service_health``), journaled when it changes:
+    the active service issue, Resource Health's ``resolutionETA`` (None: none published), full or partial
+    outage by the region's resources' availability; ``reachable`` false carries the ``error`` instead.
+    ``expected_outage_seconds`` and ``limit_seconds`` are plan time."""
+
+    KIND = "service_health"
+    region: str
+    reachable: bool
+    error: str | None = None
+    event_id: str | None = None
+    title: str | None = None
+    services: list[str] = []
+    impact_started_at: datetime | None = None
+    resolution_eta: datetime | None = None
+    expected_outage_seconds: float | None = None
+    limit_seconds: float
+    scope: Literal["full", "partial", "none", "unknown"]
+    unavailable: list[str] = []
+    degraded: list[str] = []
+    available: list[str] = []
 
 
 class ServiceRecovered(Record):
@@ -808,7 +833,7 @@ RECORDS: dict[str, type[Record]] = {model.KIND: model for model in (
     StepStarted, StepFinished, StepIntent, OperationStarted, StepReconciled, UndoCheck, UndoStarted, UndoFinished, RollbackStarted, RollbackFinished,
     Baseline, Smoke, Gate, Decision, HoldStarted, HoldInterrupted, HumanInput, Notify, Comms,
     Sandbox, OutageInjecting, OutageInjected, OutageCleared, ProbeState, ProbeSummary, OutageConfirmed, OutageNotConfirmed,
-    ServiceRecovered, CanaryStarted, CanaryState, CanaryStopped, CanaryAcknowledged, CanaryVerified, Replication, DataLoss,
+    ServiceHealth, ServiceRecovered, CanaryStarted, CanaryState, CanaryStopped, CanaryAcknowledged, CanaryVerified, Replication, DataLoss,
     FailbackDeferred, FailoverCheck, StepSkipped, PhaseBudget, ScorecardRecord, RestorePoint, RestoreVerified, RestoreScorecardRecord,
     Readiness, BlobRestorePoint, BlobRestoreVerified, SloCheck, LogReview, IncidentCount,
 )}

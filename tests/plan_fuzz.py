@@ -63,8 +63,8 @@ TRICKS = [
 KINDS = ["http", "command", "wait", "smoke", "gate", "approval", "notify", "azure.sql.failover",
          "azure.storage.failover", "azure.frontdoor.origins", "azure.dns.records", "azure.appservice.scale",
          "azure.appservice.settings", "region-failover", "synthetic_probe", "sandbox",
-         "azure", "local", "keyvault", "directory", "alertmanager", "azure_monitor_alerts", "none", "auto", "HTTP", "",
-         "teleport"]
+         "azure", "local", "keyvault", "directory", "alertmanager", "azure_monitor_alerts", "azure_monitor_metrics",
+         "none", "auto", "HTTP", "", "teleport"]
 
 _slug = st.from_regex(r"[a-z0-9][a-z0-9-]{0,20}", fullmatch=True)
 _short = st.text(min_size=1, max_size=20)

@@ -153,7 +153,7 @@ def test_a_plan_in_incident_mode_fails_over_after_the_threshold_and_never_fails_
     group = resources["failover_groups"][0]
     group["id"] = group["id"].replace("/servers/odin-sql-eastus/", "/servers/odin-sql-westus/")
     plan = write_drill(tmp_path, "incident-plan", resources=resources,
-                       canary={"enabled": False}, decision={"mode": "incident"},
+                       canary={"enabled": False}, decision={"mode": "incident", "service_health": False},
                        detection={"interval": "30s", "confirmation": "1m", "threshold": "3m", "timeout": "2s"})
     ours = azure_sandbox.faults.add({"kind": "region_outage", "region": "eastus"})  # the real outage: not odin's
     env = sandbox_env(odin_env, tmp_path)

@@ -18,7 +18,7 @@ from tests.deploy_helpers import deploy_all
 from tests.test_prefect_ui import chromium, render
 
 FORMS = {"region-failover-drill/region-failover-drill": "drill", "dr-test/quarterly-dr-test": "drill",
-         "migration/migration": "migration"}
+         "region-failover/region-failover-incident": "drill", "migration/migration": "migration"}
 
 
 @pytest.fixture
@@ -65,6 +65,16 @@ def test_the_drill_options_are_shown_filled_with_their_defaults(forms: dict[str,
     phase = migration["parameter_openapi_schema"]["properties"]["phase"]
     assert phase["enum"] == ["all", "t-1w", "t0", "t+1h", "t+24h"] and phase["default"] == "all"
     assert migration["parameters"]["chain"] is True  # shown checked: each phase its own flow run
+
+
+def test_the_incident_deployment_opts_into_incident_mode_with_a_person_confirming(forms: dict[str, dict]) -> None:
+    """Issue 12: a real outage from the UI: no drill, nothing injected, a person confirms, no automatic failback."""
+    incident = forms["region-failover/region-failover-incident"]
+    assert incident["entrypoint"] == "flows/region_failover.py:region_failover"
+    assert {k: incident["parameters"][k] for k in ("drill", "human_confirm", "failback", "inject_outage")} == \
+        {"drill": False, "human_confirm": True, "failback": False, "inject_outage": False}
+    fields = incident["parameter_openapi_schema"]["properties"]
+    assert {"drill", "human_confirm", "allow_production", "wait_for_lock"} <= set(fields)
 
 
 def test_a_plan_root_of_ones_own_makes_plan_file_a_path_again(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -96,6 +96,6 @@ def test_plan_fields_validate_and_bad_ones_are_one_line(tmp_path: Path):
     assert ok.returncode == 0, ok.stderr
     lines = errors(tmp_path, policy=shifted)  # the good plan's synthetic probe
     assert len(lines) == 1 and "policy.baseline_from: shifted reads the same hours back" in lines[0], lines
-    assert "metrics.kind prometheus or azure_monitor" in lines[0]
+    assert "metrics.kind prometheus, azure_monitor or azure_monitor_metrics" in lines[0]
     lines = errors(tmp_path, metrics=PROMETHEUS, policy={"baseline_from": "shifted", "baseline_shift": "12h"})
     assert len(lines) == 1 and "policy.baseline_shift: 43200 s is shorter than T+1h and T+24h together" in lines[0], lines

@@ -86,7 +86,7 @@ def test_an_slo_needs_a_source_that_can_look_back_and_an_emergency_says_who(tmp_
     lines = errors(tmp_path, slo={"availability": 99.9})  # GOOD's metrics are the synthetic probe
     assert len(lines) == 1 and lines[0].endswith(
         "slo: the error budget is read over the SLO window from a source that can look back: "
-        "needs metrics.kind prometheus or azure_monitor")
+        "needs metrics.kind prometheus, azure_monitor or azure_monitor_metrics")
     lines = errors(tmp_path, metrics=PROMETHEUS, slo={"availability": 100, "emergency": {"reason": "hotfix"}})
     assert len(lines) == 2, lines
     assert any("slo.availability: Input should be less than 100" in line for line in lines)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from odin_drills.errors import EXIT_USAGE, OdinError, PlanInvalid, UsageError
@@ -59,6 +60,22 @@ def check_drill(plan: str, time_scale: float, allow_production: bool) -> Any:
 
 
 def _run(plan: str, time_scale: float, as_json: bool, allow_production: bool, quiet: bool, wait: bool = False) -> int:
+    def dr_test() -> Any:
+        from odin_drills.flows.dr_test import dr_test
+
+        return dr_test
+
+    return run_runbook_flow(plan, time_scale, as_json, allow_production, quiet, "drill", dr_test,
+                            plan_file=str(plan), time_scale=time_scale, wait_for_lock=wait,
+                            allow_production=allow_production)
+
+
+def run_runbook_flow(plan: str, time_scale: float, as_json: bool, allow_production: bool, quiet: bool, command: str,
+                     load_flow: Callable[[], Any], /, **parameters: Any) -> int:
+    """Check the drill file, then run the flow ``load_flow()`` returns (a runbook flow, imported only after
+    the checks: a refusal starts nothing) with ``parameters`` in this process with live
+    progress; print its scorecard (``--json``) or summary line; its exit code. ``odin drill`` and
+    ``odin failover --incident`` (``cli.failover``) share it."""
     check_drill(plan, time_scale, allow_production)
     from odin_drills.cli import server
 
@@ -66,7 +83,7 @@ def _run(plan: str, time_scale: float, as_json: bool, allow_production: bool, qu
     server.use(url)
     import odin_drills.flows.drill_run as runbook
     from odin_drills.cli.signals import graceful_stop
-    from odin_drills.flows.dr_test import DrillSummary, dr_test
+    from odin_drills.flows.dr_test import DrillSummary
     from odin_drills.flows.in_process import run_in_process
 
     listener = None
@@ -77,9 +94,8 @@ def _run(plan: str, time_scale: float, as_json: bool, allow_production: bool, qu
     try:
         # the flow ends in its outcome's state (CriteriaFailed is Failed-type): the summary is its data, even
         # when the Prefect API died and could not take that state (flows.in_process); a signal stops it gracefully
-        with graceful_stop(f"run `odin drill {plan}` again once its leftovers are undone"):
-            summary = run_in_process(dr_test, DrillSummary, plan_file=str(plan), time_scale=time_scale,
-                                     wait_for_lock=wait, allow_production=allow_production)
+        with graceful_stop(f"run `odin {command} {plan}` again once its leftovers are undone"):
+            summary = run_in_process(load_flow(), DrillSummary, **parameters)
     finally:
         if listener is not None:
             runbook.LISTENERS.remove(listener)
@@ -144,6 +160,10 @@ def print_drill_entry(entry: Any) -> None:
         text = f"  failback deferred: {d.get('reason')}"
     elif entry.kind == "comms":
         text = f"  message {d.get('template')} T+{d.get('minute')} to {d.get('channel')}: {d.get('status')}"
+    elif entry.kind == "service_health":
+        text = (f"  Azure Service Health: {d.get('event_id') or 'no active service issue'}, {d.get('scope')} outage, "
+                f"ETA {d.get('resolution_eta') or 'none'}" if d.get("reachable")
+                else f"  Azure Service Health unreachable: {d.get('error')}")
     elif entry.kind == "decision":
         text = f"  decision: {d.get('action')} by {d.get('by')} — {d.get('reason')}"
     elif entry.kind == "run_finished":

@@ -86,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-production", action="store_true", help="required for a drill whose target is production")
     p.add_argument("--wait", action="store_true", help="queue behind a run holding the environment lock")
 
+    from odin_drills.cli.failover import add_parser as add_failover_parser
+
+    add_failover_parser(sub)  # odin failover PLAN --incident (``cli.failover``)
+
     p = sub.add_parser("decide", help="end a hold: proceed or roll back, with a reason and your name")
     p.add_argument("run", help="flow run id printed when the hold started")
     p.add_argument("action", choices=["proceed", "rollback"])
@@ -489,6 +493,7 @@ COMMANDS = {
     "plan": cmd_plan,
     "migrate": cmd_migrate,
     "drill": cmd_drill,
+    "failover": lambda args: __import__("odin_drills.cli.failover", fromlist=["cmd_failover"]).cmd_failover(args),
     "rollback": cmd_rollback,
     "decide": cmd_decide,
     "server": cmd_server,

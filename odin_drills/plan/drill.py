@@ -215,6 +215,19 @@ class Decision(_Section):
         "(15m), so an unanswered confirmation still leaves time to act within the runbook's decision budget")
     on_confirm_timeout: Literal["abort", "fail-over"] = Field(
         default="abort", description="what happens when nobody answers in time")
+    service_health: bool = Field(
+        default=True,
+        description="incident mode: before failing over, ask Azure (Service Health events, Resource Health "
+        "availability of the primary region's resources) whether the outage is full or partial and when it is "
+        "expected to be resolved, and decide by fail_over_if_eta_beyond; false: detection.threshold alone decides. "
+        "Azure unreachable: the threshold rule decides, and the journal says so")
+    fail_over_if_eta_beyond: Duration | None = Field(
+        default=None, gt=0,
+        description="incident mode with service_health: fail over as soon as Azure's expected resolution lies "
+        "more than this after the outage's start, or Azure publishes no ETA; an ETA within it waits for the "
+        "region to come back (re-read every probe interval: an ETA that slips past it fails over), and an outage "
+        "that outlasts detection.threshold fails over anyway. Default: detection.threshold (the handbook's DR "
+        "runbook: failover to DR if the outage lasts more than 30 minutes)")
     on_worse_after_failover: Literal["escalate", "fail_back"] = Field(
         default="escalate",
         description="the DR region serves worse than the primary did before the outage (a critical journey that "
@@ -416,6 +429,12 @@ class DrillPlan(BaseModel):
                 raise ValueError("outage.inject on an Azure target takes the region out of Front Door: "
                                  "resources.frontdoor is required (or set outage.inject: false)")
         return self
+
+    @property
+    def eta_threshold(self) -> float:
+        """Incident mode: the longest expected outage (plan seconds from its start) that does not fail over."""
+        beyond = self.decision.fail_over_if_eta_beyond
+        return self.detection.threshold if beyond is None else beyond
 
     @property
     def outage_region(self) -> str:

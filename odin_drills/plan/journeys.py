@@ -95,11 +95,14 @@ def _metric_kind(value: Any) -> str:
 
 
 from odin_drills.plan.azure_monitor import AzureMonitorMetrics  # noqa: E402  (a sibling module; no cycle)
+from odin_drills.plan.azure_platform_metrics import AzureMonitorPlatformMetrics  # noqa: E402  (a sibling module)
 from odin_drills.plan.telemetry import PrometheusMetrics  # noqa: E402  (a sibling module; no cycle)
 
 MetricSourceSpec = Annotated[
     Annotated[SyntheticProbe, Tag("synthetic_probe")] | Annotated[PrometheusMetrics, Tag("prometheus")]
-    | Annotated[AzureMonitorMetrics, Tag("azure_monitor")],
+    | Annotated[AzureMonitorMetrics, Tag("azure_monitor")]
+    | Annotated[AzureMonitorPlatformMetrics, Tag("azure_monitor_metrics")],
     Discriminator(_metric_kind),
 ]
-"""The plan's ``metrics:``: the synthetic probe (default) or Prometheus (``odin_drills.plan.telemetry``)."""
+"""The plan's ``metrics:``: the synthetic probe (default), Prometheus (``odin_drills.plan.telemetry``),
+Application Insights (``azure_monitor``) or Azure Monitor platform metrics (``azure_monitor_metrics``)."""

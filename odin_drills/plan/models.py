@@ -149,6 +149,8 @@ class Service(BaseModel):
 
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+LOOK_BACK_KINDS = ("prometheus", "azure_monitor", "azure_monitor_metrics")
+"""Metric sources that can read a past span (``read_window``): SLO budgets and shifted baselines need one."""
 
 
 class Phases(BaseModel):
@@ -185,7 +187,7 @@ class Plan(BaseModel):
                                   "after it and at T+1h: a missing one is data loss, a changed one corruption "
                                   "(rollback now)")
     slo: ErrorBudgetPolicy | None = Field(
-        default=None, description="availability SLO and the error-budget gate before T-0 (metrics.kind prometheus or azure_monitor)")
+        default=None, description="availability SLO and the error-budget gate before T-0 (metrics.kind prometheus, azure_monitor or azure_monitor_metrics)")
     policy: Policy = Field(default_factory=Policy)
     change_window: ChangeWindow | None = None
     secrets: SecretSource | None = Field(
@@ -213,9 +215,9 @@ class Plan(BaseModel):
     @model_validator(mode="after")
     def _slo_readable(self) -> "Plan":
         """The error budget is read over the SLO window, so the source must look back: the probe cannot."""
-        if self.slo is not None and self.metrics.kind not in ("prometheus", "azure_monitor"):
+        if self.slo is not None and self.metrics.kind not in LOOK_BACK_KINDS:
             raise ValueError("slo: the error budget is read over the SLO window from a source that can look back: "
-                             "needs metrics.kind prometheus or azure_monitor")
+                             "needs metrics.kind prometheus, azure_monitor or azure_monitor_metrics")
         return self
 
     @model_validator(mode="after")
@@ -233,9 +235,10 @@ class Plan(BaseModel):
         policy = self.policy
         if policy.baseline_from != "shifted":
             return self
-        if self.metrics.kind not in ("prometheus", "azure_monitor"):
+        if self.metrics.kind not in LOOK_BACK_KINDS:
             raise ValueError("policy.baseline_from: shifted reads the same hours back from a telemetry source: "
-                             "needs metrics.kind prometheus or azure_monitor (the synthetic probe has no history)")
+                             "needs metrics.kind prometheus, azure_monitor or azure_monitor_metrics (the synthetic "
+                             "probe has no history)")
         span = policy.windows.validation + policy.windows.final
         if policy.baseline_shift < span:
             raise ValueError(f"policy.baseline_shift: {policy.baseline_shift:g} s is shorter than T+1h and T+24h together "
@@ -248,6 +251,14 @@ class Plan(BaseModel):
         if self.metrics.kind == "azure_monitor" and not self.metrics.workspace_id \
                 and not isinstance(self.target, SandboxTarget):
             raise ValueError("metrics.workspace_id: required unless the target is the sandbox")
+        return self
+
+    @model_validator(mode="after")
+    def _metric_resources_known(self) -> "Plan":
+        """Outside the sandbox (which names its own regional web apps) platform metrics need the resources."""
+        if self.metrics.kind == "azure_monitor_metrics" and not self.metrics.resource_ids \
+                and not isinstance(self.target, SandboxTarget):
+            raise ValueError("metrics.resource_ids: required unless the target is the sandbox")
         return self
 
     @model_validator(mode="after")

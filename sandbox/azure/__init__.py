@@ -24,7 +24,7 @@ The tour, one module per job:
 - ``region_app``  the demo service in each region (``db_target``: where its connection string sends
                   orders); ``admin_app`` the control panel
 - ``log_analytics`` the apps' request telemetry; ``alerts`` Azure Monitor's alert rules over it
-  (``arm_alerts``: their ARM routes)
+  (``arm_alerts``: their ARM routes); ``platform_metrics`` the web apps' platform metrics from it
 - ``scale``/``world_scale`` generated resources for estate-sized drills; ``arm_throttle`` ARM's write limit
 - ``tls``, ``server``, ``clock``, ``topology``, ``credential``: plumbing
 - ``sandbox``     ``AzureSandbox`` and ``serve()`` (``python -m odin_drills.sandbox.azure``)

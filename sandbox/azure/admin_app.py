@@ -20,6 +20,9 @@
     GET    /alerts            Azure Monitor's alerts (the rules evaluated first): id, name, severity, condition
     POST   /alerts            {"name", "severity"?: "Sev0".."Sev4", "target_resource"?, ...} → 201 a fired alert
     POST   /alerts/{id}/resolve   resolve it (or every fired alert of that rule name) → {"resolved": N}
+    GET    /service-health    Service Health's events (one per region outage) and the ETAs set per region
+    PUT    /service-health/{region}   {"eta_seconds": N | null}: Azure's expected resolution of that region's
+                              outage, N seconds after it started (null: no ETA published) → the summary
 """
 
 from __future__ import annotations
@@ -36,16 +39,44 @@ from starlette.routing import Route
 from .alerts import AlertBook, InvalidAlert, UnknownAlert
 from .faults import FaultRegistry, InvalidFault
 from .keyvault import InvalidSecret, SecretStore
+from .service_health import ServiceHealth
 
 
-class AdminApi:
+class _HealthRoutes:
+    """``/service-health``: what Service Health reports, and the ETA a test publishes (``service_health``)."""
+
+    health: ServiceHealth | None
+
+    async def service_health(self, request: Request) -> Response:
+        return JSONResponse(self.health.summary() if self.health else {"eta_seconds": {}, "events": []})
+
+    async def set_eta(self, request: Request) -> Response:
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            body = None
+        seconds = body.get("eta_seconds", "missing") if isinstance(body, dict) else "missing"
+        if self.health is None or not (seconds is None or isinstance(seconds, (int, float))) \
+                or isinstance(seconds, bool):
+            return _bad_request('the body must be {"eta_seconds": N} (seconds after the outage started) or '
+                                '{"eta_seconds": null} (no ETA)', code="InvalidEta")
+        try:
+            self.health.set_eta(request.path_params["region"], seconds)
+        except ValueError as exc:
+            return _bad_request(str(exc), code="InvalidEta")
+        return JSONResponse(self.health.summary())
+
+
+class AdminApi(_HealthRoutes):
     """Starlette routes over the sandbox's in-process API."""
 
     def __init__(self, *, faults: FaultRegistry, info: Callable[[], dict[str, Any]],
                  operations: Callable[[], list[dict[str, Any]]], writes: Callable[[], list[dict[str, Any]]],
                  state: Callable[[], dict[str, Any]], reset: Callable[[], None],
                  secrets: SecretStore | None = None, alerts: AlertBook | None = None,
-                 throttle: Callable[[], dict[str, Any] | None] | None = None) -> None:
+                 throttle: Callable[[], dict[str, Any] | None] | None = None,
+                 health: ServiceHealth | None = None) -> None:
+        self.health = health
         self.faults = faults
         self.secrets = secrets
         self._throttle = throttle
@@ -70,6 +101,8 @@ class AdminApi:
             Route("/alerts", self.list_alerts, methods=["GET"]),
             Route("/alerts", self.fire_alert, methods=["POST"]),
             Route("/alerts/{alert}/resolve", self.resolve_alert, methods=["POST"]),
+            Route("/service-health", self.service_health, methods=["GET"]),
+            Route("/service-health/{region}", self.set_eta, methods=["PUT"]),
         ])
 
     async def list_faults(self, request: Request) -> Response:

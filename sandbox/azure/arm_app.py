@@ -18,7 +18,8 @@ rules that matter to them are Azure's own:
 
 Microsoft.Network/dnsZones (synchronous, no operations) has its routes in ``arm_dns``; Microsoft.Web
 (App Service plans, web app settings; synchronous here too) in ``arm_web``; Azure Monitor's alerts
-(Microsoft.AlertsManagement, subscription-wide) in ``arm_alerts``.
+(Microsoft.AlertsManagement, subscription-wide) in ``arm_alerts``; Service Health and Resource Health
+(Microsoft.ResourceHealth) in ``arm_health``.
 """
 
 from __future__ import annotations
@@ -39,12 +40,14 @@ from . import arm_shapes as shapes
 from .alerts import AlertBook
 from .arm_alerts import alert_routes
 from .arm_dns import dns_routes
+from .arm_health import health_routes
 from .arm_throttle import ArmWriteThrottle
 from .arm_web import web_routes
 from .clock import iso
 from .errors import ArmError
 from .faults import FaultRegistry
 from .operations import FAILED, IN_PROGRESS, Operation
+from .service_health import ServiceHealth
 from .world import SQL_FAILOVERS, World
 
 Result = tuple[int, Any, dict[str, str]]
@@ -77,7 +80,8 @@ class ArmApi:
     """Routes ARM requests to the world and renders its answers."""
 
     def __init__(self, world: World, faults: FaultRegistry, retry_after: int = 0,
-                 alerts: AlertBook | None = None, throttle: ArmWriteThrottle | None = None) -> None:
+                 alerts: AlertBook | None = None, throttle: ArmWriteThrottle | None = None,
+                 health: ServiceHealth | None = None) -> None:
         self.world = world
         self.faults = faults
         self.retry_after = retry_after
@@ -125,6 +129,8 @@ class ArmApi:
             *web_routes(world, _RG),  # Microsoft.Web serverfarms and sites/config (``arm_web``)
             # Microsoft.AlertsManagement/alerts (``arm_alerts``)
             *(alert_routes(alerts, world.topology.subscription_id) if alerts is not None else []),
+            # Microsoft.ResourceHealth events and availabilityStatuses (``arm_health``)
+            *(health_routes(health, world) if health is not None else []),
         ]
         self._routes = [(m, re.compile(p, re.IGNORECASE), h) for m, p, h in table]
 

@@ -31,15 +31,17 @@ from .edge import EdgeProxy, HealthProbes
 from .faults import FaultRegistry
 from .keyvault import KeyVaultApi, SecretStore
 from .log_analytics import LogAnalyticsApi, RequestTelemetry, recorded
+from .platform_metrics import PlatformMetricsApi
 from .region_app import RegionApp
 from .scale import Scale, parse_scale
 from .server import BackgroundServer, RestartableServer, bind
+from .service_health import ServiceHealth
 from .tls import make_tls
 from .topology import REGIONS, Topology, seeded_uuid
 from .world import World
 from .world_web import orders_connection_string
 
-SERVER_NAMES = ("arm", "frontdoor", "admin", "keyvault", "loganalytics", *REGIONS)
+SERVER_NAMES = ("arm", "frontdoor", "admin", "keyvault", "loganalytics", "metrics", *REGIONS)
 
 
 class AzureSandbox:
@@ -117,6 +119,8 @@ class AzureSandbox:
         self.telemetry = RequestTelemetry(clock)
         # Azure Monitor's alerts: the handbook's rules over that telemetry, plus alerts fired by hand.
         self.alerts = AlertBook(self.topology, self.telemetry, self.faults.region_down, clock, alert_rules)
+        # Service Health events and Resource Health availability, from the faults (``service_health``).
+        self.health = ServiceHealth(self.faults, clock)
         self.world: World | None = None
         self._sockets: list[Any] = []
         self._servers: dict[str, BackgroundServer | RestartableServer] = {}
@@ -165,13 +169,16 @@ class AzureSandbox:
         self._probes = HealthProbes(world, interval=self._options["probe_interval_seconds"],
                                     timeout=self._probe_timeout)
         arm = ArmApi(world, self.faults, retry_after=self._lro_retry_after, alerts=self.alerts,
-                     throttle=self.throttle)
+                     throttle=self.throttle, health=self.health)
         edge = EdgeProxy(world, self._probes, seed=self.seed)
         admin = AdminApi(faults=self.faults, info=self.info, operations=self.operations,
                          writes=self.writes, state=self.state, reset=self.reset, secrets=self.secrets,
-                         alerts=self.alerts, throttle=self.throttle_stats)
+                         alerts=self.alerts, throttle=self.throttle_stats, health=self.health)
         vault = KeyVaultApi(self.secrets, tenant_id=seeded_uuid(self.seed, "tenant"))
         logs = LogAnalyticsApi(self.telemetry, workspace_id=seeded_uuid(self.seed, "log-analytics-workspace"))
+        # Azure Monitor platform metrics (metrics:getBatch) of the regional web apps, from the same telemetry.
+        platform = PlatformMetricsApi(self.telemetry, subscription_id=self.topology.subscription_id,
+                                      web_apps={r: self.topology.web_app_id(n) for r, n in self.topology.web_apps.items()})
         self._servers = {
             "arm": BackgroundServer(arm.asgi(), sockets["arm"], name="arm",
                                     ssl_context=tls.server_context),
@@ -181,6 +188,8 @@ class AzureSandbox:
                                          ssl_context=tls.server_context),
             "loganalytics": BackgroundServer(logs.app, sockets["loganalytics"], name="loganalytics",
                                              ssl_context=tls.server_context),
+            "metrics": BackgroundServer(platform.app, sockets["metrics"], name="metrics",
+                                        ssl_context=tls.server_context),
             **{r: RestartableServer(recorded(RegionApp(world, r, seed=self.seed), self.telemetry, r), sockets[r],
                                     name=f"app-{r}")
                for r in REGIONS},
@@ -204,6 +213,9 @@ class AzureSandbox:
             "keyvault_url": f"https://{self.host}:{port['keyvault']}",
             "log_analytics_url": f"https://{self.host}:{port['loganalytics']}",
             "log_analytics_workspace_id": logs.workspace_id,
+            # the regional metrics endpoints (Azure: https://{region}.metrics.monitor.azure.com), one port
+            "metrics_url": f"https://{self.host}:{port['metrics']}",
+            "metrics_endpoints": {r: f"https://{self.host}:{port['metrics']}/{r}" for r in REGIONS},
             "dns_server": self._dns.address,
             "connection_mode": self.topology.connection_mode,
             "regions": {r: f"http://{self.host}:{port[r]}" for r in REGIONS},
@@ -339,6 +351,7 @@ class AzureSandbox:
         world.reset()
         self.telemetry.clear()
         self.alerts.clear()
+        self.health.clear()
         if self.throttle is not None:
             self.throttle.reset()
         self._apply_outages()  # every region answers again before reset() returns
@@ -350,6 +363,11 @@ class AzureSandbox:
         """Fire an Azure Monitor alert by hand (``alerts.AlertBook.fire``): on the primary region's
         web app unless ``target_resource`` / ``target_resource_group`` say otherwise."""
         return self.alerts.fire(name, severity, **essentials)
+
+    def set_resolution_eta(self, region: str, seconds: float | None) -> None:
+        """Azure's expected resolution of ``region``'s outage, ``seconds`` after it started (None: no ETA):
+        the ``resolutionETA`` of its resources' availability statuses (``service_health``)."""
+        self.health.set_eta(region, seconds)
 
     def resolve_alert(self, alert: str) -> int:
         """Resolve the fired alert with this id, or every fired alert of the rule with this name."""

@@ -134,6 +134,8 @@ _CLIENT_CLASSES = {
     "web": ("azure.mgmt.web", "WebSiteManagementClient"),
     # alerts: {kind: azure_monitor_alerts} reads Azure Monitor's alert instances of the subscription
     "alerts": ("azure.mgmt.alertsmanagement", "AlertsManagementClient"),
+    # incident mode's decision: Service Health events and Resource Health availability (steps.dr.service_health)
+    "health": ("azure.mgmt.resourcehealth", "ResourceHealthMgmtClient"),
 }
 
 

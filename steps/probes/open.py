@@ -2,7 +2,9 @@
 
 One place decides which class serves ``metrics.kind``, so a flow never names a source class and a
 new kind plugs in here: ``synthetic_probe`` -> ``SyntheticProbeSource``, ``prometheus`` ->
-``PrometheusSource``, ``azure_monitor`` -> ``AzureMonitorSource`` (Application Insights); with ``alerts:`` the source is wrapped in ``AlertedSource`` so every window
+``PrometheusSource``, ``azure_monitor`` -> ``AzureMonitorSource`` (Application Insights),
+``azure_monitor_metrics`` -> ``AzureMonitorMetricsSource`` (platform metrics); with ``alerts:`` the source is
+wrapped in ``AlertedSource`` so every window
 (the baseline's too) lists the alerts firing when it ended: ``alerts.kind`` ``alertmanager`` ->
 ``AlertmanagerSource``, ``azure_monitor_alerts`` -> ``AzureMonitorAlertsSource`` (``open_alert_source``).
 """
@@ -25,6 +27,10 @@ def open_metric_source(plan: Any, clock: Clock) -> Any:
         from odin_drills.steps.probes.azure_monitor import AzureMonitorSource
 
         source = AzureMonitorSource(spec, clock, target=getattr(plan, "target", None))
+    elif spec.kind == "azure_monitor_metrics":
+        from odin_drills.steps.probes.azure_monitor_metrics import AzureMonitorMetricsSource
+
+        source = AzureMonitorMetricsSource(spec, clock, target=getattr(plan, "target", None))
     else:
         from odin_drills.steps.probes.synthetic import SyntheticProbeSource
 

@@ -316,12 +316,15 @@ CONTRACTS: dict[str, Contract] = {
 DATA_PLANE_CONTRACTS = {
     # Not ARM resources: their contracts live beside their own data planes' tests.
     "loganalytics/oms-post-example.json": "tests/sandbox/azure/test_log_analytics_contract.py",
+    "metrics/MetricBatchExample2.json": "tests/sandbox/azure/test_platform_metrics_contract.py",
 }
 
 LIST_CONTRACTS = {
     # ARM lists paged with a nextLink (their bodies are {"nextLink", "value"}, not one resource): their
     # contracts, down to the items' essentials and the SDK model, live beside their readers' tests.
     "alertsmanagement/Alerts_List.json": "tests/test_azure_monitor_alerts.py",
+    "resourcehealth/Events_ListBySubscriptionId.json": "tests/sandbox/azure/test_resource_health.py",
+    "resourcehealth/AvailabilityStatuses_ListByResourceGroup.json": "tests/sandbox/azure/test_resource_health.py",
 }
 
 
