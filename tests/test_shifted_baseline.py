@@ -53,6 +53,43 @@ def test_a_watch_meets_the_same_hours_earlier_not_the_t1w_capture(stack):
     assert against_capture.decision in ("rollback", "rollback_now", "hold"), against_capture.reasons
 
 
+def test_a_watch_longer_than_an_hour_meets_the_busiest_hour_of_its_span(stack):
+    """Two hours back: one at 1 % errors, one at 10 %. A two-hour watch is compared with the 10 %
+    hour (a daily peak is not held against the day's average), and the journal line names both
+    hours read and the one chosen."""
+    demo, url = stack
+    clock = ScaledClock(scale=SCALE)
+    prom = source(url, clock)
+    try:
+        captured = prom.measure(900)
+        time.sleep(clock.wall_seconds(HOUR))  # an hour at 1 %
+        demo.add_fault("blue", error_rate=0.10)
+        time.sleep(clock.wall_seconds(HOUR) + 1.5)  # an hour at 10 %
+        baseline, line = shifted_baseline(prom, clock, 2 * HOUR, captured)(clock.wall_seconds(2 * HOUR))
+    finally:
+        prom.close()
+    assert line.startswith("baseline: the busiest hour of the same hours earlier, "), line
+    assert "read in 2 hours: errors from " in line and "latency from " in line, line
+    assert 0.06 <= baseline.error_rate <= 0.15, (baseline, line)  # the 10 % hour, not the ~5 % average
+    assert baseline.requests < 0.7 * captured.requests * (2 * HOUR / 900), baseline  # one hour's counts, not two
+
+
+def test_the_busiest_hour_ignores_a_near_empty_hour_and_takes_latency_from_the_slowest():
+    from odin_drills.steps.shifted_baseline import busiest_hour
+    from odin_drills.steps.snapshot import LatencyPercentiles, Snapshot
+
+    def hour(requests: int, errors: int, p95: float) -> Snapshot:
+        return Snapshot(requests=requests, errors=errors, latency_ms=LatencyPercentiles(p50=p95 / 2, p95=p95, p99=p95))
+
+    pieces = [hour(1000, 10, 80), hour(1200, 30, 95), hour(3, 2, 900), hour(900, 9, 140), hour(0, 0, 0)]
+    chosen = busiest_hour(pieces)
+    assert chosen is not None
+    baseline, errors_at, latency_at = chosen
+    assert (errors_at, latency_at) == (1, 3)  # the 3-request hour (67 %, 900 ms) cannot set the bar
+    assert (baseline.requests, baseline.errors, baseline.latency_ms.p95) == (1200, 30, 140)
+    assert busiest_hour([hour(0, 0, 0)]) is None
+
+
 def test_hours_with_no_history_fall_back_to_the_capture_and_say_so(stack):
     """A week back, this Prometheus (started seconds ago) kept nothing: the watch is judged against
     the T-1w capture and the journal names the span and why, before the first window."""

@@ -154,7 +154,9 @@ class Policy(BaseModel):
     baseline_from: Literal["t-1w", "shifted"] = Field(
         default="t-1w",
         description="what each watch is compared with: the window captured at T-1w, or (telemetry sources only) "
-                    "the same hours `baseline_shift` earlier, read back per watch so Monday morning meets Monday morning",
+                    "the same hours `baseline_shift` earlier, read back per watch so Monday morning meets Monday morning "
+                    "(a watch longer than an hour meets the busiest hour of its span: a healthy daily peak is never "
+                    "held, a breach in a quiet hour shows once it passes that hour)",
     )
     baseline_shift: Duration = Field(
         default=604800.0, gt=0, description="baseline_from shifted: how far back the same hours are (default 7d)",
