@@ -16,6 +16,10 @@ telemetry at R requests/second (R x W requests in the window). The configured in
   tests run it). R x W request rows are written straight into the sandbox's telemetry store
   (``RequestTelemetry.add``), not sent as HTTP requests; while a cell is timed the store holds that
   cell's window only (the endpoint scans the whole store, so a fuller store costs more).
+* ``azure_monitor_metrics``: ``AzureMonitorMetricsSource.read_window`` through the real
+  ``MetricsClient`` (azure-monitor-querymetrics; HTTPS, sandbox CA and token) against the sandbox's
+  regional ``metrics:getBatch`` endpoint, which aggregates the same telemetry store per minute
+  (Requests, Http5xx, HttpResponseTime for eastus' web app): the same rows as ``azure_monitor``.
 * ``synthetic_probe``: the probe measures in-process, so there is no read: the cost is what
   ``SyntheticProbeSource.measure`` does once its window's requests are in (sort the R x W
   latencies, three nearest ranks, the ``Snapshot`` with its samples) plus ``evaluate``.
@@ -58,7 +62,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results" / "judge_sources.md"
-SOURCES = ("prometheus", "azure_monitor", "synthetic_probe")
+SOURCES = ("prometheus", "azure_monitor", "azure_monitor_metrics", "synthetic_probe")
 ERROR_SHARE = 0.005
 MEDIAN_MS = 8.0
 SIGMA = 0.5
@@ -164,14 +168,18 @@ def run_synthetic(cells: list[Cell], reps: int) -> None:
 
 # ------------------------------------------------------------------------------ Azure Monitor
 
-def run_azure(cells: list[Cell], reps: int, workdir: Path) -> None:
+def run_azure(cells: list[Cell], reps: int, workdir: Path, kind: str = "azure_monitor") -> None:
+    """``kind`` azure_monitor: Log Analytics (KQL); azure_monitor_metrics: platform metrics (getBatch).
+    Both endpoints read the same telemetry store, so both cells see the same rows."""
     from odin_drills.plan.azure_monitor import AzureMonitorMetrics
+    from odin_drills.plan.azure_platform_metrics import AzureMonitorPlatformMetrics
     from odin_drills.sandbox.azure import AzureSandbox
     from odin_drills.sandbox.azure.log_analytics import ROLE_NAME, RequestRecord
     from odin_drills.steps.clock import ScaledClock
     from odin_drills.steps.probes.azure_monitor import AzureMonitorSource
+    from odin_drills.steps.probes.azure_monitor_metrics import AzureMonitorMetricsSource
 
-    state = workdir / "sandbox"
+    state = workdir / f"sandbox-{kind}"
     sandbox = AzureSandbox(state_dir=state, seed=3)
     previous = os.environ.get("ODIN_SANDBOX_INFO")
     source = None
@@ -179,9 +187,15 @@ def run_azure(cells: list[Cell], reps: int, workdir: Path) -> None:
         sandbox.start()
         os.environ["ODIN_SANDBOX_INFO"] = str(state / "sandbox.json")
         started = time.time()
-        spec = AzureMonitorMetrics.model_validate({"kind": "azure_monitor", "role": ROLE_NAME, "query_delay": 0,
-                                                   "timeout": 60})
-        source = AzureMonitorSource(spec, ScaledClock(1.0), target=SimpleNamespace(kind="sandbox", ca_cert=None))
+        target = SimpleNamespace(kind="sandbox", ca_cert=None)
+        if kind == "azure_monitor":
+            spec = AzureMonitorMetrics.model_validate({"kind": "azure_monitor", "role": ROLE_NAME, "query_delay": 0,
+                                                       "timeout": 60})
+            source = AzureMonitorSource(spec, ScaledClock(1.0), target=target)
+        else:
+            platform_spec = AzureMonitorPlatformMetrics.model_validate(
+                {"kind": "azure_monitor_metrics", "region": "eastus", "query_delay": 0, "timeout": 60})
+            source = AzureMonitorMetricsSource(platform_spec, ScaledClock(1.0), target=target)
         for cell in cells:
             n = cell.rate * cell.window
             end = started - 60.0  # before the sandbox's own health probes: the window holds our rows only
@@ -198,12 +212,12 @@ def run_azure(cells: list[Cell], reps: int, workdir: Path) -> None:
                 if baseline is None:
                     baseline = source.read_window(lo + cell.window, cell.window)  # also warms the connection
                     if baseline.requests != n:
-                        raise RuntimeError(f"azure_monitor baseline read {baseline.requests} requests, not {n}: "
+                        raise RuntimeError(f"{kind} baseline read {baseline.requests} requests, not {n}: "
                                            f"{baseline.signals.details}")
             for _ in range(reps):
                 _timed(cell, lambda: source.read_window(end, cell.window), baseline)
             if cell.requests != n:
-                raise RuntimeError(f"azure_monitor read {cell.requests} requests, not {n}")
+                raise RuntimeError(f"{kind} read {cell.requests} requests, not {n}")
     finally:
         if source is not None:
             source.close()
@@ -403,6 +417,8 @@ def run(rates: list[int], windows: list[int], reps: int, scrape: float = 1.0,
             _warm()
             for name, phase in (("synthetic_probe", lambda: run_synthetic(cells["synthetic_probe"], reps)),
                                 ("azure_monitor", lambda: run_azure(cells["azure_monitor"], reps, workdir)),
+                                ("azure_monitor_metrics", lambda: run_azure(cells["azure_monitor_metrics"], reps,
+                                                                            workdir, "azure_monitor_metrics")),
                                 ("prometheus", lambda: run_prometheus(setup, cells["prometheus"], reps))):
                 before = _load()
                 phase()
@@ -438,7 +454,8 @@ def render(result: dict[str, Any]) -> str:
         "| evaluate, median ms | decision |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    how = {"prometheus": "4 PromQL queries", "azure_monitor": "1 KQL query (HTTPS)", "synthetic_probe": "in-process"}
+    how = {"prometheus": "4 PromQL queries", "azure_monitor": "1 KQL query (HTTPS)",
+           "azure_monitor_metrics": "1 metrics:getBatch (HTTPS)", "synthetic_probe": "in-process"}
     for row in result["rows"]:
         lines.append(f"| {row['source']} | {row['rate']:,} | {row['window']} | {row['requests_read']:,} | {how[row['source']]} "
                      f"| {row['median_ms']:.1f} | {row['p95_ms']:.1f} | {row['read_median_ms']:.1f} "

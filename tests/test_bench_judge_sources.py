@@ -32,6 +32,7 @@ def test_the_smallest_configuration_gives_a_row_per_source_with_positive_timings
         assert row["read_median_ms"] >= 0 and row["evaluate_median_ms"] > 0, row
         assert row["decisions"], row
     assert rows["azure_monitor"]["requests_read"] == rows["synthetic_probe"]["requests_read"] == 400
+    assert rows["azure_monitor_metrics"]["requests_read"] == 400  # the platform metrics count the same rows
     assert 300 <= rows["prometheus"]["requests_read"] <= 500  # increase() extrapolates over the scrapes
     text = out.read_text()
     for source in SOURCES:
