@@ -13,10 +13,20 @@ running holds it, so the two never race), on the drill it names (default: the pl
    the failovers back first, then the rest newest first (the drill file's own ``steps.failover``
    and ``steps.validation`` changes, Front Door, an Azure drill's own outage); an unplanned storage
    failover is left to a person, as in the failback;
-4. re-checks: the smoke journeys through Front Door.
+4. runs the drill file's ``steps.failback`` in order, through the failback's own write-ahead
+   executor (``flows.drill_tasks.run_drill_steps``) and under its journal identities
+   (``failback/<name>``), so a step the drill's failback or an earlier rollback finished is not run
+   again (``steps.dr.drill_steps.owed_failback_steps``); skipped when an undo failed;
+5. re-checks: the smoke journeys through Front Door.
+
+It is the handbook's failback after an incident, so it keeps to the plan's low-traffic window: a
+plan with ``failback.window`` refuses it outside the window (one line naming ``failback.window``
+and when it opens next, exit 2, nothing touched) unless ``force`` (``--force``), which the journal
+records with who and why (``failback_window``). Nothing to do is said whatever the hour.
 
 It ends ``rolled back, healthy`` (exit 3), ``rolled back, still degraded`` (exit 4) or, when the
-journal shows nothing left to undo, ``completed`` (exit 0) — ``odin_drills.outcomes``.
+journal shows nothing left to undo and no ``steps.failback`` owed, ``completed`` (exit 0) —
+``odin_drills.outcomes``.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from prefect.runtime import flow_run as runtime_flow_run
 from pydantic import BaseModel
 
 from odin_drills.errors import EXIT_USAGE, StateMissing, TargetUnreachable, UsageError
+from odin_drills.flows.drill_failback import owed_work, run_failback_steps, window_checked
 from odin_drills.flows.drill_run import LISTENERS, checked_plan, environment_held
 from odin_drills.flows.drill_target import SandboxLink
 from odin_drills.flows.final_state import final_state, summary_of
@@ -40,7 +51,9 @@ from odin_drills.outcomes import exit_code
 from odin_drills.plan.drill import DrillPlan, rebase_journey
 from odin_drills.plan.models import SandboxTarget
 from odin_drills.steps.clock import ScaledClock
-from odin_drills.steps.dr.cleanup import nothing_to_undo, undo_drill
+from odin_drills.steps.dr.cleanup import undo_drill
+from odin_drills.steps.dr.drill_steps import failback_begun
+from odin_drills.steps.dr.failback_window import journal_window
 from odin_drills.steps.journal import Journal, read_journal
 from odin_drills.steps.probes.smoke import run_journeys
 
@@ -111,9 +124,11 @@ def recheck(plan: DrillPlan, frontdoor_url: str | None, client: httpx.Client, jo
 
 @flow(name="drill-rollback", log_prints=False, validate_parameters=True)
 def drill_rollback(plan_file: str, reason: str, by: str, verified_as: str | None = None, drill: str | None = None,
-                   wait: bool = False, allow_production: bool = False, time_scale: float = 1.0) -> Any:
-    """Undo what a drill (default: the plan's latest) left behind after a crash, re-check, and end
-    in the outcome that says whether the service is healthy again.
+                   wait: bool = False, allow_production: bool = False, time_scale: float = 1.0,
+                   force: bool = False) -> Any:
+    """Undo what a drill (default: the plan's latest) left behind — after a crash, or an incident's
+    failback — run the drill file's ``steps.failback``, re-check, and end in the outcome that says
+    whether the service is healthy again.
 
     Args:
         plan_file: the drill file
@@ -124,15 +139,17 @@ def drill_rollback(plan_file: str, reason: str, by: str, verified_as: str | None
         wait: queue behind another run holding the environment instead of refusing
         allow_production: required (true) for a drill whose target is production
         time_scale: the plan clock's speed (retry waits between undo attempts)
+        force: fail back outside the plan's failback.window (journaled with by and reason)
     """
+    clock = ScaledClock(time_scale if time_scale > 0 else 1.0, idle_rate=1.0)
     try:
         plan = checked_plan(plan_file, time_scale, allow_production)
         folder = drill_folder(plan, drill)
+        window_checked(plan, plan_file, folder, clock.now(), force)
     except UsageError as exc:
         return final_state("refused", DrillRollbackSummary(plan="", drill_id=drill or "", outcome="refused",
                                                            exit_code=EXIT_USAGE, detail="\n".join(exc.lines())),
                            message=exc.lines()[0])
-    clock = ScaledClock(time_scale, idle_rate=1.0)
     journal = Journal(folder / "journal.jsonl", clock)
     logger = get_run_logger()
     for listener in LISTENERS:
@@ -149,21 +166,26 @@ def drill_rollback(plan_file: str, reason: str, by: str, verified_as: str | None
             target, faults, frontdoor_url, gone = target_of(plan, entries)
             if faults is not None:
                 stack.callback(faults.close)
-            if gone or nothing_to_undo(entries):
-                outcome, detail = "completed", f"nothing to undo{': ' + gone if gone else ''}"
+            undos, owed = owed_work(plan, entries)
+            if gone or not (undos or owed):
+                already = (f"; steps.failback already done ({len(plan.steps.failback)})"
+                           if plan.steps.failback and failback_begun(entries) and not gone else "")
+                outcome, detail = "completed", f"nothing to undo{': ' + gone if gone else ''}{already}"
             else:
                 journal.append("human_input", action="rollback", reason=reason, by=by, verified_as=verified_as,
                                at=clock.now())
+                journal_window(journal, plan, clock.now(), by=by, reason=reason)
                 journal.append("rollback_started", phase="rollback", reason=f"odin rollback by {by}: {reason}")
                 done = undo_drill(journal, drill=folder.name, target=target, client=client, clock=clock,
                                   primary=plan.regions.primary, secondary=plan.regions.secondary, faults=faults,
                                   retry_wait=max(plan.detection.interval, 30.0), secrets=plan.secrets)
+                home, said = run_failback_steps(plan, folder, journal, clock, target, frontdoor_url, done)
                 healthy, checked = recheck(plan, frontdoor_url, client, journal)
                 detail = (f"{len(done.faults_removed)} injected fault(s) removed, "
                           f"{sum(ok for _, ok in done.undone)} of {len(done.undone)} undo(s) succeeded"
                           + (f", {len(done.deferred)} left to a person: {'; '.join(done.deferred)}" if done.deferred else "")
-                          + f"; re-check: {checked}")
-                healthy = healthy and done.all_undone
+                          + f"{said}; re-check: {checked}")
+                healthy = healthy and done.all_undone and home
                 journal.append("rollback_finished", phase="rollback", healthy=healthy, detail=detail)
                 outcome = "rolled_back_healthy" if healthy else "rolled_back_degraded"
     except UsageError as exc:

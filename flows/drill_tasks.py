@@ -19,6 +19,7 @@ from odin_drills.steps.actions import StepOutcome
 from odin_drills.steps.dr import CanaryResult, DetectionResult
 from odin_drills.steps.dr.azure_reads import read_replication
 from odin_drills.steps.dr.drill_steps import FailedStep, run_in_order, run_step
+from odin_drills.steps.dr.failback_window import await_window
 from odin_drills.steps.dr.failover import execute_action, failover_waves, run_undo
 from odin_drills.steps.dr.incident import Verdict, weigh_outage
 from odin_drills.steps.dr.run import Action, DrillRun, Where
@@ -220,6 +221,13 @@ def restore_primary(run: DrillRun, phase: str) -> datetime | None:
     return run.detector.wait_for_region_healthy(
         run.primary, consecutive=run.plan.targets.consecutive_successes, healthy_for=wait,
         max_wait=wait + max(1800.0, 20 * run.plan.detection.interval), since=run.clock.now())
+
+
+@task(name="wait-for-failback-window", **QUIET)
+def wait_for_failback_window(run: DrillRun, phase: str) -> float | None:
+    """The plan's ``failback.window``: plan seconds waited for it; None when it does not open within
+    ``failback.window_wait`` (no failback; ``steps.dr.failback_window``)."""
+    return await_window(run, phase)
 
 
 @task(name="failback-undo", task_run_name="undo {label}", **QUIET)

@@ -19,16 +19,20 @@ from odin_drills.errors import UsageError
 from odin_drills.flows.drill_run import DrillOptions, execute
 from odin_drills.flows.drill_tasks import (act_on_worse, cause_outage, confirm_with_person, detect_outage,
                                            failback_undo, replication_state, resolve_actions, restore_primary,
-                                           run_drill_steps, run_wave, smoke, verify_canary, wait_for_service,
-                                           wait_for_threshold, weigh_service_health)
+                                           run_drill_steps, run_wave, smoke, verify_canary,
+                                           wait_for_failback_window, wait_for_service, wait_for_threshold,
+                                           weigh_service_health)
 from odin_drills.flows.final_state import final_state
 from odin_drills.flows.plan_choices import plan_file_type
+from odin_drills.plan.windows import describe as describe_window
 from odin_drills.steps.dr import DetectionResult, failover_due_at
 from odin_drills.steps.dr.azure_reads import replication_evidence
 from odin_drills.steps.dr.budgets import check_phase
 from odin_drills.steps.dr.drill_steps import skip
 from odin_drills.steps.dr.failover import failback_undos
 from odin_drills.steps.dr.order import run_waves
+from odin_drills.steps.dr.replication_lag import judge_replication_lag
+from odin_drills.steps.dr.validation import alerts_green, capture_dr_baseline, watch_dr_region
 from odin_drills.steps.dr.run import DrillRun, EndRun, Mode
 from odin_drills.steps import stop
 
@@ -109,6 +113,7 @@ def prepare(run: DrillRun) -> None:
         raise UsageError(f"{run.found.baseline_smoke.critical_failed} critical smoke journey(s) fail through Front "
                          "Door before the drill: fix the service (or the plan) before breaking it")
     run.waves = resolve_actions(run, "prepare")
+    capture_dr_baseline(run)  # metrics: the DR region's error rate and latency before anything breaks
     run.watch("prepare")
     if run.outage is not None:
         run.warm_up()
@@ -196,8 +201,11 @@ def fail_over(run: DrillRun) -> None:
 def validate(run: DrillRun) -> None:
     """The service answering through Front Door again (the RTO ends), smoke journeys in the DR
     region and through Front Door (worse than before the outage is reported), replication as
-    Azure reports it, canary writes read back (data loss measured). Worse than before the outage:
-    acted on as the plan's ``decision.on_worse_after_failover`` says."""
+    Azure reports it, canary writes read back (data loss measured); with ``metrics:`` the rollback
+    ladder watches the DR region against the baseline prepare captured, with ``validation:`` the
+    replication lag is judged, with ``alerts:`` no Sev 0/1 may fire (``steps.dr.validation``). Worse
+    than before the outage (a rollback verdict included): acted on as the plan's
+    ``decision.on_worse_after_failover`` says."""
     run.stakeholders.update("validating")
     started = run.moments.outage_started_at
     assert started is not None
@@ -216,6 +224,9 @@ def validate(run: DrillRun) -> None:
     if failed is not None:
         why = f"validation step {failed.label} failed: {failed.detail}"
         run.found.worse = f"{run.found.worse}; {why}" if run.found.worse else why
+    watch_dr_region(run)  # metrics: the ladder against the baseline; a rollback verdict is run.found.worse
+    judge_replication_lag(run)  # validation: how far the geo-secondaries trail, as Azure reports it
+    alerts_green(run)  # alerts: no Sev 0/1 of the service firing as validation ends
     run.moments.validated_at = run.clock.now()
     act_on_worse(run, "validate")  # after the budget's end: a person's time to answer is not validation's
 
@@ -234,11 +245,15 @@ def fail_back(run: DrillRun) -> None:
     """Once the primary is healthy again (a drill ends its own outage): the journaled undos, the data
     tier's before traffic (each newest first) — the failovers back, then the drill file's own failover
     and validation changes and Front Door — then the drill file's ``steps.failback``, and the validation
-    again. A DR region worse than the plan allows is failed back even when failback is off; an
-    incident never fails back by itself."""
+    again. With ``failback.window``, the failback starts in that low-traffic window, waiting for it
+    up to ``failback.window_wait`` (``steps.dr.failback_window``; otherwise no failback). A DR region
+    worse than the plan allows is failed back at once, even when failback is off; an incident never
+    fails back by itself."""
     if run.mode == "incident":  # never automatic: a person fails back in a separate, confirmed run
+        window = run.plan.failback.window
         run.note("failback", f"incident mode: the service stays in {run.secondary}; fail back with `odin rollback "
-                 f"PLAN --drill {run.drill_id} --reason ... --by NAME` once {run.primary} is healthy")
+                 f"PLAN --drill {run.drill_id} --reason ... --by NAME` once {run.primary} is healthy"
+                 + (f", inside failback.window ({describe_window(window)}) or with --force" if window else ""))
         return
     if not (run.plan.failback.enabled and run.options.failback) and run.found.fail_back_now is None:
         run.note("failback", f"failback disabled: the service stays in {run.secondary}")
@@ -248,6 +263,17 @@ def fail_back(run: DrillRun) -> None:
         run.note("failback", f"{run.primary} was not healthy for {run.plan.failback.wait_healthy:g} s in time: "
                  "no failback")
         return
+    if run.found.fail_back_now is not None:  # the DR region is worse than allowed: no low-traffic window to wait for
+        if run.plan.failback.window is not None:
+            run.note("failback", f"failing back at once, whatever failback.window says: {run.found.fail_back_now}")
+    else:
+        waited = wait_for_failback_window(run, "failback")  # the plan's low-traffic window, bounded by window_wait
+        if waited is None:
+            return
+        if waited and restore_primary(run, "failback") is None:  # healthy then, and still after the wait?
+            run.found.no_failback = f"{run.primary} was not healthy again when failback.window opened"
+            run.note("failback", f"{run.found.no_failback}: no failback")
+            return
     started = run.clock.now()
     undone = [failback_undo(run, entry, label, "failback") for entry, label in failback_undos(run, "failback")]
     if not all(undone):

@@ -62,6 +62,10 @@ outage_not_confirmed, service_recovered, canary_*, comms):
   failover_check   verdict (restored|worse), reason, broken (critical journeys failing now, not before)
   replication      failover_groups {name: {primary_region, replication_state}},
                    storage_accounts {name: {primary_region, sku, geo_replication, last_sync_time}}, errors
+  baseline         (prepare, with metrics:) snapshot, window_seconds: the DR region before anything breaks
+  gate             (validate) each window of the DR region's watch against that baseline
+  validation_criterion  criterion (dr_region_within_baseline|replication_lag_within_limit|alerts_green),
+                   passed, evidence, measured (the verdict and numbers, each resource's lag, the alerts firing)
   data_loss        region, acknowledged, lost, lost_ids, lost_writes [{id, seq, acked_at}], corrupted,
                    unreadable, failed_writes, rpo_seconds, failover_at, acknowledged_ids (first 10000)
   scorecard        the steps.dr.scorecard.Scorecard

@@ -579,6 +579,18 @@ class Replication(Record):
     errors: list[str] | None = None
 
 
+class ValidationCriterion(Record):
+    """A criterion the drill's validation measured itself (``steps.dr.validation``):
+    ``dr_region_within_baseline``, ``replication_lag_within_limit`` or ``alerts_green``; ``measured``
+    holds its numbers (the ladder's verdict and windows, each resource's lag, the alerts firing)."""
+
+    KIND = "validation_criterion"
+    criterion: str
+    passed: bool
+    evidence: str
+    measured: dict[str, Any] = {}
+
+
 class LostWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str | None
@@ -606,6 +618,23 @@ class FailbackDeferred(Record):
     KIND = "failback_deferred"
     REQUIRES = ("step",)
     reason: str
+
+
+class FailbackWindow(Record):
+    """The failback against the plan's ``failback.window`` (``steps.dr.failback_window``): ``action``
+    ``in_window`` (it starts now), ``wait`` (journaled before the wait: ``opens_at`` is when it
+    ends), ``no_failback`` (the window does not open within ``failback.window_wait``: the service
+    stays in the DR region), ``stopped`` (a stop request ended the wait: failing back outside it),
+    ``forced`` (``odin rollback --drill ID --force`` outside it, ``by`` whom)."""
+
+    KIND = "failback_window"
+    REQUIRES = ("phase",)
+    action: Literal["in_window", "wait", "no_failback", "stopped", "forced"]
+    window: str
+    reason: str
+    opens_at: datetime | None = None
+    wait_seconds: float | None = None
+    by: str | None = None
 
 
 class FailoverCheck(Record):
@@ -834,7 +863,7 @@ RECORDS: dict[str, type[Record]] = {model.KIND: model for model in (
     Baseline, Smoke, Gate, Decision, HoldStarted, HoldInterrupted, HumanInput, Notify, Comms,
     Sandbox, OutageInjecting, OutageInjected, OutageCleared, ProbeState, ProbeSummary, OutageConfirmed, OutageNotConfirmed,
     ServiceHealth, ServiceRecovered, CanaryStarted, CanaryState, CanaryStopped, CanaryAcknowledged, CanaryVerified, Replication, DataLoss,
-    FailbackDeferred, FailoverCheck, StepSkipped, PhaseBudget, ScorecardRecord, RestorePoint, RestoreVerified, RestoreScorecardRecord,
+    FailbackDeferred, FailbackWindow, FailoverCheck, ValidationCriterion, StepSkipped, PhaseBudget, ScorecardRecord, RestorePoint, RestoreVerified, RestoreScorecardRecord,
     Readiness, BlobRestorePoint, BlobRestoreVerified, SloCheck, LogReview, IncidentCount,
 )}
 """Every entry kind there is, by its ``kind``."""

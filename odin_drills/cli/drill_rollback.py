@@ -1,6 +1,8 @@
-"""``odin rollback DRILL.yaml --reason TEXT --by NAME [--drill ID]``: undo a drill left behind by a
-crash (``flows.drill_rollback``). Exit 3 rolled back and healthy, 4 still degraded, 0 nothing to
-undo, 2 usage errors (one line, naming the file or the drill)."""
+"""``odin rollback DRILL.yaml --reason TEXT --by NAME [--drill ID] [--force]``: undo a drill left
+behind by a crash, or fail an incident back (``flows.drill_rollback``: the undos, then the drill
+file's ``steps.failback``). Exit 3 rolled back and healthy, 4 still degraded, 0 nothing to undo, 2
+usage errors (one line, naming the file or the drill; outside the plan's ``failback.window``
+without ``--force``)."""
 
 from __future__ import annotations
 
@@ -36,7 +38,8 @@ def cmd_drill_rollback(args: argparse.Namespace) -> int:
         # bounded even when the Prefect API dies mid-rollback: the journal's outcome stands (flows.in_process)
         summary = run_in_process(drill_rollback, DrillRollbackSummary, plan_file=str(args.plan), reason=args.reason,
                                  by=args.by, verified_as=verified_identity(), drill=args.drill, wait=args.wait,
-                                 allow_production=args.allow_production, time_scale=args.time_scale)
+                                 allow_production=args.allow_production, time_scale=args.time_scale,
+                                 force=bool(getattr(args, "force", False)))
     finally:
         runbook.LISTENERS.remove(print_drill_entry)
     if summary.outcome == "refused":

@@ -74,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true", help="queue behind a run holding the environment lock")
     p.add_argument("--migration", metavar="ID", help="the migration to undo (default: the plan's latest)")
     p.add_argument("--drill", metavar="ID", help="a drill file: the drill to undo (default: the plan's latest)")
+    p.add_argument("--force", action="store_true",
+                   help="a drill file: fail back outside its failback.window (journaled with --by and --reason)")
     p.add_argument("--time-scale", type=float, default=1.0, metavar="N",
                    help="run the clock N times faster (the re-check window after the undos)")
     p.add_argument("--allow-production", action="store_true", help="required for a plan whose target is production")
@@ -373,6 +375,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         return cmd_drill_rollback(args)
     if args.drill:
         raise UsageError(f"{args.plan}: --drill names a drill, and this is a migration plan: use --migration ID")
+    if args.force:
+        raise UsageError(f"{args.plan}: --force overrides a drill's failback.window; a migration's rollback has none")
     from odin_drills.plan import load_plan
 
     plan = load_plan(args.plan)

@@ -27,13 +27,16 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationInfo, field_validator, model_validator
 
 from odin_drills.errors import PlanInvalid
-from odin_drills.plan.journeys import HttpMethod, SmokeJourney
+from odin_drills.plan.journeys import HttpMethod, MetricSourceSpec, SmokeJourney
 from odin_drills.plan.loader import parse_model, read_yaml
-from odin_drills.plan.models import AzureTarget, SandboxTarget
+from odin_drills.plan.models import AzureTarget, ChangeWindow, SandboxTarget
 from odin_drills.plan.channels import Channel
 from odin_drills.plan.drill_steps import DrillSteps
 from odin_drills.plan.durations import Duration
 from odin_drills.plan.secrets import SecretSource
+from odin_drills.plan.policy import Policy
+from odin_drills.plan.telemetry import AlertSourceSpec
+from odin_drills.plan.drill_validation import Validation
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -285,9 +288,22 @@ class Targets(_Section):
 
 
 class Failback(_Section):
+    """When the service goes home: the primary healthy for ``wait_healthy``, then (the handbook's
+    "schedule failback during a low-traffic window") inside ``window`` when the plan declares one."""
+
     enabled: bool = True
     wait_healthy: Duration = Field(
         default=300.0, description="the old primary must answer this long before traffic goes back")
+    window: ChangeWindow | None = Field(
+        default=None,
+        description="the low-traffic window failbacks happen in, as a migration's change_window: {start: \"02:00\", "
+        "end: \"05:00\", days: [mon, ...], timezone: UTC | Europe/Berlin | +02:00}. A drill's automatic failback "
+        "waits for it (up to window_wait, plan time); `odin rollback PLAN --drill ID` outside it is refused unless "
+        "--force")
+    window_wait: Duration = Field(
+        default=86400.0, gt=0,
+        description="how long a drill's automatic failback may wait for the window (plan time); a window that "
+        "does not open within it: no failback, the service stays in the DR region (criterion failback_in_window)")
 
 
 class ChannelSpec(Channel):
@@ -379,6 +395,20 @@ class DrillPlan(BaseModel):
                     "migration may use, with the same undo rules (``odin_drills.plan.drill_steps``)")
     secrets: SecretSource | None = Field(
         default=None, description="where ${secret:NAME} references in steps are looked up when a step runs")
+    metrics: MetricSourceSpec | None = Field(
+        default=None,
+        description="the DR region's error rate and latency (a migration's metric sources: synthetic_probe at the "
+                    "DR region's app or through Front Door, prometheus, azure_monitor, azure_monitor_metrics): a "
+                    "baseline window in prepare, then the rollback ladder watches the DR region against it in "
+                    "validate (criterion dr_region_within_baseline; odin_drills.steps.dr.validation)")
+    alerts: AlertSourceSpec | None = Field(
+        default=None, description="the service's alerts (alertmanager, azure_monitor_alerts): no Sev 0/1 may fire "
+                                  "at the end of validation (criterion alerts_green); with metrics they feed the "
+                                  "ladder's windows as in a migration")
+    policy: Policy = Field(default_factory=Policy, description="the rollback ladder that judges the DR region "
+                           "against its pre-failover baseline (a migration's policy:, same defaults)")
+    validation: Validation = Field(default_factory=Validation,
+                                   description="how long the DR region is watched and what replication lag is allowed")
 
     @field_validator("name", "environment")
     @classmethod
@@ -409,10 +439,16 @@ class DrillPlan(BaseModel):
             raise ValueError(f"decision.confirm_timeout ({_minutes(self.decision.confirm_timeout)}) fills "
                              f"targets.budgets.decision ({_minutes(budget)}): an unanswered confirmation misses the "
                              "decision budget by construction; make the timeout shorter or the budget longer")
+        watched = self.metrics is not None or "watch" in self.validation.model_fields_set  # else never run
+        if watched and self.validation.watch > self.targets.budgets.validation:
+            raise ValueError(f"validation.watch ({_minutes(self.validation.watch)}) is longer than "
+                             f"targets.budgets.validation ({_minutes(self.targets.budgets.validation)}): the watch "
+                             "alone would miss the validation budget; shorten the watch or lengthen the budget")
         names = [j.name for j in self.smoke]
         if len(set(names)) != len(names):
             raise ValueError("smoke journey names must be unique")
-        problem = self.steps.problem(set(names))
+        problem = self.steps.problem(set(names)) or self.steps.approval_problem(
+            {"failover": self.targets.budgets.failover, "validation": self.targets.budgets.validation})
         if problem:
             raise ValueError(problem)
         if self.secrets is not None and self.secrets.kind == "keyvault" and not self.secrets.vault_url \

@@ -15,6 +15,11 @@ validation changes are undone at failback (newest first, after the data tier: ``
 by the drill's clean-up and by ``odin rollback PLAN --drill ID``. A failback step's change is where
 the drill means to end, so odin journals its undo but never runs it.
 
+An ``approval`` step holds its phase for a person up to its ``timeout`` (1 h by default): one whose
+timeout (with the phase's earlier approvals) fills the phase's budget (``targets.budgets.failover``,
+``.validation``) misses that budget by construction when nobody answers, so it is refused at load,
+as ``decision.confirm_timeout`` is against ``targets.budgets.decision``.
+
 Why ``gate`` is refused here: a gate judges metrics against a baseline, and a drill has no metric
 source; the drill's own judgement is its scorecard.
 """
@@ -22,9 +27,11 @@ source; the drill's own judgement is its scorecard.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from odin_drills.plan.durations import human_duration
 from odin_drills.plan.steps import Step
 
 DRILL_STEP_PHASES = ("failover", "validation", "failback")
@@ -68,4 +75,23 @@ class DrillSteps(BaseModel):
                 unknown = sorted(set(getattr(step, "journeys", None) or []) - journeys)
                 if step.kind == "smoke" and unknown:
                     return f"{where}.journeys: unknown journeys {unknown}"
+        return None
+
+    def approval_problem(self, budgets: Mapping[str, float]) -> str | None:
+        """The first approval whose timeout, added to the phase's earlier approvals', fills its phase's
+        budget (``budgets``: phase -> plan seconds, the phases that have one), as one line; None when
+        every unanswered approval still leaves time to act within the budget."""
+        for phase, budget in budgets.items():
+            waits = 0.0
+            for i, step in enumerate(self.of(phase)):
+                if step.kind != "approval":
+                    continue
+                waits += step.timeout  # type: ignore[union-attr]
+                if waits < budget:
+                    continue
+                timeout = human_duration(step.timeout)  # type: ignore[union-attr]
+                earlier = f" ({human_duration(waits)} with the approvals before it)" if waits > step.timeout else ""  # type: ignore[union-attr]
+                return (f"steps.{phase}[{i}].timeout: approval {step.label!r} waits up to {timeout}{earlier}, which "
+                        f"fills targets.budgets.{phase} ({human_duration(budget)}): an unanswered approval misses "
+                        "the budget by construction; make the timeout shorter or the budget longer")
         return None

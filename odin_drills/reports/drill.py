@@ -25,7 +25,7 @@ TIMELINE_KINDS = (
     "run_started", "phase_started", "phase_finished", "sandbox", "outage_injected", "outage_confirmed",
     "outage_not_confirmed", "decision", "hold_started", "human_input", "step_finished", "service_recovered",
     "failover_check", "data_loss", "outage_cleared", "undo_finished", "failback_deferred", "lock", "note",
-    "run_finished", "step_skipped", "phase_budget",
+    "run_finished", "step_skipped", "phase_budget", "failback_window",
 )
 _TIMELINE_SKIP = ("output", "undo", "report", "acknowledged_ids", "lost_ids", "lost_writes", "options", "phases")
 
@@ -168,6 +168,8 @@ def _timeline(entries: list[Entry]) -> list[tuple[Any, ...]]:
             detail = f"{d.get('status')}: {d.get('detail')}"
         elif e.kind == "note":
             detail = d.get("message")
+        elif e.kind == "failback_window":
+            detail = f"{d.get('action')}: {d.get('reason')}"
         elif e.kind == "lock":
             detail = f"{d.get('action')} {d.get('environment')}"
         elif e.kind == "data_loss":

@@ -18,6 +18,8 @@ and the run the runbook flow (``odin_drills.flows.region_failover``) drives, pha
                                                                                   (``failover``)
     Stakeholders     the incident state every message renders from, and the comms cadence
                                                                                   (``stakeholders``)
+    await_window     the failback in the plan's low-traffic window: wait for it, bounded, or no
+                     failback; ``odin rollback`` outside it                      (``failback_window``)
     partner_server, read_replication   read-only questions to Azure                (``azure_reads``)
 
 Nothing here uses Prefect. Azure changes only through ``odin_drills.steps.actions.run_action``.

@@ -7,6 +7,8 @@
                                           the plan's journeys through Front Door
     run_in_order(run, phase, steps, one)  each step after the one before; the first that fails skips the
                                           rest (``step_skipped``, with why) and is returned
+    owed_failback_steps(steps, entries)   the ``steps.failback`` a failback that began still owes (``odin
+                                          rollback PLAN --drill ID`` runs them after its undos, once)
 
 Why no second executor: a drill's changes must be undone by the same journal reading a migration's
 are (``steps.intent.pending_undos``: once per ``phase/step``, newest first, reconciled after a
@@ -25,6 +27,7 @@ from odin_drills.plan.steps import SmokeStep
 from odin_drills.steps import intent as wal
 from odin_drills.steps.actions import StepOutcome
 from odin_drills.steps.dr.run import DrillRun
+from odin_drills.steps.journal import Entry
 from odin_drills.steps.probes.smoke import run_journeys
 
 
@@ -73,3 +76,35 @@ def run_in_order(run: DrillRun, phase: str, steps: Sequence[Any],
 def skip(run: DrillRun, phase: str, steps: Sequence[Any], reason: str) -> None:
     for step in steps:
         run.journal.append("step_skipped", phase=phase, step=step.label, step_kind=step.kind, reason=reason)
+
+
+FAILBACK = "failback"
+"""The journal phase of ``steps.failback``, in the drill's own failback and in ``odin rollback``
+alike: one identity per step (``failback/<name>``), so neither runs a step the other finished."""
+
+
+def failback_begun(entries: list[Entry]) -> bool:
+    """A failback started putting the service back: the drill's own (an undo in its ``failback``
+    phase) or an ``odin rollback`` of it (``rollback_started``). A drill's early-end cleanup is not one."""
+    return any(e.kind == "rollback_started" or (e.kind == "undo_started" and e.phase in (FAILBACK, "rollback"))
+               for e in entries)
+
+
+def owed_failback_steps(steps: Sequence[Any], entries: list[Entry], *, undos_pending: bool) -> list[Any]:
+    """The drill file's ``steps.failback`` still to run, in order: none unless a failback is due
+    (``undos_pending``) or began; then each step not yet done under ``failback/<name>`` — finished
+    ok (an action, a wait), its smoke run passed, or its approval approved."""
+    if not steps or not (undos_pending or failback_begun(entries)):
+        return []
+    return [step for step in steps if not _done(step, entries)]
+
+
+def _done(step: Any, entries: list[Entry]) -> bool:
+    mine = [e for e in entries if e.phase == FAILBACK]
+    if step.kind == "smoke":
+        return any(e.kind == "smoke" and e.step == step.label and not e.data.get("critical_failed") for e in mine)
+    if step.kind == "approval":
+        asked = [e.seq for e in mine if e.kind == "hold_started" and e.data.get("hold") == f"approval {step.label}"]
+        answers = [e for e in mine if e.kind == "human_input" and asked and e.seq > asked[-1]]
+        return bool(answers) and answers[0].data.get("action") == "proceed"
+    return any(e.kind == "step_finished" and e.step == step.label and e.data.get("status") == "ok" for e in mine)

@@ -29,9 +29,10 @@ from odin_drills.plan.models import SandboxTarget
 from odin_drills.steps.actions import StepOutcome
 from odin_drills.steps.dr.canary import CanaryResult, CanaryWriter
 from odin_drills.steps.dr.detection import OutageDetector
-from odin_drills.steps.dr.scorecard import DrillTimeline, ReplicationEvidence, Scorecard, score
+from odin_drills.steps.dr.scorecard import Criterion, DrillTimeline, ReplicationEvidence, Scorecard, score
 from odin_drills.steps.dr.stakeholders import Stakeholders
 from odin_drills.steps.probes.smoke import SmokeReport
+from odin_drills.steps.snapshot import Snapshot
 
 if TYPE_CHECKING:
     from odin_drills.steps.dr.outage import OutageInjector
@@ -96,6 +97,10 @@ class Findings:
     worse: str | None = None
     rto_at_risk: str | None = None  # the first phase_budget that found the RTO at risk, as a sentence
     fail_back_now: str | None = None  # why the DR region is left at once (steps.dr.order.act_on_worse)
+    dr_baseline: Snapshot | None = None  # metrics: the window before the outage (steps.dr.validation)
+    validation: dict[str, Criterion] = field(default_factory=dict)  # what validation measured, by criterion
+    failback_window: Criterion | None = None  # the failback against failback.window (steps.dr.failback_window)
+    no_failback: str | None = None  # why this run did not fail back (failback_completed's evidence)
 
     def failed_actions(self) -> list[str]:
         return [action.label for action, outcome in self.outcomes if not outcome.succeeded]
@@ -126,6 +131,15 @@ class DrillRun:
         self.detector: OutageDetector | None = None
         self.canary: CanaryWriter | None = None
         self.stakeholders = Stakeholders(self)
+        self._metrics: Any = None  # the plan's metrics: source, opened on first use (steps.dr.validation)
+
+    def metric_source(self) -> Any:
+        """The plan's ``metrics:`` (with ``alerts:`` beside it), one source for the baseline and the watch."""
+        if self._metrics is None:
+            from odin_drills.steps.probes.open import open_metric_source
+
+            self._metrics = open_metric_source(self.plan, self.clock)
+        return self._metrics
 
     @property
     def primary(self) -> str:
@@ -191,6 +205,7 @@ class DrillRun:
     def close(self) -> None:
         """End the drill's own outage if it still stands, stop every helper; never raises."""
         closers = (self.outage.clear if self.outage else None, self.stakeholders.stop,
+                   self._metrics.close if self._metrics is not None else None,
                    self.canary.close if self.canary else None, self.detector.close if self.detector else None,
                    self.client.close)
         for closer in closers:
@@ -209,7 +224,8 @@ def score_run(run: DrillRun) -> Scorecard:
     canary = found.canary or CanaryResult(attempted=0, acknowledged=0, failed_writes=0, verified=0)
     return score(timeline, canary, run.plan.targets, plan=run.plan.name, drill_id=run.drill_id, smoke=found.dr_smoke,
                  dr_region=run.secondary, failback_smoke=found.failback_smoke, replication=found.replication,
-                 scored_at=run.clock.now(), rto_at_risk=found.rto_at_risk, failback_expected=run.mode == "drill")
+                 scored_at=run.clock.now(), rto_at_risk=found.rto_at_risk, failback_expected=run.mode == "drill",
+                 measured=found.validation, failback_window=found.failback_window, no_failback=found.no_failback)
 
 
 def judge(outcome: str, detail: str, card: Scorecard) -> tuple[str, str]:

@@ -17,6 +17,10 @@ span is wall seconds × N):
   ``decision_within_budget``, ``failover_within_budget``, ``validation_within_budget``:
   ``steps.dr.budgets``). A target met exactly counts as met. A criterion without evidence (no
   canary writes, no smoke run, writes that could not be read back, a phase that never ended) is not met.
+  With ``metrics:``, ``alerts:`` or ``validation.max_replication_lag`` in the drill file, validation adds what it measured:
+  ``dr_region_within_baseline``, ``alerts_green``, ``replication_lag_within_limit`` (``steps.dr.validation``).
+  With ``failback.window``, a drill's failback adds ``failback_in_window``: it started inside the
+  window (after waiting for it), or why not (``steps.dr.failback_window``).
 * ``rto_exceeded``: the RTO target passed without the service back; ``rto_at_risk``: the sentence of
   the first phase after which the remaining budgets no longer fit in the RTO (the run escalated it).
 """
@@ -154,11 +158,19 @@ def score(
     scored_at: datetime | None = None,
     rto_at_risk: str | None = None,
     failback_expected: bool = True,
+    measured: dict[str, Criterion] | None = None,
+    failback_window: Criterion | None = None,
+    no_failback: str | None = None,
 ) -> Scorecard:
     """Score one drill. ``smoke``: the critical journeys run against the DR region after the
     failover; ``failback_smoke``: the journeys after failing back (optional); ``rto_at_risk``: what
     the run's phase-budget check found, if it did; ``failback_expected`` off (incident mode, where the
-    failback is a separate, confirmed run): ``failback_completed`` is not a criterion of this run."""
+    failback is a separate, confirmed run): ``failback_completed`` is not a criterion of this run.
+    ``measured``: the criteria validation measured itself (``steps.dr.validation``:
+    ``dr_region_within_baseline``, ``replication_lag_within_limit``, ``alerts_green``).
+    ``failback_window``: the plan declares ``failback.window``: criterion ``failback_in_window``
+    (``steps.dr.failback_window``); ``no_failback``: why the run did not fail back, said by
+    ``failback_completed``."""
     scored_at = scored_at or datetime.now(timezone.utc)
     rto = span(timeline.outage_started_at, timeline.recovered_at)
     phases = phase_times(targets.budgets, outage_started_at=timeline.outage_started_at,
@@ -170,12 +182,15 @@ def score(
         "failover_within_rto": _rto_criterion(timeline, rto, targets),
         "data_loss_within_rpo": _rpo_criterion(canary, rpo, targets, replication),
         "critical_journeys_in_dr_region": _journeys_criterion(smoke, dr_region),
-        "failback_completed": _failback_criterion(timeline, failback_smoke),
+        "failback_completed": _failback_criterion(timeline, failback_smoke, no_failback),
         "no_data_corruption": _corruption_criterion(canary),
         **{f"{p.phase}_within_budget": _budget_criterion(p) for p in phases},
     }
     if not failback_expected:
         del criteria["failback_completed"]
+    if failback_window is not None and failback_expected:
+        criteria["failback_in_window"] = failback_window
+    criteria.update(measured or {})  # validation's own measurements (steps.dr.validation), when the plan asks
     waited = span(timeline.outage_started_at, scored_at)
     exceeded = rto > targets.rto if rto is not None else waited is not None and waited > targets.rto
     return Scorecard(
@@ -245,9 +260,10 @@ def _journeys_criterion(smoke: SmokeReport | None, region: str | None) -> Criter
     return Criterion(passed=True, evidence=f"all {len(critical)} critical journeys passed{where}: {names}")
 
 
-def _failback_criterion(timeline: DrillTimeline, failback_smoke: SmokeReport | None) -> Criterion:
+def _failback_criterion(timeline: DrillTimeline, failback_smoke: SmokeReport | None,
+                        no_failback: str | None = None) -> Criterion:
     if timeline.failback_completed_at is None:
-        return Criterion(passed=False, evidence="failback did not complete")
+        return Criterion(passed=False, evidence="failback did not complete" + (f": {no_failback}" if no_failback else ""))
     when = f"failed back at {_at(timeline.failback_completed_at)}"
     if failback_smoke is not None and failback_smoke.critical_failed:
         failed = ", ".join(r.name for r in failback_smoke.results if r.critical and not r.passed)
