@@ -23,6 +23,10 @@ from tests.test_drill_e2e import (azure_sandbox, journal_of, run_drill, sandbox_
                                   sandbox_resources, write_drill)
 
 VALIDATION = {"watch": "8m", "interval": "1m"}
+ERRORS_ONLY = {"floors": {"latency_ms": 10_000}, "absolute": {"p95_latency_ms": None}}
+"""These tests are about errors and the wiring: on two cores shared with parallel test workers a
+CPU stall is a real p95 rise to the ladder, which would hold a healthy DR region (the migration
+e2e tests switch latency off for the same reason); latency judging is the ladder's own tests'."""
 
 
 def probe(info: dict[str, Any]) -> dict[str, Any]:
@@ -38,7 +42,7 @@ def test_a_healthy_dr_region_is_within_its_baseline_with_the_numbers(
         azure_sandbox: Any, odin_env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
     info = azure_sandbox.info()
     plan = write_drill(tmp_path, "measured-drill", resources=sandbox_resources(info, "forced", True),
-                       metrics=probe(info), validation=VALIDATION)
+                       metrics=probe(info), validation=VALIDATION, policy=ERRORS_ONLY)
     result = run_drill(plan, sandbox_env(odin_env, tmp_path))
     card = json.loads(result.stdout)
     assert card["criteria"]["dr_region_within_baseline"], result.stderr[-3000:]
@@ -57,7 +61,8 @@ def test_an_error_rate_in_the_dr_region_fails_the_criterion_and_fails_back(
         azure_sandbox: Any, odin_env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
     info = azure_sandbox.info()
     plan = write_drill(tmp_path, "worse-drill", resources=sandbox_resources(info, "forced", True),
-                       metrics=probe(info), validation=VALIDATION, decision={"on_worse_after_failover": "fail_back"},
+                       metrics=probe(info), validation=VALIDATION, policy=ERRORS_ONLY,
+                       decision={"on_worse_after_failover": "fail_back"},
                        failback={"enabled": False, "wait_healthy": "2m"})
     stop = threading.Event()
 
