@@ -23,7 +23,6 @@ Errors are :class:`SecretUnavailable`: one line naming the reference, never a va
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from pathlib import Path
@@ -50,16 +49,9 @@ _clients_lock = threading.Lock()
 
 def _sandbox_vault(target: Any) -> tuple[str, str]:
     """The sandbox's vault URL and CA, from the target's fields or the running sandbox's info."""
-    from odin_drills.steps.azure.clients import SANDBOX_INFO_ENV
+    from odin_drills.steps.azure.clients import SANDBOX_INFO_ENV, read_sandbox_info
 
-    info: dict[str, Any] = {}
-    info_path = os.environ.get(SANDBOX_INFO_ENV, "").strip()
-    if info_path:
-        try:
-            loaded = json.loads(Path(info_path).read_text(encoding="utf-8"))
-            info = loaded if isinstance(loaded, dict) else {}
-        except (OSError, ValueError):
-            info = {}
+    info = read_sandbox_info()
     vault_url = info.get("keyvault_url")
     ca_cert = getattr(target, "ca_cert", None) or info.get("ca_cert")
     if not vault_url or not ca_cert:

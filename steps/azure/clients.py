@@ -60,6 +60,20 @@ def arm_endpoint(target: Any) -> ArmEndpoint:
     raise UsageError(f"target: kind {kind!r} has no Azure resources; azure.* steps need kind: azure or kind: sandbox")
 
 
+def read_sandbox_info() -> dict[str, Any]:
+    """The running sandbox's info (``$ODIN_SANDBOX_INFO``), or ``{}`` when unset or unreadable: for
+    data-plane sources that name what is missing in their own words (the ARM endpoint below
+    refuses with its own, stricter message)."""
+    info_path = os.environ.get(SANDBOX_INFO_ENV, "").strip()
+    if not info_path:
+        return {}
+    try:
+        loaded = json.loads(Path(info_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
 def _sandbox_endpoint(target: Any) -> ArmEndpoint:
     values = {name: getattr(target, name, None) for name in ("arm_url", "ca_cert", "subscription_id")}
     missing = [name for name, value in values.items() if not value]

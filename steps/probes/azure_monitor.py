@@ -22,11 +22,8 @@ the probe beside this source is the "can users reach it" signal.)
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from odin_drills.plan.azure_monitor import AzureMonitorMetrics
@@ -50,16 +47,9 @@ def log_analytics_target(spec: AzureMonitorMetrics, target: Any) -> tuple[str, s
     sandbox = getattr(target, "kind", None) == "sandbox"
     if not sandbox:
         return spec.endpoint or PUBLIC_ENDPOINT, spec.workspace_id, None, False
-    from odin_drills.steps.azure.clients import SANDBOX_INFO_ENV
+    from odin_drills.steps.azure.clients import SANDBOX_INFO_ENV, read_sandbox_info
 
-    info: dict[str, Any] = {}
-    info_path = os.environ.get(SANDBOX_INFO_ENV, "").strip()
-    if info_path:
-        try:
-            loaded = json.loads(Path(info_path).read_text(encoding="utf-8"))
-            info = loaded if isinstance(loaded, dict) else {}
-        except (OSError, ValueError):
-            info = {}
+    info = read_sandbox_info()
     endpoint = spec.endpoint or info.get("log_analytics_url")
     workspace = spec.workspace_id or info.get("log_analytics_workspace_id")
     ca_cert = getattr(target, "ca_cert", None) or info.get("ca_cert")

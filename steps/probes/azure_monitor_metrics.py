@@ -34,12 +34,9 @@ reason: the ladder's inconclusive rung takes it, so a watch never proceeds on da
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 from odin_drills.plan.azure_platform_metrics import GRAINS_SECONDS, AzureMonitorPlatformMetrics
@@ -78,19 +75,6 @@ class RegionQuery:
     resource_ids: tuple[str, ...]
 
 
-def _sandbox_info() -> dict[str, Any]:
-    from odin_drills.steps.azure.clients import SANDBOX_INFO_ENV
-
-    info_path = os.environ.get(SANDBOX_INFO_ENV, "").strip()
-    if not info_path:
-        return {}
-    try:
-        loaded = json.loads(Path(info_path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return loaded if isinstance(loaded, dict) else {}
-
-
 def metrics_targets(spec: AzureMonitorPlatformMetrics, target: Any) -> tuple[list[RegionQuery], str | None, bool]:
     """``(queries, ca_cert, sandbox)`` for ``spec`` under the plan's target.
 
@@ -102,9 +86,9 @@ def metrics_targets(spec: AzureMonitorPlatformMetrics, target: Any) -> tuple[lis
     if not sandbox:
         return [RegionQuery(region, spec.endpoint or public_endpoint(region), tuple(ids))
                 for region, ids in groups.items()], None, False
-    from odin_drills.steps.azure.clients import SANDBOX_INFO_ENV
+    from odin_drills.steps.azure.clients import SANDBOX_INFO_ENV, read_sandbox_info
 
-    info = _sandbox_info()
+    info = read_sandbox_info()
     endpoints = info.get("metrics_endpoints") or {}
     ca_cert = getattr(target, "ca_cert", None) or info.get("ca_cert")
     if not groups:
