@@ -185,10 +185,12 @@ def wait_for_service(run: DrillRun, region: str, since: datetime, max_wait: floa
 
 @task(name="replication-state", task_run_name="replication-{phase}", **QUIET)
 def replication_state(run: DrillRun, phase: str) -> dict[str, Any]:
-    """What Azure reports now: who is primary, replication state, storage last sync (read only)."""
-    state = read_replication([(a.label, a.step) for wave in run.waves for a in wave], run.target)
-    run.journal.append("replication", phase=phase, **state)
-    return state
+    """What Azure reports now: who is primary, replication state, storage last sync (read only).
+    The stamped read stays on ``run.found.replication_read``: validation judges the lag from it."""
+    read = read_replication([(a.label, a.step) for wave in run.waves for a in wave], run.target)
+    run.found.replication_read = read
+    run.journal.append("replication", phase=phase, **read.state)
+    return read.state
 
 
 @task(name="verify-canary", task_run_name="verify-canary-{phase}", **QUIET)

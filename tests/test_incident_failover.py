@@ -8,6 +8,8 @@ Azure sandbox, deciding on Azure Service Health / Resource Health read through t
     reason, never failing back by itself;
   * an ETA that slips past the limit while the run waits: fail over;
   * Service Health unreachable: said in the journal, the threshold rule decides;
+  * the stakeholder messages of a run that read Service Health quote Azure's latest word (event,
+    full or partial, Azure's ETA), or that it was unreachable;
   * ``odin failover`` without ``--incident``: one line, exit 2.
 
 The outage is the test's (a ``region_outage`` fault), never the run's. Plan time runs 60× (a probe
@@ -18,8 +20,10 @@ round every 0.5 s; 30 plan minutes are 30 wall seconds); the sandbox's ETAs are 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
+from datetime import datetime, timezone
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,17 +34,34 @@ from odin_drills.outcomes import exit_code
 from tests.conftest import ODIN, ROOT, run_odin
 from tests.test_drill_e2e import (SCALE, azure_sandbox, only, sandbox_env, sandbox_resources,  # noqa: F401
                                   write_drill)
+from tests.webhook_receiver import WebhookReceiver
 
 DETECTION = {"interval": "30s", "confirmation": "1m", "timeout": "2s"}
 
 
-def incident_plan(tmp_path: Path, info: dict[str, Any], name: str, **decision: Any) -> Path:
+def incident_plan(tmp_path: Path, info: dict[str, Any], name: str, *, comms: dict[str, Any] | None = None,
+                  **decision: Any) -> Path:
     resources = sandbox_resources(info, "forced", True)  # in an incident: the group named through the DR server
     group = resources["failover_groups"][0]
     group["id"] = group["id"].replace("/servers/odin-sql-eastus/", "/servers/odin-sql-westus/")
     detection = {**DETECTION, "threshold": decision.pop("threshold", "2h")}
     return write_drill(tmp_path, name, resources=resources, canary={"enabled": False}, detection=detection,
-                       decision={"fail_over_if_eta_beyond": "30m", "confirm_timeout": "30m", **decision})
+                       decision={"fail_over_if_eta_beyond": "30m", "confirm_timeout": "30m", **decision},
+                       **({"comms": comms} if comms else {}))
+
+
+def incident_room(receiver: WebhookReceiver) -> dict[str, Any]:
+    """A generic channel; T+0, then updates a plan minute apart (a wall second at 60x), so some go
+    out while the run waits on Azure's ETA."""
+    return {"channels": [{"name": "incident-room", "kind": "generic", "url": receiver.url("/hook")}],
+            "minutes": [0, 1, 2, 3]}
+
+
+def azure_lines(entries: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    """Each message sent (template, its 'Azure Service Health:' lines), in order, from the journal."""
+    return [(e["data"]["template"], [line for line in e["data"]["text"].splitlines()
+                                     if line.startswith("Azure Service Health: ")])
+            for e in entries if e["kind"] == "comms" and e["data"]["status"] == "sent"]
 
 
 def start_failover(plan: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
@@ -162,18 +183,22 @@ def test_no_eta_fails_over_once_a_person_confirms_and_never_fails_back(
 
 def test_an_eta_that_slips_past_the_limit_fails_over(
         azure_sandbox: Any, odin_env: dict[str, str], tmp_path: Path) -> None:
-    plan = incident_plan(tmp_path, azure_sandbox.info(), "eta-slips")
-    azure_sandbox.faults.add({"kind": "region_outage", "region": "eastus"})
-    azure_sandbox.set_resolution_eta("eastus", 600 / SCALE)
-    env = sandbox_env(odin_env, tmp_path)
-    runner = start_failover(plan, env, "--no-confirm")
-    try:
-        wait_for(runner, env, "eta-slips", is_wait, "wait decision")
-        azure_sandbox.set_resolution_eta("eastus", 3 * 3600 / SCALE)  # now 3 plan hours after the start
-        code, card, err = finish(runner)
-    finally:
-        if runner.poll() is None:
-            runner.kill()
+    """Stakeholders hear Azure's word from the reading of the moment: the ETA first given while the run
+    waits, the slipped one after the failover (the resolution)."""
+    with WebhookReceiver() as receiver:
+        plan = incident_plan(tmp_path, azure_sandbox.info(), "eta-slips", comms=incident_room(receiver))
+        azure_sandbox.faults.add({"kind": "region_outage", "region": "eastus"})
+        azure_sandbox.set_resolution_eta("eastus", 600 / SCALE)
+        env = sandbox_env(odin_env, tmp_path)
+        runner = start_failover(plan, env, "--no-confirm")
+        try:
+            wait_for(runner, env, "eta-slips", is_wait, "wait decision")
+            time.sleep(2.5)  # T+2 goes out while the run waits on the first ETA
+            azure_sandbox.set_resolution_eta("eastus", 3 * 3600 / SCALE)  # now 3 plan hours after the start
+            code, card, err = finish(runner)
+        finally:
+            if runner.poll() is None:
+                runner.kill()
     assert code in (0, 3), err[-4000:]
     entries = entries_of(env, "eta-slips")
     actions = [d["action"] for d in decisions(entries)]
@@ -184,16 +209,31 @@ def test_an_eta_that_slips_past_the_limit_fails_over(
     etas = [e["data"]["expected_outage_seconds"] for e in entries if e["kind"] == "service_health"]
     assert len(etas) >= 2 and abs(etas[0] - 600) < 1 and abs(etas[-1] - 10800) < 1
     assert primary_of(azure_sandbox) == "westus"
+    health = [e["data"] for e in entries if e["kind"] == "service_health"]
+    event = f"Multiple services in East US (tracking id {health[-1]['event_id']}); full region outage"
+    slipped = datetime.fromisoformat(health[-1]["resolution_eta"].replace("Z", "+00:00")).astimezone(timezone.utc)
+    sent = azure_lines(entries)
+    quoted = [lines for _, lines in sent if lines]
+    assert [t for t, _ in sent][-1] == "resolution" and len(quoted) >= 2, sent
+    assert [bool(lines) for _, lines in sent] == sorted(bool(lines) for _, lines in sent), sent  # from a reading on
+    assert all(len(lines) == 1 and event in lines[0] and lines[0].endswith("after it began)") for lines in quoted)
+    assert any(re.search(r"; Azure's ETA \d\d:\d\d UTC \((9m \d+s|10m( \d+s)?) after it began\)$", lines[0])
+               for lines in quoted[:-1]), sent  # while the run waited: the first ETA
+    assert sent[-1][1] == [f"Azure Service Health: ACTIVE: {event}; Azure's ETA {slipped:%H:%M} UTC (3h after it "
+                           "began)"], sent[-1]
 
 
 def test_service_health_unreachable_falls_back_to_the_threshold_rule_and_says_so(
         azure_sandbox: Any, odin_env: dict[str, str], tmp_path: Path) -> None:
-    plan = incident_plan(tmp_path, azure_sandbox.info(), "health-down", threshold="3m")
-    azure_sandbox.faults.add({"kind": "arm_error", "status": 503, "count": 1000, "path_contains": "ResourceHealth"})
-    azure_sandbox.faults.add({"kind": "region_outage", "region": "eastus"})
-    azure_sandbox.set_resolution_eta("eastus", 600 / SCALE)  # would say "wait", were it reachable
-    env = sandbox_env(odin_env, tmp_path)
-    code, card, err = finish(start_failover(plan, env, "--no-confirm"))
+    with WebhookReceiver() as receiver:
+        plan = incident_plan(tmp_path, azure_sandbox.info(), "health-down", threshold="3m",
+                             comms=incident_room(receiver))
+        azure_sandbox.faults.add({"kind": "arm_error", "status": 503, "count": 1000,
+                                  "path_contains": "ResourceHealth"})
+        azure_sandbox.faults.add({"kind": "region_outage", "region": "eastus"})
+        azure_sandbox.set_resolution_eta("eastus", 600 / SCALE)  # would say "wait", were it reachable
+        env = sandbox_env(odin_env, tmp_path)
+        code, card, err = finish(start_failover(plan, env, "--no-confirm"))
     assert code in (0, 3), err[-4000:]
     entries = entries_of(env, "health-down")
     health = [e["data"] for e in entries if e["kind"] == "service_health"]
@@ -204,6 +244,9 @@ def test_service_health_unreachable_falls_back_to_the_threshold_rule_and_says_so
     assert [d["action"] for d in final] == ["fail_over"], final
     assert "has lasted the 180 s threshold (Azure Service Health unreachable" in final[0]["reason"]
     assert primary_of(azure_sandbox) == "westus"
+    (told,) = [lines for template, lines in azure_lines(entries) if template == "resolution"]
+    assert told[0].startswith("Azure Service Health: unreachable (") and "HTTP 503" in told[0], told
+    assert told[0].endswith("what Azure says of the outage and its ETA is not known"), told
 
 
 def test_failover_without_incident_is_one_line_and_exit_2(tmp_path: Path) -> None:

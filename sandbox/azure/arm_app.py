@@ -20,13 +20,18 @@ Microsoft.Network/dnsZones (synchronous, no operations) has its routes in ``arm_
 (App Service plans, web app settings; synchronous here too) in ``arm_web``; Azure Monitor's alerts
 (Microsoft.AlertsManagement, subscription-wide) in ``arm_alerts``; Service Health and Resource Health
 (Microsoft.ResourceHealth) in ``arm_health``.
+
+Every request is tallied by method, path and ``$expand`` (``requests_seen``): how many times a
+client asked for a thing is what tells a single read from a repeated one (``AzureSandbox.arm_requests``).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -86,6 +91,8 @@ class ArmApi:
         self.faults = faults
         self.retry_after = retry_after
         self.throttle = throttle  # the per-subscription write limit (``arm_throttle``); None: never throttles
+        self._seen: Counter[tuple[str, str, str]] = Counter()  # (METHOD, path lower-cased, $expand lower-cased)
+        self._seen_lock = threading.Lock()
         table: list[tuple[str, str, Callable[[Call], Result]]] = [
             ("GET", _SQL + "$", self.get_sql_server),
             ("GET", _SQL + "/failoverGroups$", self.list_failover_groups),
@@ -138,9 +145,22 @@ class ArmApi:
         return Starlette(routes=[Route("/{path:path}", self._endpoint,
                                        methods=["GET", "PUT", "POST", "PATCH", "DELETE"])])
 
+    def requests_seen(self) -> list[dict[str, Any]]:
+        """Every request received so far, by method, path and ``$expand``, with how many times."""
+        with self._seen_lock:
+            seen = sorted(self._seen.items())
+        return [{"method": m, "path": p, "expand": e, "count": n} for (m, p, e), n in seen]
+
+    def forget_requests(self) -> None:
+        with self._seen_lock:
+            self._seen.clear()
+
     # ===================================================================== the front door
     async def _endpoint(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
+        with self._seen_lock:
+            self._seen[(request.method.upper(), request.url.path.lower(),
+                        request.query_params.get("$expand", "").lower())] += 1
         headers = {"x-ms-request-id": request_id,
                    "x-ms-correlation-request-id": request.headers.get("x-ms-client-request-id", request_id)}
         try:

@@ -122,6 +122,7 @@ class AzureSandbox:
         # Service Health events and Resource Health availability, from the faults (``service_health``).
         self.health = ServiceHealth(self.faults, clock)
         self.world: World | None = None
+        self._arm: ArmApi | None = None
         self._sockets: list[Any] = []
         self._servers: dict[str, BackgroundServer | RestartableServer] = {}
         self._probes: HealthProbes | None = None
@@ -168,7 +169,7 @@ class AzureSandbox:
         world.dns_name_servers = [self._dns.address]  # the zones name it, as Azure's name its name servers
         self._probes = HealthProbes(world, interval=self._options["probe_interval_seconds"],
                                     timeout=self._probe_timeout)
-        arm = ArmApi(world, self.faults, retry_after=self._lro_retry_after, alerts=self.alerts,
+        self._arm = arm = ArmApi(world, self.faults, retry_after=self._lro_retry_after, alerts=self.alerts,
                      throttle=self.throttle, health=self.health)
         edge = EdgeProxy(world, self._probes, seed=self.seed)
         admin = AdminApi(faults=self.faults, info=self.info, operations=self.operations,
@@ -237,6 +238,16 @@ class AzureSandbox:
                 "frontdoor_origin_groups": [t.origin_group_id(t.frontdoor_profile, n)
                                             for n in scale.origin_group_names()]}
 
+    def arm_requests(self, method: str = "GET", path_contains: str = "", expand: str | None = None) -> int:
+        """How many ARM requests of ``method`` whose path contains ``path_contains`` (and, when given,
+        whose ``$expand`` is ``expand``) the sandbox has answered: a test proves a thing was read
+        once, not twice, by counting (case-insensitive)."""
+        if self._arm is None:
+            raise RuntimeError("the sandbox is not running")
+        return sum(r["count"] for r in self._arm.requests_seen()
+                   if r["method"] == method.upper() and path_contains.lower() in r["path"]
+                   and (expand is None or r["expand"] == expand.lower()))
+
     def throttle_stats(self) -> dict[str, Any] | None:
         """The ARM write limit's counts (``ArmWriteThrottle.stats``); None when the sandbox has no limit."""
         return self.throttle.stats() if self.throttle is not None else None
@@ -288,6 +299,7 @@ class AzureSandbox:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
         self.world = None
+        self._arm = None
         self._info = None
 
     def _advance_world(self) -> None:
@@ -354,6 +366,8 @@ class AzureSandbox:
         self.health.clear()
         if self.throttle is not None:
             self.throttle.reset()
+        if self._arm is not None:
+            self._arm.forget_requests()
         self._apply_outages()  # every region answers again before reset() returns
         if self._probes is not None:
             self._probes.reset()

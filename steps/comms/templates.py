@@ -21,6 +21,9 @@ Template = Literal["initial", "update", "resolution", "notice"]
 UPDATE_MINUTES: tuple[int, ...] = (0, 15, 60, 90)
 """When stakeholders hear from us, in plan minutes after the start: T+0, T+15, T+60, T+90."""
 
+AZURE_LABEL = "Azure Service Health"
+"""The line quoting Azure's own word on the outage (incident mode), in every message that has one."""
+
 
 class IncidentState(BaseModel):
     """What stakeholders are told, as the runbook knows it right now."""
@@ -30,6 +33,9 @@ class IncidentState(BaseModel):
     impact: str
     next_step: str = Field(description="what we are doing now / next")
     eta: str | None = Field(default=None, description="when we expect service to be restored, as people say it")
+    azure_service_health: str | None = Field(
+        default=None, description="incident mode: what Azure Service Health says (event, full or partial, Azure's "
+        "ETA), quoted from the latest reading; None when the run made no reading")
     started_at: datetime
     region_primary: str
     region_dr: str
@@ -100,6 +106,7 @@ def render(
             "Regions": regions,
             "What we are doing": state.next_step,
             "ETA": state.eta,
+            AZURE_LABEL: state.azure_service_health,
             "Next update": next_update,
         }
     elif template == "update":
@@ -110,6 +117,7 @@ def render(
             "Progress": state.progress,
             "Next step": state.next_step,
             "ETA": state.eta or "not yet known",
+            AZURE_LABEL: state.azure_service_health,
             "Regions": regions,
             "Next update": next_update,
         }
@@ -122,6 +130,7 @@ def render(
             "Duration": f"{_human((ended - state.started_at).total_seconds())} "
             f"({_stamp(state.started_at)} → {_clock(ended)})",
             "Impact": state.impact,
+            AZURE_LABEL: state.azure_service_health,
             "Regions": regions,
             "RTO": _objective(state.details, "rto"),
             "RPO": _objective(state.details, "rpo"),

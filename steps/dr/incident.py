@@ -18,7 +18,8 @@ confirmed by the probes (``steps.dr.detection``):
   passed without the region coming back is an ETA that was wrong).
 
 Every change in what Azure says is journaled (``service_health``), so the report shows what the
-decision saw. A person's confirmation (``decision.human_confirm``) still follows a fail-over
+decision saw; the latest reading stays on ``run.found.service_health``, so each stakeholder message
+quotes Azure's own event, extent and ETA (``steps.dr.stakeholders``), never one of ours. A person's confirmation (``decision.human_confirm``) still follows a fail-over
 verdict: that is the runbook's, not this rule's. Nothing here uses Prefect.
 """
 
@@ -72,6 +73,7 @@ def weigh_outage(run: DrillRun, result: DetectionResult, read: Reader = read_hea
     issue: HealthReading | None = None  # the last reading with an active service issue
     while True:
         reading = read(run.target, primary, groups)
+        run.found.service_health = reading  # the stakeholder messages quote Azure's latest word
         expected = reading.expected_outage_seconds(getattr(run.clock, "scale", 1.0))
         evidence = evidence_of(reading, expected, limit)
         now_seen = (reading.reachable, reading.event_id, reading.resolution_eta, reading.scope, reading.error)

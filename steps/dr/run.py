@@ -27,9 +27,11 @@ from odin_drills.errors import UsageError
 from odin_drills.plan.drill import DrillPlan, Resources, ResolvedEndpoints, rebase_journey
 from odin_drills.plan.models import SandboxTarget
 from odin_drills.steps.actions import StepOutcome
+from odin_drills.steps.dr.azure_reads import ReplicationRead
 from odin_drills.steps.dr.canary import CanaryResult, CanaryWriter
 from odin_drills.steps.dr.detection import OutageDetector
 from odin_drills.steps.dr.scorecard import Criterion, DrillTimeline, ReplicationEvidence, Scorecard, score
+from odin_drills.steps.dr.service_health import HealthReading
 from odin_drills.steps.dr.stakeholders import Stakeholders
 from odin_drills.steps.probes.smoke import SmokeReport
 from odin_drills.steps.snapshot import Snapshot
@@ -92,6 +94,7 @@ class Findings:
     failback_smoke: SmokeReport | None = None
     canary: CanaryResult | None = None
     replication: ReplicationEvidence | None = None
+    replication_read: ReplicationRead | None = None  # the last replication read, stamped (steps.dr.azure_reads)
     outcomes: list[tuple[Action, StepOutcome]] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)
     worse: str | None = None
@@ -101,6 +104,7 @@ class Findings:
     validation: dict[str, Criterion] = field(default_factory=dict)  # what validation measured, by criterion
     failback_window: Criterion | None = None  # the failback against failback.window (steps.dr.failback_window)
     no_failback: str | None = None  # why this run did not fail back (failback_completed's evidence)
+    service_health: HealthReading | None = None  # incident mode: Azure's latest word (steps.dr.incident)
 
     def failed_actions(self) -> list[str]:
         return [action.label for action, outcome in self.outcomes if not outcome.succeeded]

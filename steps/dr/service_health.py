@@ -28,8 +28,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
+from odin_drills.plan.durations import human_duration
+
 Scope = Literal["full", "partial", "none", "unknown"]
 _STATUS_SUFFIX = "/providers/microsoft.resourcehealth/availabilitystatuses/current"
+_SCOPE_WORDS = {"full": "full region outage", "partial": "partial outage", "none": "no resource unavailable",
+                "unknown": "extent unknown"}
 
 
 @dataclass(frozen=True)
@@ -60,8 +64,7 @@ class HealthReading:
 
     def scope_text(self) -> str:
         total = len(self.unavailable) + len(self.degraded) + len(self.available)
-        words = {"full": "full region outage", "partial": "partial outage", "none": "no resource unavailable",
-                 "unknown": "extent unknown"}[self.scope]
+        words = _SCOPE_WORDS[self.scope]
         if not self.reachable:
             return words
         return (f"{words} ({len(self.unavailable)} of {total} {self.region} resources unavailable"
@@ -79,6 +82,33 @@ class HealthReading:
                 "title": self.title, "services": self.services, "impact_started_at": self.impact_started_at,
                 "resolution_eta": self.resolution_eta, "scope": self.scope, "unavailable": self.unavailable,
                 "degraded": self.degraded, "available": self.available}
+
+
+def stakeholder_line(reading: HealthReading, scale: float = 1.0) -> str:
+    """What Azure says, in the one line a stakeholder message quotes (incident mode): the event
+    (title, tracking id), full or partial, and Azure's ETA exactly as Azure gave it. Never an ETA of
+    ours: an outage without a published ETA says so, and an unreachable Service Health says that,
+    because people plan their next hours on this line."""
+    if not reading.reachable:
+        return f"unreachable ({reading.error}): what Azure says of the outage and its ETA is not known"
+    if reading.event_id:
+        event = f"{reading.title} (tracking id {reading.event_id})" if reading.title else \
+            f"tracking id {reading.event_id}"
+    else:
+        event = f"no active service issue reported for {reading.region}"
+    return f"{event}; {_SCOPE_WORDS[reading.scope]}; {_eta_words(reading, scale)}"
+
+
+def _eta_words(reading: HealthReading, scale: float) -> str:
+    eta = reading.resolution_eta
+    if eta is None:
+        return "no ETA given by Azure"
+    start = reading.impact_started_at
+    when = eta.astimezone(timezone.utc)
+    shown = f"{when:%H:%M} UTC" if start is None or start.astimezone(timezone.utc).date() == when.date() \
+        else f"{when:%Y-%m-%d %H:%M} UTC"
+    expected = reading.expected_outage_seconds(scale)
+    return f"Azure's ETA {shown}" + (f" ({human_duration(expected)} after it began)" if expected is not None else "")
 
 
 def same_region(name: str | None, region: str) -> bool:

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from odin_drills.steps.comms import CommsSchedule, IncidentState
+from odin_drills.steps.dr.service_health import stakeholder_line
 
 if TYPE_CHECKING:
     from odin_drills.steps.dr.run import DrillRun
@@ -61,7 +62,16 @@ class Stakeholders:
                      f"answering; failing over to {run.secondary}"),
             details={"rto_target_seconds": run.plan.targets.rto, "rpo_target_seconds": run.plan.targets.rpo},
             follow_ups=list(run.found.deferred),
+            azure_service_health=self.azure_says(),
         )
+
+    def azure_says(self) -> str | None:
+        """Azure's word on the outage from the run's latest Service Health reading (incident mode
+        reads it to decide, ``steps.dr.incident``); None when the run made no reading."""
+        reading = self.run.found.service_health
+        if reading is None:
+            return None
+        return stakeholder_line(reading, float(getattr(self.run.clock, "scale", 1.0)))
 
     def start(self) -> None:
         """T+0 is now: the initial message goes out, the updates follow on the plan's minutes."""

@@ -13,6 +13,7 @@ from odin_drills.plan.drill import parse_drill
 from odin_drills.steps.clock import ManualClock
 from odin_drills.steps.dr.detection import DetectionResult, Probe, ProbeRound
 from odin_drills.steps.dr.incident import weigh_outage
+from odin_drills.steps.dr.run import Findings
 from odin_drills.steps.dr.service_health import HealthReading
 
 START = datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc)
@@ -34,7 +35,7 @@ def make_run(clock: ManualClock, rounds: list[ProbeRound], threshold: str = "30m
                         "resources": {"failover_groups": [{"id": FG, "mode": "forced", "allow_data_loss": True}]}})
     journal = Journal()
     run = SimpleNamespace(plan=plan, primary="eastus", target=None, resources=plan.resources, clock=clock,
-                          journal=journal, detector=SimpleNamespace(rounds=lambda: list(rounds)))
+                          journal=journal, detector=SimpleNamespace(rounds=lambda: list(rounds)), found=Findings())
     run.note = lambda phase, message, **data: journal.append("note", phase=phase, message=message)
     return run
 
@@ -108,3 +109,17 @@ def test_no_eta_or_an_eta_beyond_the_limit_fails_over_at_once() -> None:
         verdict = weigh_outage(make_run(clock, []), confirmed(), read=lambda *a, r=reading: r)  # type: ignore[misc]
         assert verdict.action == "fail_over" and words in verdict.reason, verdict.reason
         assert clock.now() == START + timedelta(minutes=2)  # not a second waited
+
+
+def test_the_latest_reading_is_kept_for_the_stakeholder_messages() -> None:
+    clock = ManualClock(START + timedelta(minutes=2))
+    run = make_run(clock, [], threshold="5m")
+    said = [issue(10, unavailable=["a"]), issue(20, unavailable=["a"])]
+    kept = []
+
+    def read(*_: Any) -> HealthReading:
+        kept.append(run.found.service_health)  # what a message rendered now would quote
+        return said[min(len(kept) - 1, 1)]
+
+    weigh_outage(run, confirmed(), read=read)  # type: ignore[arg-type]
+    assert kept[:3] == [None, said[0], said[1]] and run.found.service_health is said[1]
