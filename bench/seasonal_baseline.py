@@ -40,7 +40,6 @@ import os
 import sys
 import time
 from collections import Counter, defaultdict
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime, timezone
 from math import cos, pi
 from pathlib import Path
@@ -50,6 +49,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._trials import chunks, run_pool  # noqa: E402
 from bench.watch_noise import (  # noqa: E402
     BOUND_LIST, _histogram_quantile, _window, machine, share, wilson,
 )
@@ -233,20 +233,13 @@ def main() -> None:
     tasks = []
     for part, part_seed in zip(("healthy", "breach"), root.spawn(2)):
         cells = CELLS if part == "healthy" else BREACH_CELLS
-        for cell, cell_seed in zip(cells, part_seed.spawn(len(cells))):
-            total = trials[part]
-            for index, chunk_seed in enumerate(cell_seed.spawn((total + CHUNK - 1) // CHUNK)):
-                tasks.append((part, cell, min(CHUNK, total - index * CHUNK), chunk_seed))
+        for cell, _, count, chunk_seed in chunks(cells, part_seed, trials[part], CHUNK):
+            tasks.append((part, cell, count, chunk_seed))
     tasks.sort(key=lambda t: -t[1][0])  # the 100 req/s chunks first
     started = time.time()
     results: dict = {"healthy": defaultdict(list), "breach": defaultdict(list)}
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        futures = [pool.submit(run_chunk, *task) for task in tasks]
-        for done, future in enumerate(as_completed(futures), start=1):
-            part, cell, runs = future.result()
-            results[part][cell].extend(runs)
-            if done % 10 == 0:
-                print(f"{done}/{len(futures)} chunks, {time.time() - started:.0f} s", file=sys.stderr)
+    for part, cell, runs in run_pool([(run_chunk, task) for task in tasks], args.workers, progress_every=10):
+        results[part][cell].extend(runs)
     report = render(results, trials, time.time() - started, args.workers)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report)

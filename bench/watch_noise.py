@@ -37,7 +37,6 @@ import platform
 import sys
 import time
 from collections import Counter, defaultdict
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime, timezone
 from math import sqrt
 from pathlib import Path
@@ -48,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scipy.special import ndtr  # noqa: E402
 
+from bench._trials import chunks, run_pool  # noqa: E402
 from odin_drills.plan.policy import Policy  # noqa: E402
 from odin_drills.steps.adequacy import Watch, assess  # noqa: E402
 from odin_drills.steps.judge import MemoryJournal, replay  # noqa: E402
@@ -414,29 +414,22 @@ def main() -> None:
                                 ("detect", [(r, b, m, br) for r, b, m in CELLS_DETECT for br in BREACHES], run_detect),
                                 ("migration", CELLS_MIGRATION, run_migration)):
         part_seed = root.spawn(1)[0]
-        for cell, cell_seed in zip(cells, part_seed.spawn(len(cells))):
-            total = trials[part]
-            chunks = (total + CHUNK - 1) // CHUNK
+        total = trials[part]
+        for cell, first, count, chunk_seed in chunks(cells, part_seed, total, CHUNK):
             fixed = min(total, FIXED_HEALTHY[cell[2]] // scale) if part == "healthy" else total
-            for index, chunk_seed in enumerate(cell_seed.spawn(chunks)):
-                tasks.append((runner, cell, min(CHUNK, total - index * CHUNK), chunk_seed,
-                              max(0, min(CHUNK, fixed - index * CHUNK))))
+            tasks.append((runner, cell, count, chunk_seed, max(0, min(CHUNK, fixed - first))))
     tasks.sort(key=lambda t: -(t[1][0] * (3 if t[1][2:3] == ("samples",) else 1)))  # slow chunks first
     started = time.time()
     results: dict = {"healthy": defaultdict(lambda: {n: Counter() for n in JUDGES}),
                      "detect": defaultdict(lambda: {n: [] for n in JUDGES}),
                      "migration": defaultdict(lambda: {n: Counter() for n in JUDGES})}
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        futures = [pool.submit(runner, cell, n, seed, fixed) for runner, cell, n, seed, fixed in tasks]
-        for done, future in enumerate(as_completed(futures), start=1):
-            part, cell, out = future.result()
-            for name in JUDGES:
-                if part == "detect":
-                    results[part][cell][name].extend(out[name])
-                else:
-                    results[part][cell][name].update(out[name])
-            if done % 20 == 0:
-                print(f"{done}/{len(futures)} chunks, {time.time() - started:.0f} s", file=sys.stderr)
+    calls = [(runner, (cell, n, seed, fixed)) for runner, cell, n, seed, fixed in tasks]
+    for part, cell, out in run_pool(calls, args.workers, progress_every=20):
+        for name in JUDGES:
+            if part == "detect":
+                results[part][cell][name].extend(out[name])
+            else:
+                results[part][cell][name].update(out[name])
     report = render(results, trials, time.time() - started, args.workers)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from odin_drills.plan.durations import Duration
+from odin_drills.plan.telemetry import AzureMonitorMetricSource
 
 DEFAULT_BUCKETS_MS = [5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0]
 """Duration bucket bounds (ms): Prometheus' defaults, so the two sources' histograms compare."""
@@ -28,7 +29,7 @@ TABLE_COLUMNS = {
 }
 
 
-class AzureMonitorMetrics(BaseModel):
+class AzureMonitorMetrics(AzureMonitorMetricSource):
     """Application Insights requests through the Log Analytics query API, one query per window.
 
     ``table: AppRequests`` is a workspace-based Application Insights resource's table (queried by
@@ -56,17 +57,6 @@ class AzureMonitorMetrics(BaseModel):
         default=60.0, ge=0,
         description="real seconds to wait after a window before querying: Application Insights' ingestion delay")
     timeout: Duration = Field(default=30.0, gt=0, description="per query (server and client)")
-    min_window_wall_seconds: float = Field(
-        default=3.0, ge=0.1, description="under a scaled clock a window never lasts less than this much real time")
-    rate_per_second: float | None = Field(
-        default=None, gt=0, description="the service's usual traffic, for odin plan's adequacy lines")
-
-    @field_validator("endpoint")
-    @classmethod
-    def _https(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("https://"):
-            raise ValueError(f"{value!r} must be https:// (bearer tokens need TLS)")
-        return value.rstrip("/") if value else value
 
     @field_validator("latency_buckets_ms")
     @classmethod

@@ -18,10 +18,11 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from odin_drills.plan.arm_ids import parse_arm_id
 from odin_drills.plan.durations import Duration
+from odin_drills.plan.telemetry import AzureMonitorMetricSource
 
 APP_SERVICE_NAMESPACE = "Microsoft.Web/sites"
 APP_SERVICE_DEFAULTS = {"requests_metric": "Requests", "failed_metrics": ["Http5xx"],
@@ -37,7 +38,7 @@ _REGION = re.compile(r"^[a-z][a-z0-9]{1,39}$")
 _METRIC_NAME = r"^[A-Za-z0-9_. /-]{1,128}$"
 
 
-class AzureMonitorPlatformMetrics(BaseModel):
+class AzureMonitorPlatformMetrics(AzureMonitorMetricSource):
     """Platform metrics of one resource type over one window each, summed across the resources.
 
     Platform metrics are per-minute aggregates: totals (request and failure counts) and an average
@@ -76,10 +77,6 @@ class AzureMonitorPlatformMetrics(BaseModel):
         default=180.0, ge=0,
         description="real seconds to wait after a window before querying: platform metrics' ingestion delay")
     timeout: Duration = Field(default=30.0, gt=0, description="per query (connect and read)")
-    min_window_wall_seconds: float = Field(
-        default=3.0, ge=0.1, description="under a scaled clock a window never lasts less than this much real time")
-    rate_per_second: float | None = Field(
-        default=None, gt=0, description="the service's usual traffic, for odin plan's adequacy lines")
 
     @field_validator("resource_ids", mode="before")
     @classmethod
@@ -115,13 +112,6 @@ class AzureMonitorPlatformMetrics(BaseModel):
         if value is not None and not _REGION.match(value):
             raise ValueError(f"{value!r} is not an Azure region name like eastus")
         return value
-
-    @field_validator("endpoint")
-    @classmethod
-    def _https(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("https://"):
-            raise ValueError(f"{value!r} must be https:// (bearer tokens need TLS)")
-        return value.rstrip("/") if value else value
 
     @field_validator("failed_metrics", mode="before")
     @classmethod

@@ -20,6 +20,32 @@ WINDOW_PLACEHOLDER = "$window"
 """Written in a PromQL range (``[$window]``); replaced by the window's real length in seconds."""
 
 
+class AzureMonitorMetricSource(BaseModel):
+    """What the two Azure Monitor metric sources share: Application Insights requests through Log
+    Analytics (``odin_drills.plan.azure_monitor``) and platform metrics
+    (``odin_drills.plan.azure_platform_metrics``).
+
+    Both read one window per query from an https ``endpoint`` (each declares its own, with its own
+    default) and are paced alike under a scaled clock. ``query_delay`` (Azure's ingestion delay, longer
+    for platform metrics) and ``timeout`` (what it bounds) differ, so each source keeps its own.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_window_wall_seconds: float = Field(
+        default=3.0, ge=0.1, description="under a scaled clock a window never lasts less than this much real time")
+    rate_per_second: float | None = Field(
+        default=None, gt=0, description="the service's usual traffic, for odin plan's adequacy lines")
+
+    @field_validator("endpoint", check_fields=False)
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        """Each source's own ``endpoint`` field: the target's bearer token is sent to it."""
+        if value is not None and not value.startswith("https://"):
+            raise ValueError(f"{value!r} must be https:// (bearer tokens need TLS)")
+        return value.rstrip("/") if value else value
+
+
 class PrometheusMetrics(BaseModel):
     """PromQL over Prometheus' HTTP API (``/api/v1/query``), evaluated at the end of each window.
 
