@@ -212,15 +212,18 @@ class Judge:
             if action is not None:
                 return Verdict(action=action, reason=reason, decision=dump, windows=intervals)  # type: ignore[arg-type]
             extensions = intervals - needed + 1
+            # "proceed" here: no rung fired, but an estimate is not within baseline (SequentialWatch.conclude)
+            state_name = "not within baseline" if verdict == "proceed" else verdict
             if extensions <= extensions_allowed:
                 self.journal.append(
                     "note", phase=phase, step=step,
                     message=(f"rollback in {consecutive} of {confirmations} windows: confirming over one more interval"
                              if verdict == "rollback" else
-                             f"{verdict} after the window: collecting one more interval ({extensions}/{extensions_allowed})"),
+                             f"{state_name} after the window: collecting one more interval ({extensions}/{extensions_allowed})"
+                             + (f": {reason}" if verdict == "proceed" else "")),
                 )
                 continue
-            return Verdict(action="hold", reason=f"still {verdict} after {extensions - 1} extra windows: {reason}",
+            return Verdict(action="hold", reason=f"still {state_name} after {extensions - 1} extra windows: {reason}",
                            decision=dump, windows=intervals)
         return Verdict(
             action="hold", reason="watch stopped before a verdict",

@@ -285,3 +285,60 @@ def test_a_rise_conclusively_past_the_watch_rung_but_under_the_holds_multiple_is
     assert not any(d.evidence["error_rate"].rungs["hold"].fired for d in decisions)
     held = [w2.add(snap(200_000, 3_200)) for w2 in [watch(snap(10_000_000, 100_000))]][0]
     assert held.decision == "hold" and held.evidence["error_rate"].rungs["hold"].fired_on == "estimate"
+
+
+# --- the end of a watch: no evidence of a breach is not evidence of health --------------------------------
+
+
+SEED_103_BASELINE = snap(1800, 40)  # bench/time_to_act.py seed 103: a T-1w baseline at 2.2 % errors
+
+
+def _replay(windows: list[Snapshot], policy: Policy | None = None) -> tuple[object, list[str]]:
+    from odin_drills.steps.judge import MemoryJournal, replay
+
+    journal = MemoryJournal()
+    verdict, ended = replay(SEED_103_BASELINE, windows, policy or Policy(), duration=300, interval=300,
+                            phase="t0", journal=journal)
+    assert not ended
+    return verdict, [fields["message"] for kind, fields in journal.entries if kind == "note"]
+
+
+def test_an_inconclusive_window_at_2_3x_the_baseline_does_not_proceed() -> None:
+    """Seed 103 of the time-to-act bench: one 1,800-request window at 5.1 % against 2.2 % fired no
+    rung (e = 5.8 of 200) and passed the power rule, so the migration completed at 2.3x."""
+    state = watch(SEED_103_BASELINE, horizon=4)
+    decision = state.add(snap(1800, 92))
+    assert decision.decision == "proceed" and decision.evidence_tier == "ok"  # no rung fired on this window
+    action, reason = state.conclude()
+    assert action is None and "2.30x >= 1.5x" in reason and "92 of 1,800 requests" in reason
+
+    verdict, notes = _replay([snap(1800, 92)] * 4)
+    assert verdict.action == "hold" and verdict.windows == 2  # one more window made the evidence conclusive
+    assert any(note.startswith("not within baseline after the window: collecting one more interval (1/3)")
+               for note in notes)
+
+
+def test_with_no_extensions_left_an_unsettled_estimate_holds() -> None:
+    policy = Policy(windows={"max_extensions": 0})
+    verdict, _ = _replay([snap(1800, 92)], policy)
+    assert verdict.action == "hold"
+    assert verdict.reason.startswith("still not within baseline after 0 extra windows") and "2.30x" in verdict.reason
+
+
+def test_an_estimate_under_the_holds_multiple_or_the_floor_still_proceeds() -> None:
+    verdict, notes = _replay([snap(1800, 52)])  # 2.9 % vs 2.2 %: 1.3x, no evidence either
+    assert verdict.action == "proceed" and not notes
+    state = watch(snap(10_000_000, 1_000), horizon=1)  # 0.01 % -> 0.04 %: 4x, but +0.03 pp < 0.1 pp floor
+    state.add(snap(20_000, 8))
+    assert state.unsettled_estimates() == []
+
+
+def test_latency_estimates_are_the_request_weighted_window_percentiles() -> None:
+    rng = np.random.default_rng(RNG_SEED)
+    state = watch(snap(36000, 360, rng.lognormal(np.log(80), 0.5, 36000)))
+    first, second = rng.lognormal(np.log(80), 0.5, 1000), rng.lognormal(np.log(80), 0.5, 3000)
+    state.add(snap(1000, 10, first))
+    state.add(snap(3000, 30, second))
+    expected = (1000 * np.percentile(first, 95) + 3000 * np.percentile(second, 95)) / 4000
+    assert state.watch_estimates()["latency_p95_ms"] == pytest.approx(expected)
+    assert state.watch_estimates()["error_rate"] == pytest.approx(0.01)
