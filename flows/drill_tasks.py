@@ -15,6 +15,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run as runtime_flow_run
 
+from odin_drills.errors import UsageError
 from odin_drills.steps.actions import StepOutcome
 from odin_drills.steps.dr import CanaryResult, DetectionResult
 from odin_drills.steps.dr.azure_reads import read_replication
@@ -22,7 +23,10 @@ from odin_drills.steps.dr.drill_steps import FailedStep, run_in_order, run_step
 from odin_drills.steps.dr.failback_window import await_window
 from odin_drills.steps.dr.failover import execute_action, failover_waves, run_undo
 from odin_drills.steps.dr.incident import Verdict, weigh_outage
+from odin_drills.steps.dr.replication_lag import judge_replication_lag
 from odin_drills.steps.dr.run import Action, DrillRun, Where
+from odin_drills.steps.dr.scorecard import Criterion
+from odin_drills.steps.dr.validation import alerts_green, capture_dr_baseline, watch_dr_region
 from odin_drills.steps.journal import Entry
 from odin_drills.steps.probes.smoke import SmokeReport, run_journeys
 
@@ -191,6 +195,37 @@ def replication_state(run: DrillRun, phase: str) -> dict[str, Any]:
     run.found.replication_read = read
     run.journal.append("replication", phase=phase, **read.state)
     return read.state
+
+
+@task(name="capture-dr-baseline", task_run_name="capture-dr-baseline", **QUIET)
+def dr_baseline(run: DrillRun) -> str | None:
+    """``metrics:``: one window of the DR region's error rate and latency before anything breaks.
+    Returns the refusal, if the window cannot be a baseline: a user's mistake (a wrong URL) that the
+    flow raises outside the task, since Prefect logs a traceback for anything a task raises."""
+    try:
+        capture_dr_baseline(run)
+    except UsageError as exc:
+        return str(exc)
+    return None
+
+
+@task(name="watch-dr-region", task_run_name="watch-dr-region", **QUIET)
+def dr_region_watch(run: DrillRun) -> Criterion | None:
+    """``metrics:``: the rollback ladder over the DR region against that baseline (its windows are
+    this task's gate entries); criterion ``dr_region_within_baseline``."""
+    return watch_dr_region(run)
+
+
+@task(name="judge-replication-lag", task_run_name="judge-replication-lag", **QUIET)
+def replication_lag(run: DrillRun) -> Criterion | None:
+    """``validation.max_replication_lag``: criterion ``replication_lag_within_limit``."""
+    return judge_replication_lag(run)
+
+
+@task(name="alerts-green", task_run_name="alerts-green", **QUIET)
+def alerts_at_end(run: DrillRun) -> Criterion | None:
+    """``alerts:``: no Sev 0/1 firing as validation ends; criterion ``alerts_green``."""
+    return alerts_green(run)
 
 
 @task(name="verify-canary", task_run_name="verify-canary-{phase}", **QUIET)

@@ -17,8 +17,9 @@ from prefect.states import State
 
 from odin_drills.errors import UsageError
 from odin_drills.flows.drill_run import DrillOptions, execute
-from odin_drills.flows.drill_tasks import (act_on_worse, cause_outage, confirm_with_person, detect_outage,
-                                           failback_undo, replication_state, resolve_actions, restore_primary,
+from odin_drills.flows.drill_tasks import (act_on_worse, alerts_at_end, cause_outage, confirm_with_person,
+                                           detect_outage, dr_baseline, dr_region_watch, failback_undo,
+                                           replication_lag, replication_state, resolve_actions, restore_primary,
                                            run_drill_steps, run_wave, smoke, verify_canary,
                                            wait_for_failback_window, wait_for_service, wait_for_threshold,
                                            weigh_service_health)
@@ -31,8 +32,6 @@ from odin_drills.steps.dr.budgets import check_phase
 from odin_drills.steps.dr.drill_steps import skip
 from odin_drills.steps.dr.failover import failback_undos
 from odin_drills.steps.dr.order import run_waves
-from odin_drills.steps.dr.replication_lag import judge_replication_lag
-from odin_drills.steps.dr.validation import alerts_green, capture_dr_baseline, watch_dr_region
 from odin_drills.steps.dr.run import DrillRun, EndRun, Mode
 from odin_drills.steps import stop
 
@@ -113,7 +112,9 @@ def prepare(run: DrillRun) -> None:
         raise UsageError(f"{run.found.baseline_smoke.critical_failed} critical smoke journey(s) fail through Front "
                          "Door before the drill: fix the service (or the plan) before breaking it")
     run.waves = resolve_actions(run, "prepare")
-    capture_dr_baseline(run)  # metrics: the DR region's error rate and latency before anything breaks
+    refusal = dr_baseline(run) if run.plan.metrics is not None else None  # the DR region before anything breaks
+    if refusal:
+        raise UsageError(refusal)
     run.watch("prepare")
     if run.outage is not None:
         run.warm_up()
@@ -224,9 +225,13 @@ def validate(run: DrillRun) -> None:
     if failed is not None:
         why = f"validation step {failed.label} failed: {failed.detail}"
         run.found.worse = f"{run.found.worse}; {why}" if run.found.worse else why
-    watch_dr_region(run)  # metrics: the ladder against the baseline; a rollback verdict is run.found.worse
-    judge_replication_lag(run)  # validation: how far the geo-secondaries trail, as Azure reports it
-    alerts_green(run)  # alerts: no Sev 0/1 of the service firing as validation ends
+    # each its own task run in the Prefect UI, and only when the drill file asks for it
+    if run.plan.metrics is not None:
+        dr_region_watch(run)  # the ladder against the baseline; a rollback verdict is run.found.worse
+    if "max_replication_lag" in run.plan.validation.model_fields_set:
+        replication_lag(run)  # how far the geo-secondaries trail, as Azure reports it
+    if run.plan.alerts is not None:
+        alerts_at_end(run)  # no Sev 0/1 of the service firing as validation ends
     run.moments.validated_at = run.clock.now()
     act_on_worse(run, "validate")  # after the budget's end: a person's time to answer is not validation's
 

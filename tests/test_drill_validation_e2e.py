@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import json
 import threading
+
+import httpx
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from odin_drills.plan.telemetry import AzureMonitorAlerts
 from odin_drills.steps.dr.scorecard import Criterion
-from tests.test_drill_e2e import (azure_sandbox, journal_of, run_drill, sandbox_env,  # noqa: F401 (a fixture)
+from tests.test_drill_e2e import (azure_sandbox, journal_of, only, run_drill, sandbox_env,  # noqa: F401 (a fixture)
                                   sandbox_resources, write_drill)
 
 VALIDATION = {"watch": "8m", "interval": "1m"}
@@ -55,6 +57,32 @@ def test_a_healthy_dr_region_is_within_its_baseline_with_the_numbers(
     assert measured["passed"] and measured["measured"]["action"] == "proceed"
     assert "errors" in measured["evidence"] and "p95" in measured["evidence"] and "baseline" in measured["evidence"]
     assert "replication_lag_within_limit" not in card["criteria"] and "alerts_green" not in card["criteria"]
+    # the baseline and the watch are task runs of their own in the Prefect UI, under the drill's flow run
+    names = task_run_names(odin_env["PREFECT_API_URL"], only(entries, "run_started")["data"]["flow_run_id"])
+    assert {"capture-dr-baseline", "watch-dr-region"} <= names, sorted(names)
+    assert "judge-replication-lag" not in names and "alerts-green" not in names  # not asked for by the file
+
+
+def task_run_names(prefect_api: str, flow_run_id: str) -> set[str]:
+    found = httpx.post(f"{prefect_api}/task_runs/filter",
+                       json={"flow_runs": {"id": {"any_": [flow_run_id]}}, "limit": 200}).json()
+    return {run["name"] for run in found}
+
+
+def test_a_dr_baseline_nobody_answers_refuses_the_drill_in_one_line_before_anything_breaks(
+        azure_sandbox: Any, odin_env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
+    info = azure_sandbox.info()
+    dead = {**probe(info), "url": "http://127.0.0.1:9/health", "timeout": "200ms"}  # discard port: nothing listens
+    plan = write_drill(tmp_path, "blind-drill", resources=sandbox_resources(info, "forced", True),
+                       metrics=dead, validation=VALIDATION, policy=ERRORS_ONLY)
+    result = run_drill(plan, sandbox_env(odin_env, tmp_path))
+    assert result.returncode == 2, (result.stdout[-2000:], result.stderr[-3000:])
+    errors = [line for line in result.stderr.splitlines() if line.startswith("odin: error:")]
+    assert len(errors) == 1 and "the DR region cannot be judged against it; nothing was injected" in errors[0], errors
+    assert "Traceback" not in result.stderr + result.stdout
+    state = azure_sandbox.state()
+    assert state["failover_groups"]["odin-fg"]["primary_region"] == "eastus"  # nothing failed over
+    assert azure_sandbox.faults.list(include_cleared=True) == [], "an outage was injected"
 
 
 def test_an_error_rate_in_the_dr_region_fails_the_criterion_and_fails_back(
@@ -110,6 +138,8 @@ def test_a_replication_lag_above_the_limit_fails_the_criterion(
     assert "trails by" in measured["evidence"] and "limit 5s" in measured["evidence"]
     scorecard = json.loads((Path(card["report"]).parent / "scorecard.json").read_text())
     assert scorecard["replication"]["replication_lag_seconds"] == max(lags)
+    flow_run_id = only(journal_of(card["report"]), "run_started")["data"]["flow_run_id"]
+    assert "judge-replication-lag" in task_run_names(odin_env["PREFECT_API_URL"], flow_run_id)
 
 
 def test_a_sev1_alert_in_the_dr_region_fails_alerts_green_and_an_unreadable_source_is_not_green(
