@@ -146,3 +146,29 @@ def test_an_app_outage_killed_mid_injection_is_still_removed_by_rollback(tmp_pat
             assert [f["id"] for f in link.active_faults()] == [other["id"]]
         finally:
             link.close()
+
+
+def test_a_drill_killed_before_its_fault_was_asked_for_is_settled_by_one_rollback(tmp_path: Path) -> None:
+    """Killed right after ``outage_injecting``, before the sandbox was asked: the rollback's sweep finds
+    nothing; once it finished, nothing is left to undo, and a later outage in the region (not the
+    drill's) is never taken for the drill's by another rollback."""
+    from odin_drills.flows.drill_target import SandboxLink
+    from odin_drills.sandbox.azure import AzureSandbox
+    from odin_drills.steps.clock import ScaledClock
+    from odin_drills.steps.dr.cleanup import nothing_to_undo, remove_faults
+    from odin_drills.steps.journal import Journal
+
+    with AzureSandbox(lro_retry_after=0) as sandbox:
+        journal = Journal(tmp_path / "journal.jsonl", ScaledClock(1.0))
+        journal.append("outage_injecting", phase="detect", region="eastus", how="sandbox region_outage fault")
+        assert not nothing_to_undo(journal.entries())  # the fault may exist: the rollback must look
+        link = SandboxLink(sandbox.info())
+        try:
+            assert remove_faults(journal, link, "rollback") == []
+            journal.append("rollback_finished", phase="rollback", healthy=True, detail="0 injected fault(s) removed")
+            assert nothing_to_undo(journal.entries())
+            someone_elses = sandbox.faults.add({"kind": "region_outage", "region": "eastus"})
+            assert remove_faults(journal, link, "rollback") == []
+            assert [f["id"] for f in link.active_faults()] == [someone_elses["id"]]
+        finally:
+            link.close()

@@ -212,3 +212,127 @@ def test_rollback_of_a_drill_names_a_missing_drill_in_one_line(azure_sandbox: An
     errors = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and "no drill '20200101T000000Z-abcd' of 'no-such-drill'" in errors[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------- killed at the newer boundaries
+
+def journal_file(home: str, plan: str) -> Path:
+    return sorted((Path(home) / "drills" / plan).glob("*/journal.jsonl"))[-1]
+
+
+def nothing_pending(home: str, plan: str) -> bool:
+    """No change awaiting its undo, no intent awaiting its verdict, no injected fault left (odin's own reading)."""
+    from odin_drills.steps.dr.cleanup import nothing_to_undo
+    from odin_drills.steps.journal import read_journal
+
+    return nothing_to_undo(read_journal(journal_file(home, plan)))
+
+
+def rollback_args(plan: Path, *extra: str) -> list[str]:
+    return ["rollback", str(plan), "--reason", "drill killed", "--by", "erin", "--time-scale", str(SCALE), *extra]
+
+
+def test_a_drill_killed_while_validation_measures_is_undone_by_odin_rollback(azure_sandbox: Any, odin_env: dict,
+                                                                             tmp_path: Path) -> None:
+    """Killed right after the first ``validation_criterion`` (failed over, the DR region measured)."""
+    info = azure_sandbox.info()
+    plan = plan_for(tmp_path, azure_sandbox, "killed-measuring-drill",
+                    metrics={"kind": "synthetic_probe", "url": info["regions"]["westus"] + "/health",
+                             "rate_per_second": 200, "timeout": "2s", "min_window_wall_seconds": 1.0},
+                    validation={"watch": "8m", "interval": "1m"},
+                    policy={"floors": {"latency_ms": 10_000}, "absolute": {"p95_latency_ms": None}},
+                    decision={"on_worse_after_failover": "fail_back"})
+    env = sandbox_env(odin_env, tmp_path)
+    crashed = odin(["drill", str(plan), "--time-scale", str(SCALE), "--quiet"], env, crash="validation_criterion:1",
+                   timeout=240)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-3000:]
+    entries = drill_journal(odin_env["ODIN_HOME"], "killed-measuring-drill")
+    assert entries[-1]["kind"] == "validation_criterion" and entries[-1]["phase"] == "validate"
+    assert active_faults(azure_sandbox) and sql_failovers(azure_sandbox) == Counter({"odin-sql-westus": 1})
+
+    back = odin(rollback_args(plan), env)
+    assert back.returncode == 3 and "rolled back, healthy" in back.stdout, back.stdout[-2000:] + back.stderr[-3000:]
+    assert_put_back(azure_sandbox)
+    entries = drill_journal(odin_env["ODIN_HOME"], "killed-measuring-drill")
+    changed = {f"{e['phase']}/{e['step']}" for e in entries
+               if e["kind"] == "step_finished" and e["data"]["status"] == "ok" and e["data"].get("undo")}
+    assert len(changed) == 2 and undone_once(entries) == Counter({key: 1 for key in changed})
+    assert nothing_pending(odin_env["ODIN_HOME"], "killed-measuring-drill")
+
+
+def test_an_incident_killed_at_its_service_health_reading_leaves_nothing_to_undo_and_can_run_again(
+        azure_sandbox: Any, odin_env: dict, tmp_path: Path) -> None:
+    """Killed right after it journaled what Azure says (``service_health``), before deciding: nothing
+    of the world is odin's, so the rollback undoes nothing and leaves the real outage alone; the
+    incident run started again is not blocked by the dead one and fails over, once."""
+    from tests.test_incident_failover import incident_plan
+
+    plan = incident_plan(tmp_path, azure_sandbox.info(), "killed-incident")
+    outage = azure_sandbox.faults.add({"kind": "region_outage", "region": "eastus"})
+    azure_sandbox.set_resolution_eta("eastus", 3 * 3600 / SCALE)  # beyond the 30 min limit: fail over
+    env = sandbox_env(odin_env, tmp_path)
+    failover = ["failover", str(plan), "--incident", "--no-confirm", "--time-scale", str(SCALE), "--quiet"]
+    crashed = odin(failover, env, crash="service_health:1", timeout=240)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-3000:]
+    entries = drill_journal(odin_env["ODIN_HOME"], "killed-incident")
+    assert entries[-1]["kind"] == "service_health" and entries[-1]["data"]["event_id"]
+    assert not any(e["kind"] in ("decision", "step_intent", "step_started") for e in entries)
+
+    back = odin(rollback_args(plan), env)
+    assert back.returncode == 0 and "nothing to undo" in back.stdout, back.stdout[-2000:] + back.stderr[-3000:]
+    assert [f["id"] for f in active_faults(azure_sandbox)] == [outage["id"]]  # the outage was never odin's
+    assert azure_sandbox.state()["failover_groups"]["odin-fg"]["primary_region"] == "eastus"
+    assert sql_failovers(azure_sandbox) == Counter() and origin_updates(azure_sandbox) == Counter()
+
+    again = odin(failover, env, timeout=240)
+    assert again.returncode in (0, 3), again.stdout[-2000:] + again.stderr[-3000:]
+    assert sql_failovers(azure_sandbox) == Counter({"odin-sql-westus": 1})
+    assert azure_sandbox.state()["failover_groups"]["odin-fg"]["primary_region"] == "westus"
+    rerun = drill_journal(odin_env["ODIN_HOME"], "killed-incident")
+    assert [e["data"]["action"] for e in rerun if e["kind"] == "decision"] == ["fail_over"]
+
+
+def test_a_drill_killed_while_waiting_for_its_failback_window_still_keeps_to_it(azure_sandbox: Any, odin_env: dict,
+                                                                               tmp_path: Path) -> None:
+    """Killed right after it journaled the ``failback_window`` wait: the service stays in the DR region;
+    ``odin rollback`` outside the window is refused (one line, journal and world untouched), with
+    ``--force`` it fails back, journaled as forced, and nothing is left pending."""
+    from datetime import datetime, timedelta, timezone
+
+    opens = (datetime.now(timezone.utc) + timedelta(minutes=40)).replace(microsecond=0)
+    closes = opens + timedelta(hours=2)
+    plan = plan_for(tmp_path, azure_sandbox, "killed-waiting-drill",
+                    failback={"enabled": True, "wait_healthy": "2m", "window_wait": "3h",
+                              "window": {"start": f"{opens:%H:%M:%S}", "end": f"{closes:%H:%M:%S}", "timezone": "UTC"}})
+    env = sandbox_env(odin_env, tmp_path)
+    crashed = odin(["drill", str(plan), "--time-scale", str(SCALE), "--quiet"], env, crash="failback_window:1",
+                   timeout=240)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-3000:]
+    home = odin_env["ODIN_HOME"]
+    wait = drill_journal(home, "killed-waiting-drill")[-1]
+    assert (wait["kind"], wait["data"]["action"]) == ("failback_window", "wait")
+    assert active_faults(azure_sandbox) == []  # the outage was over: only the failback waited
+    assert azure_sandbox.state()["failover_groups"]["odin-fg"]["primary_region"] == "westus"
+
+    def world_and_journal() -> tuple[str, Any, int]:
+        return (journal_file(home, "killed-waiting-drill").read_text(), origins(azure_sandbox),
+                len(azure_sandbox.operations()))
+
+    before = world_and_journal()
+    refused = odin(rollback_args(plan), env)
+    lines = refused.stderr.strip().splitlines()
+    assert refused.returncode == 2 and len(lines) == 1, refused.stdout[-2000:] + refused.stderr[-3000:]
+    assert "failback.window" in lines[0] and "wait for it, or pass --force" in lines[0]
+    assert world_and_journal() == before
+    assert azure_sandbox.state()["failover_groups"]["odin-fg"]["primary_region"] == "westus"
+
+    forced = odin(rollback_args(plan, "--force"), env)
+    assert forced.returncode == 3 and "rolled back, healthy" in forced.stdout, \
+        forced.stdout[-2000:] + forced.stderr[-3000:]
+    entries = drill_journal(home, "killed-waiting-drill")
+    said = [e["data"] for e in entries if e["kind"] == "failback_window"]
+    assert [s["action"] for s in said] == ["wait", "forced"] and said[-1]["by"] == "erin"
+    assert said[-1]["reason"].endswith("forced with --force by erin: drill killed")
+    assert_put_back(azure_sandbox)
+    assert all(n == 1 for n in undone_once(entries).values()) and len(undone_once(entries)) == 2
+    assert nothing_pending(home, "killed-waiting-drill")

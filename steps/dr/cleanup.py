@@ -95,12 +95,19 @@ def _uncleared(entries: list[Entry]) -> list[Entry]:
 
 
 def _interrupted_injection(entries: list[Entry]) -> Entry | None:
-    """An ``outage_injecting`` with no ``outage_injected`` after it: the fault may exist, id unknown."""
+    """An ``outage_injecting`` with no ``outage_injected`` after it: the fault may exist, id unknown.
+
+    Settled too once a recovery swept for it: an ``outage_cleared`` of its region, or a
+    ``rollback_finished`` (``remove_faults`` ran to its end, finding nothing when the kill came
+    before the sandbox was asked). Without that the drill never had nothing to undo: each later
+    ``odin rollback`` ran again and took any outage of that kind in the region for the drill's."""
     asked = [e for e in entries if e.kind == "outage_injecting"]
     if not asked:
         return None
     last = asked[-1]
-    return None if any(e.kind == "outage_injected" and e.seq > last.seq for e in entries) else last
+    settled = any(e.seq > last.seq and (e.kind in ("outage_injected", "rollback_finished") or (
+        e.kind == "outage_cleared" and e.data.get("region") == last.data.get("region"))) for e in entries)
+    return None if settled else last
 
 
 def remove_faults(journal: Journal, faults: Faults, phase: str) -> list[str]:
