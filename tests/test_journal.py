@@ -195,6 +195,14 @@ def test_every_kind_round_trips_into_its_model(tmp_path: Path, kind: str):
     assert j.skipped == []
 
 
+def test_a_rollback_that_ended_the_drill_s_outage_outside_its_failback_window_is_a_failback_window_record(
+        tmp_path: Path):
+    written = journal(tmp_path).append(
+        "failback_window", phase="rollback", action="outage_ended_outside_window", window="02:00–05:00 UTC (every day)",
+        opens_at=AT, wait_seconds=3600.0, by="erin", reason="outside failback.window: the drill's own outage ended now")
+    assert isinstance(written.record, RECORDS["failback_window"]) and not written.legacy
+
+
 def test_a_scorecard_entry_is_the_scorecard(tmp_path: Path):
     j = journal(tmp_path)
     j.append("scorecard", **SCORECARD)
@@ -307,6 +315,36 @@ def test_a_torn_last_line_is_skipped_and_reported_and_the_rollback_still_runs(tm
     assert [s.line for s in after.skipped] == [4]
     assert len({e.seq for e in entries}) == len(entries)
     assert pending_undos(entries) == []
+
+
+def test_a_reader_racing_its_own_journals_appends_never_sees_a_torn_line(tmp_path: Path, caplog):
+    """Parallel failover actions append and read one journal at once: a read must not catch an append
+    half-written and warn "torn or garbled" about a healthy journal."""
+    import threading
+
+    j = journal(tmp_path)
+    done = threading.Event()
+    skipped: list[str] = []
+
+    def write(n: int) -> None:
+        for i in range(60):  # lines of 0.7-2 kB: a page boundary falls inside many of them
+            j.append("note", phase="failover", message=f"{n}-{i} " + "x" * (700 + 97 * i % 1400))
+
+    def read() -> None:
+        while not done.is_set():
+            skipped.extend(s.error for s in j.read().skipped)
+
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for thread in readers + writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    done.set()
+    for thread in readers:
+        thread.join()
+    assert skipped == [] and "skipped" not in caplog.text
+    assert len(j.entries("note")) == 240
 
 
 def test_garbage_anywhere_is_skipped_not_fatal(tmp_path: Path):
