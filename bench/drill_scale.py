@@ -22,16 +22,25 @@ Results: bench/results/drill_scale.md.
 
     .venv/bin/python bench/drill_scale.py [--configs 1:0,20:0,200:0,200:50] [--write-limit 20/1]
         [--operation-seconds 0.2] [--max-parallel 16]
+
+``--full`` runs the same estates through the product's entry point instead: ``odin drill`` in its
+own process, recording into a real Prefect server (``bench/drill_scale_full.py``; its own section of
+the results file, which each mode rewrites without touching the other's):
+
+    .venv/bin/python bench/drill_scale.py --full [--configs 20:0:0,200:50:50] [--write-limit 10/1]
+        [--time-scale 60] [--timeout 1800] [--keep]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import platform
 import selectors
+import shutil
 import signal
 import subprocess
 import sys
@@ -321,8 +330,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-parallel", type=int, default=16)
     parser.add_argument("--control", action="store_true",
                         help="also run each configuration without the shared budget (the SDK's own retries alone)")
+    parser.add_argument("--full", action="store_true",
+                        help="run each configuration through `odin drill` under a Prefect server instead "
+                             "(bench/drill_scale_full.py; default configs 20:0:0,200:50:50); writes its own section")
+    parser.add_argument("--time-scale", type=float, default=60.0, help="--full: the drill's --time-scale")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="--full: seconds before a drill is killed")
+    parser.add_argument("--keep", action="store_true", help="--full: keep the work folder (journals, logs) and say where")
     parser.add_argument("--no-write", action="store_true", help="print the results, do not write the results file")
     args = parser.parse_args(argv)
+    if args.full:
+        return main_full(args, argv)
     configs = [tuple(int(x) for x in part.split(":")) for part in args.configs.split(",")]
     started, load_before = datetime.now(timezone.utc), os.getloadavg()[0]
     trials = []
@@ -338,9 +355,45 @@ def main(argv: list[str] | None = None) -> int:
     command = "python bench/drill_scale.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = report(trials, command.strip(), started, (load_before, os.getloadavg()[0]))
     if not args.no_write:
-        RESULTS.write_text(text, encoding="utf-8")
+        from bench.drill_scale_full import kept_section
+
+        kept = kept_section(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else ""
+        RESULTS.write_text(text + ("\n" + kept if kept else ""), encoding="utf-8")
     print(text)
     return 0
+
+
+def main_full(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """``--full``: each configuration through ``odin drill`` (``bench.drill_scale_full``), one Prefect server for all."""
+    from bench.drill_scale_full import DRILL_MAX_PARALLEL, measure_full_drill, prefect_server, replace_section, section
+
+    given = any(a.startswith("--configs") for a in (argv if argv is not None else sys.argv[1:]))
+    # --full without --max-parallel: the drill file's default (resources.max_parallel, 4), as a user's plan runs
+    parallel_given = any(a.startswith("--max-parallel") for a in (argv if argv is not None else sys.argv[1:]))
+    configs = [tuple(int(x) for x in part.split(":")) for part in (args.configs if given else "20:0:0,200:50:50").split(",")]
+    started, load_before = datetime.now(timezone.utc), os.getloadavg()[0]
+    trials = []
+    tmp = tempfile.mkdtemp(prefix="odin-drill-scale-full-")
+    if args.keep:
+        print(f"work folder (kept): {tmp}", file=sys.stderr, flush=True)
+    with contextlib.ExitStack() as cleanup:
+        if not args.keep:
+            cleanup.callback(shutil.rmtree, tmp, ignore_errors=True)
+        api = cleanup.enter_context(prefect_server(Path(tmp) / "prefect-server-home"))
+        for number, config in enumerate(configs):
+            groups, accounts, origin_groups = (*config, 0)[:3]
+            trial = measure_full_drill(groups, accounts, origin_groups, workdir=Path(tmp) / f"full-{number}",
+                                       prefect_api=api, write_limit=args.write_limit, op_seconds=args.operation_seconds,
+                                       time_scale=args.time_scale, timeout=args.timeout,
+                                       max_parallel=args.max_parallel if parallel_given else DRILL_MAX_PARALLEL)
+            print(json.dumps({**asdict(trial), "ratio": round(trial.ratio, 3)}), flush=True)
+            trials.append(trial)
+    command = "python bench/drill_scale.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    text = section(trials, command.strip(), started, (load_before, os.getloadavg()[0]))
+    if not args.no_write:
+        RESULTS.write_text(replace_section(RESULTS.read_text(encoding="utf-8"), text), encoding="utf-8")
+    print(text)
+    return 0 if all(t.problem is None for t in trials) else 1
 
 
 if __name__ == "__main__":

@@ -146,10 +146,11 @@ def failover_action(run: DrillRun, action: Action, phase: str) -> StepOutcome:
 
 
 def run_wave(run: DrillRun, actions: list[Action], phase: str) -> list[tuple[Action, StepOutcome]]:
-    """Independent actions at once, at most ``max_parallel``; each a task of this flow run."""
+    """Independent actions at once, at most ``max_parallel`` (the run's option, else the drill file's
+    ``resources.max_parallel``); each a task of this flow run."""
     if len(actions) == 1:
         return [(actions[0], failover_action(run, actions[0], phase))]
-    with ThreadPoolExecutor(max_workers=min(run.options.max_parallel, len(actions)),
+    with ThreadPoolExecutor(max_workers=min(run.max_parallel, len(actions)),
                             thread_name_prefix="odin-failover") as pool:
         futures = [pool.submit(contextvars.copy_context().run, failover_action, run, a, phase) for a in actions]
         return [(a, f.result()) for a, f in zip(actions, futures)]

@@ -65,7 +65,7 @@ def run_runbook(run: DrillRun) -> None:
 
 @flow(name="region-failover", log_prints=False, validate_parameters=True)
 def region_failover(plan_file: DrillPlanFile, time_scale: float = 1.0, drill: bool = True, human_confirm: bool = False,
-                    failback: bool = True, inject_outage: bool = True, max_parallel: int = 4,
+                    failback: bool = True, inject_outage: bool = True, max_parallel: int = 0,
                     allow_production: bool = False, wait_for_lock: bool = True) -> State:
     """The region-failover runbook. ``drill``: fail over as soon as the outage is confirmed (and,
     when the plan says ``outage.inject``, cause it); otherwise incident mode: wait for a real
@@ -79,7 +79,7 @@ def region_failover(plan_file: DrillPlanFile, time_scale: float = 1.0, drill: bo
         human_confirm: hold for a person to confirm the failover
         failback: fail back once the primary is healthy again
         inject_outage: cause the plan's outage (drill mode)
-        max_parallel: failover actions run at once, at most
+        max_parallel: failover actions run at once, at most; 0: the drill file's resources.max_parallel
         allow_production: required (true) to run a drill whose target is production; the run is refused otherwise
         wait_for_lock: queue behind another run on the same environment instead of refusing
     """

@@ -58,7 +58,7 @@ def test_the_drill_options_are_shown_filled_with_their_defaults(forms: dict[str,
     schema = forms["region-failover-drill/region-failover-drill"]["parameter_openapi_schema"]
     options = schema["properties"]["options"]
     assert options["default"] == DrillOptions().model_dump(mode="json")
-    assert options["default"]["failback"] is True and options["default"]["max_parallel"] == 4
+    assert options["default"]["failback"] is True and options["default"]["max_parallel"] == 0  # the drill file's
     fields = schema["definitions"]["DrillOptions"]["properties"]
     assert all(spec.get("description") for spec in fields.values())
     migration = forms["migration/migration"]

@@ -165,6 +165,11 @@ class Resources(_Section):
         description="more Front Door origin groups, moved in the same traffic wave as `frontdoor` (an estate "
         "with one group per service); each names its origin for the primary and the secondary region. "
         "`frontdoor` stays the one the outage injector and the probes go through")
+    max_parallel: int = Field(
+        default=4, ge=1, le=16,
+        description="failover actions of one wave that run at once (the data tier, then the traffic wave), all "
+        "sharing one ARM write budget per subscription; an estate of hundreds of failover groups needs more than "
+        "the default 4 to fit the failover budget (bench/results/drill_scale.md)")
 
 
 # --- detect, decide ---------------------------------------------------------------------------

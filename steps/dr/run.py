@@ -55,7 +55,8 @@ class DrillOptions(BaseModel):
     inject_outage: bool = Field(default=True, description="cause the outage (sandbox: a region_outage fault; Azure: "
                                 "the primary out of Front Door) when the plan's outage.inject is on; off: wait "
                                 "for a real outage")
-    max_parallel: int = Field(default=4, ge=1, le=16, description="failover actions that run at once")
+    max_parallel: int = Field(default=0, ge=0, le=16, description="failover actions that run at once; 0: the "
+                              "drill file's resources.max_parallel (default 4)")
     wait_for_lock: bool = Field(default=True, description="queue behind another run on the same environment "
                                 "(off: refuse at once, as `odin drill` does without --wait)")
     replication_lag_seconds: float | None = Field(
@@ -144,6 +145,11 @@ class DrillRun:
 
             self._metrics = open_metric_source(self.plan, self.clock)
         return self._metrics
+
+    @property
+    def max_parallel(self) -> int:
+        """Failover actions of one wave at once: the run's option (the UI form's), else the drill file's."""
+        return self.options.max_parallel or self.plan.resources.max_parallel
 
     @property
     def primary(self) -> str:

@@ -78,3 +78,20 @@ def test_a_drill_moves_every_origin_group_in_one_wave_and_the_failback_moves_the
         assert failback_undos(run, "failback") == []  # each undone once
     finally:
         run.close()
+
+
+def test_the_drill_file_sets_how_many_failover_actions_run_at_once_and_the_run_form_may_override_it(tmp_path: Path) -> None:
+    base = {"name": "x", "environment": "x", "regions": REGIONS}
+    default, wide = parse_drill(base), parse_drill({**base, "resources": {"max_parallel": 16}})
+    with pytest.raises(PlanInvalid, match=r"resources.max_parallel"):
+        parse_drill({**base, "resources": {"max_parallel": 17}})
+    clock = ScaledClock(60.0)
+
+    def run(plan: Any, options: DrillOptions) -> DrillRun:
+        return DrillRun(plan=plan, drill_id="d1", mode="drill", options=options, clock=clock,
+                        journal=Journal(tmp_path / "journal.jsonl", clock), endpoints=None,  # type: ignore[arg-type]
+                        target=None, resources=plan.resources)
+
+    assert run(default, DrillOptions()).max_parallel == 4
+    assert run(wide, DrillOptions()).max_parallel == 16
+    assert run(wide, DrillOptions(max_parallel=2)).max_parallel == 2
