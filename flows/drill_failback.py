@@ -2,8 +2,10 @@
 the plan's low-traffic window, and the drill file's ``steps.failback`` after the undos.
 
     owed_work(plan, entries)     anything to undo, and the ``steps.failback`` still owed
-    window_checked(...)          outside ``failback.window`` with work to do: refused (one line, exit 2)
-                                 unless ``--force``; read before the journal is written
+    window_checked(...)          outside ``failback.window`` with work to do, unless ``--force``: the
+                                 drill's own outage still in place is ended now and the rest waits
+                                 (its one line returned); with only the failback to do, refused (one
+                                 line, exit 2); read before the journal is written
     run_failback_steps(...)      the owed ``steps.failback`` in order, through the drill failback's own
                                  executor (``flows.drill_tasks.run_drill_steps``) on a ``DrillRun`` over
                                  the drill's journal, so a step done once is never run twice
@@ -23,7 +25,7 @@ from odin_drills.flows.drill_tasks import run_drill_steps
 from odin_drills.plan.drill import DrillPlan, ResolvedEndpoints
 from odin_drills.plan.models import SandboxTarget
 from odin_drills.steps.clock import ScaledClock
-from odin_drills.steps.dr.cleanup import Undone, nothing_to_undo
+from odin_drills.steps.dr.cleanup import Undone, nothing_to_undo, outage_in_place
 from odin_drills.steps.dr.drill_steps import FAILBACK, owed_failback_steps
 from odin_drills.steps.dr.failback_window import outside_window
 from odin_drills.steps.dr.run import DrillOptions, DrillRun
@@ -36,17 +38,26 @@ def owed_work(plan: DrillPlan, entries: list[Entry]) -> tuple[bool, list[Any]]:
     return undos_pending, owed_failback_steps(plan.steps.failback, entries, undos_pending=undos_pending)
 
 
-def window_checked(plan: DrillPlan, plan_file: str, folder: Path, now: Any, force: bool) -> None:
-    """Refuse (``OutsideChangeWindow``, one line) a failback with work to do outside ``failback.window``
-    unless ``force``; read before the journal is written, so a refusal leaves no trace but its line."""
+def window_checked(plan: DrillPlan, plan_file: str, folder: Path, now: Any, force: bool) -> str | None:
+    """None: the rollback may do all its work (inside ``failback.window``, none declared, ``force``,
+    or nothing to do). Outside it, with the drill's own outage still in place
+    (``steps.dr.cleanup.outage_in_place``): why it is outside (``outside_window``'s line) — the outage
+    is ended now, the failback waits. With only the failback to do: refused (``OutsideChangeWindow``,
+    one line). Read before the journal is written, so a refusal leaves no trace but its line."""
     outside = outside_window(plan, now)
     if outside is None or force:
-        return
-    undos, steps = owed_work(plan, read_journal(folder / "journal.jsonl"))
+        return None
+    entries = read_journal(folder / "journal.jsonl")
+    undos, steps = owed_work(plan, entries)
     if not (undos or steps):
-        return
-    raise OutsideChangeWindow(f"{plan_file}: {outside}: wait for it, or pass --force (journaled with --by and "
-                              "--reason)")
+        return None
+    if outage_in_place(entries):
+        return outside
+    raise OutsideChangeWindow(window_refusal(plan_file, outside))
+
+
+def window_refusal(plan_file: str, outside: str) -> str:
+    return f"{plan_file}: {outside}: wait for it, or pass --force (journaled with --by and --reason)"
 
 
 def run_failback_steps(plan: DrillPlan, folder: Path, journal: Journal, clock: ScaledClock, target: Any,

@@ -24,9 +24,20 @@ plan with ``failback.window`` refuses it outside the window (one line naming ``f
 and when it opens next, exit 2, nothing touched) unless ``force`` (``--force``), which the journal
 records with who and why (``failback_window``). Nothing to do is said whatever the hour.
 
-It ends ``rolled back, healthy`` (exit 3), ``rolled back, still degraded`` (exit 4) or, when the
-journal shows nothing left to undo and no ``steps.failback`` owed, ``completed`` (exit 0) —
-``odin_drills.outcomes``.
+The window is for moving traffic and data back, not for the drill's own outage: a drill killed
+before its injected outage ended (its sandbox fault, an injection it was making, an Azure drill's
+primary taken out of Front Door while nothing else moved Front Door) would otherwise keep it for
+hours. Outside the window, without ``force``, only that outage ends, at once (``end_own_outage``:
+under the lock, journaled like step 2, with a ``failback_window`` ``outage_ended_outside_window``
+entry naming who and why); every failover undo and ``steps.failback`` stay pending for a later
+``odin rollback`` in the window (or ``--force``), which does not remove the outage again. It ends
+``outage_ended`` (exit 5: waiting; one line naming ``failback.window`` and its next start) — or, when
+nothing had failed over (nothing is left to undo and no ``steps.failback`` is owed, as after the
+drill's own early-end cleanup), re-checks like step 5 and ends rolled back.
+
+It ends ``rolled back, healthy`` (exit 3), ``rolled back, still degraded`` (exit 4), ``outage ended,
+failback waiting`` (exit 5, above) or, when the journal shows nothing left to undo and no
+``steps.failback`` owed, ``completed`` (exit 0) — ``odin_drills.outcomes``.
 """
 
 from __future__ import annotations
@@ -42,7 +53,7 @@ from prefect.runtime import flow_run as runtime_flow_run
 from pydantic import BaseModel
 
 from odin_drills.errors import EXIT_USAGE, StateMissing, TargetUnreachable, UsageError
-from odin_drills.flows.drill_failback import owed_work, run_failback_steps, window_checked
+from odin_drills.flows.drill_failback import owed_work, run_failback_steps, window_checked, window_refusal
 from odin_drills.flows.drill_run import LISTENERS, checked_plan, environment_held
 from odin_drills.flows.drill_target import SandboxLink
 from odin_drills.flows.final_state import final_state, summary_of
@@ -51,9 +62,10 @@ from odin_drills.outcomes import exit_code
 from odin_drills.plan.drill import DrillPlan, rebase_journey
 from odin_drills.plan.models import SandboxTarget
 from odin_drills.steps.clock import ScaledClock
-from odin_drills.steps.dr.cleanup import undo_drill
+from odin_drills.steps.dr.cleanup import end_outage, outage_in_place, undo_drill
 from odin_drills.steps.dr.drill_steps import failback_begun
-from odin_drills.steps.dr.failback_window import journal_window
+from odin_drills.steps.dr.failover import drill_undos
+from odin_drills.steps.dr.failback_window import journal_outage_ended, journal_window
 from odin_drills.steps.journal import Journal, read_journal
 from odin_drills.steps.probes.smoke import run_journeys
 
@@ -122,13 +134,47 @@ def recheck(plan: DrillPlan, frontdoor_url: str | None, client: httpx.Client, jo
     return report.critical_failed == 0, f"{report.critical_failed} critical journey(s) failing through Front Door"
 
 
+def end_own_outage(plan: DrillPlan, plan_file: str, folder: Path, journal: Journal, clock: ScaledClock, target: Any,
+                   faults: SandboxLink | None, frontdoor_url: str | None, client: httpx.Client, *, outside: str,
+                   by: str, reason: str, verified_as: str | None) -> tuple[str, str]:
+    """Outside ``failback.window``: end the drill's own outage now, leave the failback to the window.
+    (outcome, its one line)."""
+    if not outage_in_place(journal.entries()):  # another rollback ended it while this one queued for the lock
+        return "refused", window_refusal(plan_file, outside)
+    journal.append("human_input", action="rollback", reason=reason, by=by, verified_as=verified_as, at=clock.now())
+    done = end_outage(journal, drill=folder.name, target=target, client=client, clock=clock, faults=faults,
+                      retry_wait=max(plan.detection.interval, 30.0), secrets=plan.secrets)
+    if not done.all_undone:
+        failed = ", ".join(label for label, ok in done.undone if not ok)
+        return "failed", (f"could not end the drill's own outage ({failed}: see the journal); the failback waits too: "
+                          f"{outside}; run `odin rollback` again")
+    journal_outage_ended(journal, plan, clock.now(), by=by, reason=reason)
+    what = [f"{label} undone" for label, _ in done.undone]
+    if faults is not None:
+        what.insert(0, f"{len(done.faults_removed)} injected fault(s) removed")
+    ended = f"the drill's own outage was ended ({', '.join(what) or 'its change was found not to have happened'})"
+    entries = journal.entries()
+    undos, owed = owed_work(plan, entries)
+    if undos or owed:
+        changes = len(drill_undos(entries))
+        left = [f"{changes} change(s) to undo" if changes else "changes to reconcile"] if undos else []
+        left += [f"{len(owed)} step(s) of steps.failback"] if owed else []
+        return "outage_ended", (f"{ended}; the failback ({', '.join(left)}) waits: {outside}: run `odin rollback` "
+                                "again then, or pass --force (journaled with --by and --reason)")
+    healthy, checked = recheck(plan, frontdoor_url, client, journal)
+    detail = f"{ended}; nothing had failed over, so nothing waits for failback.window; re-check: {checked}"
+    journal.append("rollback_finished", phase="rollback", healthy=healthy, detail=detail)
+    return ("rolled_back_healthy" if healthy else "rolled_back_degraded"), detail
+
+
 @flow(name="drill-rollback", log_prints=False, validate_parameters=True)
 def drill_rollback(plan_file: str, reason: str, by: str, verified_as: str | None = None, drill: str | None = None,
                    wait: bool = False, allow_production: bool = False, time_scale: float = 1.0,
                    force: bool = False) -> Any:
     """Undo what a drill (default: the plan's latest) left behind — after a crash, or an incident's
     failback — run the drill file's ``steps.failback``, re-check, and end in the outcome that says
-    whether the service is healthy again.
+    whether the service is healthy again. Outside ``failback.window`` (without ``force``) only the
+    drill's own outage still in place ends, and the failback waits (``end_own_outage``).
 
     Args:
         plan_file: the drill file
@@ -139,13 +185,14 @@ def drill_rollback(plan_file: str, reason: str, by: str, verified_as: str | None
         wait: queue behind another run holding the environment instead of refusing
         allow_production: required (true) for a drill whose target is production
         time_scale: the plan clock's speed (retry waits between undo attempts)
-        force: fail back outside the plan's failback.window (journaled with by and reason)
+        force: fail back outside the plan's failback.window (journaled with by and reason); without it,
+            outside the window only the drill's own outage still in place is ended
     """
     clock = ScaledClock(time_scale if time_scale > 0 else 1.0, idle_rate=1.0)
     try:
         plan = checked_plan(plan_file, time_scale, allow_production)
         folder = drill_folder(plan, drill)
-        window_checked(plan, plan_file, folder, clock.now(), force)
+        outside = window_checked(plan, plan_file, folder, clock.now(), force)  # set: only the outage ends now
     except UsageError as exc:
         return final_state("refused", DrillRollbackSummary(plan="", drill_id=drill or "", outcome="refused",
                                                            exit_code=EXIT_USAGE, detail="\n".join(exc.lines())),
@@ -171,6 +218,9 @@ def drill_rollback(plan_file: str, reason: str, by: str, verified_as: str | None
                 already = (f"; steps.failback already done ({len(plan.steps.failback)})"
                            if plan.steps.failback and failback_begun(entries) and not gone else "")
                 outcome, detail = "completed", f"nothing to undo{': ' + gone if gone else ''}{already}"
+            elif outside:
+                outcome, detail = end_own_outage(plan, plan_file, folder, journal, clock, target, faults, frontdoor_url,
+                                                 client, outside=outside, by=by, reason=reason, verified_as=verified_as)
             else:
                 journal.append("human_input", action="rollback", reason=reason, by=by, verified_as=verified_as,
                                at=clock.now())

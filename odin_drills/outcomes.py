@@ -15,7 +15,9 @@ code  meaning
 4     a person must look: rolled back but still degraded, or the run failed
 5     interrupted: a signal (SIGTERM, Ctrl-C) stopped the run at a safe point, after the step in
       flight was journaled; nothing new was started. Finish it with ``odin migrate PLAN --resume``
-      or undo it with ``odin rollback PLAN``
+      or undo it with ``odin rollback PLAN``. Or waiting: ``odin rollback`` of a drill outside its
+      ``failback.window`` ended the drill's own outage; the failback waits for the window (run
+      ``odin rollback`` again in it, or with ``--force``)
 ====  =========================================================================================
 
 In the Prefect UI the run's final state carries the outcome's name, so a rolled-back migration
@@ -51,6 +53,7 @@ class Outcome(StrEnum):
     VETOED = "vetoed"
     NO_FAILOVER_NEEDED = "no_failover_needed"
     INTERRUPTED = "interrupted"
+    OUTAGE_ENDED = "outage_ended"
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ OUTCOMES: dict[Outcome, OutcomeInfo] = {
     Outcome.NO_FAILOVER_NEEDED: OutcomeInfo(EXIT_OK, "NoFailoverNeeded", False, "no failover was needed"),
     Outcome.INTERRUPTED: OutcomeInfo(EXIT_INTERRUPTED, "Interrupted", True,
                                      "interrupted by a signal: resume it or roll it back"),
+    Outcome.OUTAGE_ENDED: OutcomeInfo(EXIT_INTERRUPTED, "OutageEnded", True, "outage ended, failback waiting"),
 }
 
 

@@ -625,11 +625,13 @@ class FailbackWindow(Record):
     ``in_window`` (it starts now), ``wait`` (journaled before the wait: ``opens_at`` is when it
     ends), ``no_failback`` (the window does not open within ``failback.window_wait``: the service
     stays in the DR region), ``stopped`` (a stop request ended the wait: failing back outside it),
-    ``forced`` (``odin rollback --drill ID --force`` outside it, ``by`` whom)."""
+    ``forced`` (``odin rollback --drill ID --force`` outside it, ``by`` whom),
+    ``outage_ended_outside_window`` (``odin rollback`` outside it ended the drill's own outage at
+    once, ``by`` whom; its failback keeps to the window: ``opens_at``)."""
 
     KIND = "failback_window"
     REQUIRES = ("phase",)
-    action: Literal["in_window", "wait", "no_failback", "stopped", "forced"]
+    action: Literal["in_window", "wait", "no_failback", "stopped", "forced", "outage_ended_outside_window"]
     window: str
     reason: str
     opens_at: datetime | None = None

@@ -336,3 +336,158 @@ def test_a_drill_killed_while_waiting_for_its_failback_window_still_keeps_to_it(
     assert_put_back(azure_sandbox)
     assert all(n == 1 for n in undone_once(entries).values()) and len(undone_once(entries)) == 2
     assert nothing_pending(home, "killed-waiting-drill")
+
+
+# ---------------------------------------------------------------- the drill's own outage, outside failback.window
+
+def window_plan(tmp_path: Path, sandbox: Any, name: str) -> Path:
+    """A drill whose ``failback.window`` opens 40 minutes from now: every rollback here runs outside it."""
+    from datetime import datetime, timedelta, timezone
+
+    opens = (datetime.now(timezone.utc) + timedelta(minutes=40)).replace(microsecond=0)
+    closes = opens + timedelta(hours=2)
+    return plan_for(tmp_path, sandbox, name,
+                    failback={"enabled": True, "wait_healthy": "2m", "window_wait": "3h",
+                              "window": {"start": f"{opens:%H:%M:%S}", "end": f"{closes:%H:%M:%S}", "timezone": "UTC"}})
+
+
+def window_actions(entries: list[dict[str, Any]]) -> list[str]:
+    return [e["data"]["action"] for e in entries if e["kind"] == "failback_window"]
+
+
+def test_a_drill_killed_after_failing_over_has_its_own_outage_ended_outside_its_failback_window_and_the_failback_waits(
+        azure_sandbox: Any, odin_env: dict, tmp_path: Path) -> None:
+    """Killed with both failovers done and its fault still in place: ``odin rollback`` outside
+    ``failback.window`` removes the fault at once (the outage was the drill's own), leaves the failover
+    group and Front Door in the DR region and exits 5 with one line naming the window; a second one is
+    refused as before (only the failback is left); ``--force`` puts the rest back, each undo once,
+    without removing the outage again."""
+    plan = window_plan(tmp_path, azure_sandbox, "killed-failed-over-drill")
+    env, home = sandbox_env(odin_env, tmp_path), odin_env["ODIN_HOME"]
+    crashed = odin(["drill", str(plan), "--time-scale", str(SCALE), "--quiet"], env, crash="step_finished:2",
+                   timeout=240)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-3000:]
+    assert active_faults(azure_sandbox), "the kill left the drill's outage in place"
+    assert azure_sandbox.state()["failover_groups"]["odin-fg"]["primary_region"] == "westus"
+    failed_over = origins(azure_sandbox)
+    assert failed_over["app-eastus"][0] == "Disabled"
+
+    ended = odin(rollback_args(plan), env)
+    assert ended.returncode == 5, ended.stdout[-2000:] + ended.stderr[-3000:]
+    said = [line for line in ended.stdout.splitlines() if line.startswith("drill ")]
+    assert len(said) == 1 and "Traceback" not in ended.stderr, ended.stdout[-2000:] + ended.stderr[-3000:]
+    assert "the drill's own outage was ended (1 injected fault(s) removed)" in said[0]
+    assert "failback.window" in said[0] and "it opens next at" in said[0] and "--force" in said[0], said[0]
+    assert "(exit 5)" in said[0] and "rolled back" not in said[0]
+    assert active_faults(azure_sandbox) == []  # the outage is over ...
+    assert azure_sandbox.state()["failover_groups"]["odin-fg"]["primary_region"] == "westus"  # ... the failover stays
+    assert origins(azure_sandbox) == failed_over
+    entries = drill_journal(home, "killed-failed-over-drill")
+    assert window_actions(entries) == ["outage_ended_outside_window"]
+    mark = next(e for e in entries if e["kind"] == "failback_window")
+    assert mark["data"]["by"] == "erin" and mark["data"]["reason"].endswith(
+        "the drill's own outage was ended at once by erin: drill killed; the failback keeps to the window")
+    assert [e["kind"] for e in entries].count("outage_cleared") == 1
+    assert not any(e["kind"] in ("undo_started", "rollback_started") for e in entries)
+    assert [e["data"]["outcome"] for e in entries if e["kind"] == "run_finished"][-1] == "outage_ended"
+    assert not nothing_pending(home, "killed-failed-over-drill")
+
+    before = (journal_file(home, "killed-failed-over-drill").read_text(), len(azure_sandbox.operations()))
+    refused = odin(rollback_args(plan), env)
+    lines = refused.stderr.strip().splitlines()
+    assert refused.returncode == 2 and len(lines) == 1, refused.stdout[-2000:] + refused.stderr[-3000:]
+    assert "failback.window" in lines[0] and "wait for it, or pass --force" in lines[0]
+    assert (journal_file(home, "killed-failed-over-drill").read_text(), len(azure_sandbox.operations())) == before
+
+    forced = odin(rollback_args(plan, "--force"), env)
+    assert forced.returncode == 3 and "rolled back, healthy" in forced.stdout, \
+        forced.stdout[-2000:] + forced.stderr[-3000:]
+    assert "0 injected fault(s) removed" in forced.stdout
+    entries = drill_journal(home, "killed-failed-over-drill")
+    assert window_actions(entries) == ["outage_ended_outside_window", "forced"]
+    assert [e["kind"] for e in entries].count("outage_cleared") == 1  # never removed twice
+    assert_put_back(azure_sandbox)
+    assert all(n == 1 for n in undone_once(entries).values()) and len(undone_once(entries)) == 2
+    assert nothing_pending(home, "killed-failed-over-drill")
+
+
+def test_a_drill_killed_right_after_its_outage_began_is_put_back_outside_its_failback_window(
+        azure_sandbox: Any, odin_env: dict, tmp_path: Path) -> None:
+    """Killed at ``outage_injected:1``: nothing failed over, so ending the outage is the whole rollback —
+    outside the window too (the window is for the failback): the fault removed, the service re-checked,
+    exit 3; the next rollback, ``--force`` or not, has nothing to undo."""
+    plan = window_plan(tmp_path, azure_sandbox, "killed-injected-drill")
+    env, home = sandbox_env(odin_env, tmp_path), odin_env["ODIN_HOME"]
+    crashed = odin(["drill", str(plan), "--time-scale", str(SCALE), "--quiet"], env, crash="outage_injected:1",
+                   timeout=240)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-3000:]
+    assert active_faults(azure_sandbox), "the kill left the drill's outage in place"
+
+    back = odin(rollback_args(plan), env)
+    assert back.returncode == 3 and "rolled back, healthy" in back.stdout, back.stdout[-2000:] + back.stderr[-3000:]
+    assert "nothing had failed over, so nothing waits for failback.window" in back.stdout
+    assert_put_back(azure_sandbox)
+    assert sql_failovers(azure_sandbox) == Counter() and origin_updates(azure_sandbox) == Counter()
+    entries = drill_journal(home, "killed-injected-drill")
+    assert window_actions(entries) == ["outage_ended_outside_window"]
+    assert [e["kind"] for e in entries].count("outage_cleared") == 1
+    assert nothing_pending(home, "killed-injected-drill")
+
+    for extra in ((), ("--force",)):
+        again = odin(rollback_args(plan, *extra), env)
+        assert again.returncode == 0 and "nothing to undo" in again.stdout, again.stdout[-2000:] + again.stderr[-3000:]
+    assert [e["kind"] for e in drill_journal(home, "killed-injected-drill")].count("outage_cleared") == 1
+
+
+def test_an_azure_drill_s_own_outage_is_ended_alone_unless_front_door_has_failed_over_since(
+        azure_sandbox: Any, tmp_path: Path) -> None:
+    """On an Azure target the outage is the primary taken out of Front Door: ``end_outage`` runs that
+    change's undo once and no other; once the failover moved Front Door too, putting the primary back
+    would move traffic home — the failback's — so the outage counts as not the drill's alone to end."""
+    from odin_drills.flows.drill_target import sandbox_resources as resolved
+    from odin_drills.plan.drill import load_drill
+    from odin_drills.plan.models import SandboxTarget
+    from odin_drills.steps.clock import ScaledClock
+    from odin_drills.steps.dr.cleanup import clean_up, end_outage, outage_in_place, own_outage_undo
+    from odin_drills.steps.dr.failover import execute_action, frontdoor_step
+    from odin_drills.steps.dr.outage import FrontDoorOutage
+    from odin_drills.steps.dr.run import Action, DrillOptions, DrillRun
+    from odin_drills.steps.journal import Journal
+
+    info = azure_sandbox.info()
+    plan = load_drill(plan_for(tmp_path, azure_sandbox, "azure-own-outage"))
+    resources, _, problems = resolved(plan, info)
+    assert not problems
+    target = SandboxTarget(arm_url=info["arm_url"], ca_cert=info["ca_cert"], subscription_id=info["subscription_id"])
+
+    def drill_run(name: str) -> DrillRun:
+        clock = ScaledClock(SCALE)
+        return DrillRun(plan=plan, drill_id=name, mode="drill", options=DrillOptions(), clock=clock,
+                        journal=Journal(tmp_path / name / "journal.jsonl", clock),
+                        endpoints=plan.resolve_endpoints(info), resources=resources, target=target)
+
+    alone = drill_run("alone")
+    try:
+        FrontDoorOutage(alone).inject()
+        assert outage_in_place(alone.journal.entries())
+        done = end_outage(alone.journal, drill="alone", target=target, client=alone.client, clock=alone.clock,
+                          faults=None)
+        assert [ok for _, ok in done.undone] == [True] and origins(azure_sandbox) == PRIMARY_ORIGINS
+        entries = alone.journal.entries()
+        assert own_outage_undo(entries) is None and not outage_in_place(entries)
+        assert all(e.phase == "outage" for e in entries if e.kind in ("undo_started", "undo_finished"))
+        assert end_outage(alone.journal, drill="alone", target=target, client=alone.client, clock=alone.clock,
+                          faults=None).undone == []  # never undone twice
+    finally:
+        alone.close()
+
+    moved = drill_run("moved")
+    try:
+        FrontDoorOutage(moved).inject()
+        failover = Action("frontdoor -> westus", frontdoor_step(moved, primary_enabled=False, dr_priority=1))
+        assert execute_action(moved, failover, "failover").succeeded
+        assert own_outage_undo(moved.journal.entries()) is None and not outage_in_place(moved.journal.entries())
+        assert clean_up(moved, "test over").all_undone  # the failover's undo, then the outage's: home again
+        assert origins(azure_sandbox) == PRIMARY_ORIGINS
+    finally:
+        moved.close()

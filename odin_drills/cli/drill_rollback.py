@@ -2,7 +2,9 @@
 behind by a crash, or fail an incident back (``flows.drill_rollback``: the undos, then the drill
 file's ``steps.failback``). Exit 3 rolled back and healthy, 4 still degraded, 0 nothing to undo, 2
 usage errors (one line, naming the file or the drill; outside the plan's ``failback.window``
-without ``--force``)."""
+without ``--force``), 5 outside that window with the drill's own outage still in place: the outage
+was ended, the failback waits for the window (one line naming ``failback.window`` and its next
+start)."""
 
 from __future__ import annotations
 

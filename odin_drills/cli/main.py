@@ -75,7 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--migration", metavar="ID", help="the migration to undo (default: the plan's latest)")
     p.add_argument("--drill", metavar="ID", help="a drill file: the drill to undo (default: the plan's latest)")
     p.add_argument("--force", action="store_true",
-                   help="a drill file: fail back outside its failback.window (journaled with --by and --reason)")
+                   help="a drill file: fail back outside its failback.window (journaled with --by and --reason); "
+                        "without it, outside the window only the drill's own outage is ended (exit 5)")
     p.add_argument("--time-scale", type=float, default=1.0, metavar="N",
                    help="run the clock N times faster (the re-check window after the undos)")
     p.add_argument("--allow-production", action="store_true", help="required for a plan whose target is production")

@@ -25,6 +25,9 @@ OUTCOMES: dict[str, tuple[str, str, str]] = {
     "refused": ("refused", "#616161", "Refused before changing anything: see the last note."),
     "interrupted": ("interrupted", "#6a1b9a", "Interrupted by a signal after the step in flight: resume it "
                     "(odin migrate PLAN --resume) or roll it back (odin rollback PLAN)."),
+    "outage_ended": ("outage ended, failback waiting", "#6a1b9a",
+                     "The drill's own outage was ended outside failback.window; the failback waits for the window "
+                     "(odin rollback PLAN again in it, or with --force)."),
 }
 DECISION_COLOURS = {
     "proceed": "#2e7d32", "inconclusive": "#90a4ae", "watch": "#c29200", "hold": "#e65100",

@@ -10,6 +10,9 @@ faults it injected are undone.
                              alone — the faults the journal says were injected (or were about to
                              be) are removed, intents with no outcome are reconciled with the world
                              (``steps.intent``), and every pending undo runs once
+    end_outage(journal, …)   ``odin rollback`` outside ``failback.window``: only the drill's own
+                             outage ends (``outage_in_place``: its faults, an injection it was making,
+                             an Azure drill's Front Door outage change); every failover undo waits
 
 Why the journal and not the in-memory run: a kill leaves only the journal. The drill's actions are
 write-ahead (``steps.dr.failover.execute_action``), its fault injection too (``outage_injecting``
@@ -27,11 +30,17 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from odin_drills.steps import intent as wal
-from odin_drills.steps.dr.failover import drill_undos, pending_drill_undos, run_undo, undo_entry
+from odin_drills.steps.dr import outage
+from odin_drills.steps.dr.failover import changed_spec, drill_undos, pending_drill_undos, run_undo, undo_entry
 from odin_drills.steps.dr.run import DrillRun
 from odin_drills.steps.journal import Entry, Journal
 
 PHASE = "cleanup"
+OUTAGE_PHASE = "outage"
+"""The journal phase of ``end_outage``: neither ``rollback`` nor ``failback``, since ending the drill's
+own outage is not a failback (``steps.dr.drill_steps.failback_begun`` does not count it)."""
+OUTAGE_ENDED = "outage_ended_outside_window"
+"""The ``failback_window`` action ``odin rollback`` journals once it ended the outage outside the window."""
 
 
 class Faults(Protocol):
@@ -106,8 +115,30 @@ def _interrupted_injection(entries: list[Entry]) -> Entry | None:
         return None
     last = asked[-1]
     settled = any(e.seq > last.seq and (e.kind in ("outage_injected", "rollback_finished") or (
-        e.kind == "outage_cleared" and e.data.get("region") == last.data.get("region"))) for e in entries)
+        e.kind == "outage_cleared" and e.data.get("region") == last.data.get("region")) or (
+        e.kind == "failback_window" and e.data.get("action") == OUTAGE_ENDED)) for e in entries)
     return None if settled else last
+
+
+def own_outage_undo(entries: list[Entry]) -> Entry | None:
+    """An Azure drill's own outage (its primary taken out of Front Door, ``steps.dr.outage``) whose
+    undo has not run — unless a later change still pending moved Front Door too (the failover's):
+    then putting the primary back would move traffic home, which is the failback's, and the
+    failover's own undo (newest first) restores the state it read, the outage's."""
+    pending = drill_undos(entries)  # newest first
+    for newer, entry in enumerate(pending):
+        if entry.phase == outage.PHASE:
+            moved = any(changed_spec(entries, e).get("kind") == "azure.frontdoor.origins" for e in pending[:newer])
+            return None if moved else entry
+    return None
+
+
+def outage_in_place(entries: list[Entry]) -> bool:
+    """The drill's own outage may still be in place: a fault no ``outage_cleared`` removed, an
+    injection it was making when it died, its Front Door outage change not undone (``own_outage_undo``)
+    or not yet known to have happened (an intent with no outcome)."""
+    return bool(_uncleared(entries) or _interrupted_injection(entries) is not None or own_outage_undo(entries)
+                or any(item.phase == outage.PHASE for item, _ in wal.open_intents(entries)))
 
 
 def remove_faults(journal: Journal, faults: Faults, phase: str) -> list[str]:
@@ -145,6 +176,24 @@ def undo_drill(journal: Journal, *, drill: str, target: Any, client: Any, clock:
     for entry, label in undos:
         done.undone.append((label, undo_entry(journal, entry, label, phase, client=client, clock=clock, target=target,
                                               retry_wait=retry_wait, secrets=secrets)))
+    return done
+
+
+def end_outage(journal: Journal, *, drill: str, target: Any, client: Any, clock: Any, faults: Faults | None,
+               retry_wait: float = 1.0, secrets: Any = None) -> Undone:
+    """End only the drill's own outage, from the journal (``odin rollback`` outside ``failback.window``):
+    its faults removed as ``undo_drill`` removes them; on Azure the outage change's undo run once,
+    under its step identity, so no later rollback runs it again. The failover's undos stay pending."""
+    done = Undone()
+    if faults is not None:
+        done.faults_removed = remove_faults(journal, faults, OUTAGE_PHASE)
+    if any(item.phase == outage.PHASE for item, _ in wal.open_intents(journal.entries())):
+        wal.reconcile(journal, target=target, migration=drill)  # killed taking the primary out: did it?
+    entry = own_outage_undo(journal.entries())
+    if entry is not None:
+        label = entry.step or "the drill's outage"
+        done.undone.append((label, undo_entry(journal, entry, label, OUTAGE_PHASE, client=client, clock=clock,
+                                              target=target, retry_wait=retry_wait, secrets=secrets)))
     return done
 
 

@@ -14,7 +14,8 @@ the primary has been healthy for ``failback.wait_healthy``:
 
 Each sets the criterion ``failback_in_window``. Why not wait indefinitely: a drill run holds its
 environment lock, its probes and its Prefect flow run while it waits; a window days away is a
-person's failback (``odin rollback PLAN --drill ID``, refused outside the window unless ``--force``).
+person's failback (``odin rollback PLAN --drill ID``: outside the window it only ends the drill's own
+outage, if one is still in place, or is refused, unless ``--force``).
 Incident mode never gets here: it never fails back by itself.
 """
 
@@ -111,3 +112,17 @@ def journal_window(journal: Journal, plan: DrillPlan, now: datetime, *, by: str,
         return
     journal.append("failback_window", phase="rollback", action="forced", window=describe(window),
                    opens_at=opens_at(window, now), reason=f"{outside}: forced with --force by {by}: {reason}", by=by)
+
+
+def journal_outage_ended(journal: Journal, plan: DrillPlan, now: datetime, *, by: str, reason: str) -> None:
+    """An ``odin rollback`` outside ``failback.window`` that ended the drill's own outage at once
+    (``outage_ended_outside_window``, with who and why): the outage is the drill's doing, not the
+    service's way home, so it does not wait; what is left of the failback keeps to the window."""
+    window = plan.failback.window
+    outside = outside_window(plan, now)
+    assert window is not None and outside is not None, "only outside a declared failback.window"
+    opens = opens_at(window, now)
+    journal.append("failback_window", phase="rollback", action="outage_ended_outside_window", window=describe(window),
+                   opens_at=opens, wait_seconds=None if opens is None else (opens - now).total_seconds(),
+                   reason=f"{outside}: the drill's own outage was ended at once by {by}: {reason}; the failback keeps "
+                          "to the window", by=by)

@@ -84,7 +84,7 @@ def execute_action(run: DrillRun, action: Action, phase: str) -> StepOutcome:
                        progress=lambda message, **data: run.note(phase, message, step=action.label, **data))
 
 
-def _spec(entries: list[Entry], entry: Entry) -> dict[str, Any]:
+def changed_spec(entries: list[Entry], entry: Entry) -> dict[str, Any]:
     """The step (as journaled by its intent) whose change ``entry`` holds the undo of."""
     item = wal.history(entries).get(wal.key_of(entry.phase, entry.step))
     for attempt in (item.attempts if item else []):
@@ -118,7 +118,7 @@ def pending_drill_undos(journal: Journal, phase: str, primary: str, secondary: s
     deferred = []
     for entry in drill_undos(entries):
         label = entry.step or "step"
-        spec = _spec(entries, entry)
+        spec = changed_spec(entries, entry)
         reason = deferred_reason(spec, label, primary, secondary)
         if reason is None:
             undos.append(((entry, label), spec.get("kind")))
