@@ -271,3 +271,15 @@ def wait_for_failback_window(run: DrillRun, phase: str) -> float | None:
 @task(name="failback-undo", task_run_name="undo {label}", **QUIET)
 def failback_undo(run: DrillRun, entry: Entry, label: str, phase: str) -> bool:
     return run_undo(run, entry, label, phase)
+
+
+def undo_batch(run: DrillRun, batch: list[tuple[Entry, str]], phase: str) -> list[bool]:
+    """One batch of the failback (``steps.dr.failover.failback_batches``) at once, at most
+    ``max_parallel``, as its failover wave ran; each undo a task of this flow run. Every undo of the
+    batch runs even when one fails (an undo never stops the others)."""
+    if len(batch) == 1:
+        return [failback_undo(run, batch[0][0], batch[0][1], phase)]
+    with ThreadPoolExecutor(max_workers=min(run.max_parallel, len(batch)), thread_name_prefix="odin-failback") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, failback_undo, run, entry, label, phase)
+                   for entry, label in batch]
+        return [f.result() for f in futures]

@@ -18,9 +18,9 @@ from prefect.states import State
 from odin_drills.errors import UsageError
 from odin_drills.flows.drill_run import DrillOptions, execute
 from odin_drills.flows.drill_tasks import (act_on_worse, alerts_at_end, cause_outage, confirm_with_person,
-                                           detect_outage, dr_baseline, dr_region_watch, failback_undo,
+                                           detect_outage, dr_baseline, dr_region_watch,
                                            replication_lag, replication_state, resolve_actions, restore_primary,
-                                           run_drill_steps, run_wave, smoke, verify_canary,
+                                           run_drill_steps, run_wave, smoke, undo_batch, verify_canary,
                                            wait_for_failback_window, wait_for_service, wait_for_threshold,
                                            weigh_service_health)
 from odin_drills.flows.final_state import final_state
@@ -30,7 +30,7 @@ from odin_drills.steps.dr import DetectionResult, failover_due_at
 from odin_drills.steps.dr.azure_reads import replication_evidence
 from odin_drills.steps.dr.budgets import check_phase
 from odin_drills.steps.dr.drill_steps import skip
-from odin_drills.steps.dr.failover import failback_undos
+from odin_drills.steps.dr.failover import failback_batches
 from odin_drills.steps.dr.order import run_waves
 from odin_drills.steps.dr.run import DrillRun, EndRun, Mode
 from odin_drills.steps import stop
@@ -280,7 +280,8 @@ def fail_back(run: DrillRun) -> None:
             run.note("failback", f"{run.found.no_failback}: no failback")
             return
     started = run.clock.now()
-    undone = [failback_undo(run, entry, label, "failback") for entry, label in failback_undos(run, "failback")]
+    # the failovers back in batches, data before traffic, as they failed over (steps.dr.order.undo_batches)
+    undone = [ok for batch in failback_batches(run, "failback") for ok in undo_batch(run, batch, "failback")]
     if not all(undone):
         run.note("failback", "some undos failed: the failback is incomplete")
         return

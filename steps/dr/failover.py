@@ -29,7 +29,7 @@ from odin_drills.steps import intent as wal
 from odin_drills.steps.actions import StepOutcome, parse_undo, run_action
 from odin_drills.steps.azure.clients import AzureSession
 from odin_drills.steps.dr.azure_reads import partner_server
-from odin_drills.steps.dr.order import data_first
+from odin_drills.steps.dr.order import data_first, undo_batches
 from odin_drills.steps.dr.run import Action, DrillRun
 from odin_drills.steps.journal import Entry, Journal
 
@@ -112,6 +112,13 @@ def pending_drill_undos(journal: Journal, phase: str, primary: str, secondary: s
     """Every change that happened (or may have) and is not undone yet, once per step identity: the
     data tier's first, then traffic, each newest first (``steps.dr.order.data_first``); the deferred
     ones journaled (``failback_deferred``, once) and returned apart."""
+    undos, deferred = _pending_with_kinds(journal, phase, primary, secondary)
+    return data_first(undos), deferred
+
+
+def _pending_with_kinds(journal: Journal, phase: str, primary: str,
+                        secondary: str) -> tuple[list[tuple[tuple[Entry, str], str | None]], list[str]]:
+    """``pending_drill_undos``' undos newest first, each with the kind of the change it undoes."""
     entries = journal.entries()
     already = {(e.step, e.data.get("reason")) for e in entries if e.kind == "failback_deferred"}
     undos: list[tuple[tuple[Entry, str], str | None]] = []
@@ -126,7 +133,7 @@ def pending_drill_undos(journal: Journal, phase: str, primary: str, secondary: s
         deferred.append(reason)
         if (label, reason) not in already:
             journal.append("failback_deferred", phase=phase, step=label, reason=reason)
-    return data_first(undos), deferred
+    return undos, deferred
 
 
 def failback_undos(run: DrillRun, phase: str) -> list[tuple[Entry, str]]:
@@ -137,6 +144,21 @@ def failback_undos(run: DrillRun, phase: str) -> list[tuple[Entry, str]]:
     undos, deferred = pending_drill_undos(run.journal, phase, run.primary, run.secondary)
     run.found.deferred.extend(r for r in deferred if r not in run.found.deferred)
     return undos
+
+
+def failback_batches(run: DrillRun, phase: str) -> list[list[tuple[Entry, str]]]:
+    """``failback_undos`` in batches (``steps.dr.order.undo_batches``): the runbook's own failovers
+    back, a batch per tier, may run at once; the rest one at a time, in order."""
+    wal.reconcile(run.journal, target=run.target, migration=run.drill_id)
+    undos, deferred = _pending_with_kinds(run.journal, phase, run.primary, run.secondary)
+    run.found.deferred.extend(r for r in deferred if r not in run.found.deferred)
+    return undo_batches([(undo, kind, _resource(undo[0].data.get("undo") or {})) for undo, kind in undos])
+
+
+def _resource(spec: dict[str, Any]) -> str | None:
+    """The one resource a failover action's undo changes (its batch may hold no other undo of it)."""
+    named = spec.get("failover_group") or spec.get("account") or spec.get("origin_group")
+    return f"{spec.get('kind')}:{spec.get('server') or ''}/{named}" if named else None
 
 
 def undo_entry(journal: Journal, entry: Entry, label: str, phase: str, *, client: Any, clock: Any, target: Any,

@@ -61,6 +61,36 @@ def data_first(undos: Sequence[tuple[T, str | None]]) -> list[T]:
     return [u for u, kind in undos if tier(kind) == "data"] + [u for u, kind in undos if tier(kind) != "data"]
 
 
+PARALLEL_UNDO_KINDS = frozenset({"azure.sql.failover", "azure.storage.failover", "azure.frontdoor.origins"})
+"""Undos of the runbook's own failover actions: one resource each, independent of their siblings (as
+their failover wave was), so a failback may run a batch of them at once."""
+
+
+def undo_batches(undos: Sequence[tuple[T, str | None, str | None]]) -> list[list[T]]:
+    """``(undo, step kind, resource)`` in the failback's order (``data_first``), cut into batches run
+    one after another: each maximal run of consecutive undos of one tier whose kinds are in
+    ``PARALLEL_UNDO_KINDS`` and whose resources differ is one batch (its undos may run at once: the
+    data tier's failovers back, then Front Door's origin groups); any other undo (the drill file's
+    own steps, an undo naming no resource) is a batch of its own, in order. Two undos of one resource
+    never share a batch: an Azure drill's outage and the failover both changed the primary's origin
+    group, and they must be undone newest first. So 200 failover groups fail back in waves, as they
+    failed over, not one at a time (``bench/results/drill_scale.md``), and the data still moves home
+    before the traffic."""
+    ordered = [u for u in undos if tier(u[1]) == "data"] + [u for u in undos if tier(u[1]) != "data"]
+    batches: list[list[T]] = []
+    open_batch: tuple[Tier, set[str]] | None = None  # the last batch's tier and resources, while it may grow
+    for undo, kind, resource in ordered:
+        joins = kind in PARALLEL_UNDO_KINDS and bool(resource)
+        key = (resource or "").lower()
+        if joins and open_batch is not None and open_batch[0] == tier(kind) and key not in open_batch[1]:
+            batches[-1].append(undo)
+            open_batch[1].add(key)
+            continue
+        batches.append([undo])
+        open_batch = (tier(kind), {key}) if joins else None
+    return batches
+
+
 def rollback_verdict(run: DrillRun, all_undone: bool, phase: str = "cleanup") -> tuple[str, str]:
     """After a failover that failed and was undone: ``rolled_back_healthy`` only when every undo
     worked and, once the primary serves through Front Door again, no critical smoke journey fails."""

@@ -13,7 +13,7 @@ from odin_drills.plan.drill import PhaseBudgets, ResolvedEndpoints, Targets, par
 from odin_drills.steps.clock import ManualClock
 from odin_drills.steps.dr.budgets import check_phase, phase_times, rto_outlook
 from odin_drills.steps.dr.canary import CanaryResult, CanaryWrite
-from odin_drills.steps.dr.order import data_first, tier
+from odin_drills.steps.dr.order import data_first, tier, undo_batches
 from odin_drills.steps.dr.run import DrillOptions, DrillRun
 from odin_drills.steps.dr.scorecard import DrillTimeline, score
 from odin_drills.steps.journal import Journal
@@ -154,6 +154,20 @@ def test_the_failback_moves_the_data_tier_before_traffic() -> None:
                     ("sql", "azure.sql.failover"), ("outage", "azure.frontdoor.origins"), ("cmd", "command")]
     assert data_first(newest_first) == ["storage", "sql", "frontdoor", "outage", "cmd"]
     assert (tier("azure.sql.failover"), tier("azure.dns.records"), tier("http")) == ("data", "traffic", "other")
+
+
+def test_the_failback_runs_the_failovers_back_in_batches_data_first_and_never_one_resource_twice_at_once() -> None:
+    sql, afd = "azure.sql.failover", "azure.frontdoor.origins"
+    newest_first = [("og-2", afd, "og-2"), ("og-1", afd, "og-1"), ("settings", "azure.appservice.settings", "app"),
+                    ("app-origins", afd, "app-origins"), ("fg-2", sql, "fg-2"), ("fg-1", sql, "fg-1"),
+                    ("st-1", "azure.storage.failover", "st-1"), ("outage", afd, "app-origins"), ("cmd", "command", None),
+                    ("fg-0", sql, None)]
+    assert undo_batches(newest_first) == [
+        ["fg-2", "fg-1", "st-1"], ["fg-0"],  # the data tier first, together; an undo naming no resource alone
+        ["og-2", "og-1"], ["settings"], ["app-origins"],  # a drill file's own step keeps its place, alone
+        ["outage"],  # the same origin group as the failover's undo: after it, never beside it
+        ["cmd"]]
+    assert [u for batch in undo_batches(newest_first) for u in batch] == data_first([(u, k) for u, k, _ in newest_first])
 
 
 def test_incident_mode_comes_from_the_plan_and_drops_the_failback_criterion() -> None:
