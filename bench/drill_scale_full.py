@@ -413,8 +413,9 @@ split at the journal's phase entries: failover = detection's start to validation
 to ARM in prepare, detect, decide or validate), failback = the rest.
 *Slot overhead*: (P × failover wall − Σ each action's `step_started` → `step_finished`) / actions, in ms — what a
 worker slot spends per action outside the action itself (the Prefect task wrapper, the waves' tails); in brackets the
-same for the in-process run. *Undo gap*: the failback's undos run one at a time, each a Prefect task; the median wall
-time between one's `undo_finished` and the next's `undo_started` is the per-task cost alone.
+same for the in-process run. *Undo gap*: the median wall time between one undo's `undo_finished` and the next
+`undo_started` in journal order; the failback runs its undos in batches (`steps.dr.order.undo_batches`, up to P at
+once), so it is negative where undos overlap and the per-task cost where they follow each other.
 
 | failover groups | storage accounts | origin groups | exit, outcome | Prefect state (task runs) | actions ok | drill, s | failover, s | floor, s | wall / floor | in-process, s | failover, plan min | ARM writes | 429s | ignored Retry-After | slot overhead, ms/action | failback, s | undos ok | failback writes | failback 429s | failback ignored | undo gap, ms |
 |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
@@ -456,8 +457,8 @@ def full_reading(trials: list[FullDrill]) -> str:
                f"{largest.max_parallel} slots at that pace send only {rate:.1f} writes/s, under the limit's "
                f"{refill:g}/s: here the engine, at {largest.max_parallel} at once, set the pace. ")
             + "In the "
-            f"failback, undos one at a time: {_s(largest.undo_gap_median_ms, 0)} ms between one undo task and the next "
-            f"(median), each undo {_s(largest.undo_median_ms, 0)} ms.")
+            f"failback, undos in batches of up to {largest.max_parallel}: {_s(largest.undo_gap_median_ms, 0)} ms from one "
+            f"undo's end to the next one's start (median; negative: they overlap), each undo {_s(largest.undo_median_ms, 0)} ms.")
     for t in trials:
         budget = (f"{t.failover_plan_seconds / 60:.1f} plan min of its {t.failover_budget_seconds / 60:g}-min budget"
                   if t.failover_plan_seconds is not None and t.failover_budget_seconds else "no phase_budget entry")
