@@ -28,7 +28,8 @@ import pytest
 from odin_drills.plan.models import ChangeWindow
 from tests.conftest import ODIN, ROOT, free_port, run_odin
 from tests.http_servers import refusing_url, serve
-from tests.test_migration_e2e import FAST, journal, kinds, migrate, shop, write_plan  # noqa: F401 - shop is a fixture
+from tests.test_migration_e2e import (FAST, journal, kinds, migrate, shop,  # noqa: F401 - shop is a fixture
+                                     straight_to_green, write_plan)
 
 
 # ------------------------------------------------------------------ change windows with a UTC offset
@@ -88,7 +89,8 @@ def test_a_t_minus_1w_that_failed_leaves_no_baseline_and_t0_refuses_with_its_rea
 def test_a_confirmed_rollback_starts_within_deadlines_rollback(tmp_path: Path, odin_env: dict, shop) -> None:
     """A grace of 1000 h for a person to override would delay a confirmed rollback past its deadline:
     the grace is cut to ``deadlines.rollback`` and the rollback starts within it."""
-    plan = write_plan(tmp_path, shop.router_url, policy={"rollback_grace": "1000h", "deadlines": {"rollback": "2h"}})
+    plan = write_plan(tmp_path, shop.router_url, policy={"rollback_grace": "1000h", "deadlines": {"rollback": "2h"}},
+                      t0=straight_to_green(shop.router_url))  # T-0 only sets the stage: one step
     assert migrate(plan, odin_env, "--phase", "t-1w").returncode == 0
     assert migrate(plan, odin_env, "--phase", "t0").returncode == 0
     shop.add_fault("green", error_rate=0.3)

@@ -10,6 +10,7 @@ import json
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,16 @@ def write_plan(tmp_path: Path, url: str, *, name: str = "shop-move", environment
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(plan, sort_keys=False))
     return path
+
+
+def straight_to_green(url: str) -> list[dict]:
+    """A T-0 of one step, all traffic to green, its undo all back to blue: for tests where T-0 only
+    sets the stage for what they judge later (T+1h, a hold, a refusal, a rollback's deadline). Each
+    T-0 step costs a gate of real-time windows; the three-step T-0 of ``write_plan``, and its undos
+    walked back in order, are proven by the tests that judge them (clean, error breach, rollback)."""
+    weights = f"{url}/_admin/weights"
+    return [{"name": "shift-100", "kind": "http", "method": "PUT", "url": weights, "json": {"blue": 0, "green": 100},
+             "undo": {"kind": "http", "method": "PUT", "url": weights, "json": {"blue": 100, "green": 0}}}]
 
 
 def migrate(plan: Path, env: dict, *args: str, scale: float = FAST, timeout: float = 240) -> subprocess.CompletedProcess[str]:
@@ -194,7 +205,8 @@ def _stop(process: subprocess.Popen[str]) -> None:
 
 
 def test_latency_rise_holds_and_a_person_proceeds(tmp_path: Path, odin_env: dict, shop) -> None:
-    plan = write_plan(tmp_path, shop.router_url, policy={"deadlines": {"hold": "1000h"}}, judge_latency=True)
+    plan = write_plan(tmp_path, shop.router_url, policy={"deadlines": {"hold": "1000h"}}, judge_latency=True,
+                      t0=straight_to_green(shop.router_url))
     assert migrate(plan, odin_env, "--phase", "t-1w").returncode == 0
     assert migrate(plan, odin_env, "--phase", "t0").returncode == 0
     base_p95 = json.loads(next(iter(
@@ -226,7 +238,8 @@ def test_latency_rise_holds_and_a_person_proceeds(tmp_path: Path, odin_env: dict
 
 
 def test_hold_deadline_applies_the_default(tmp_path: Path, odin_env: dict, shop) -> None:
-    plan = write_plan(tmp_path, shop.router_url, policy={"deadlines": {"hold": "4h"}, "on_hold_timeout": "rollback"}, judge_latency=True)
+    plan = write_plan(tmp_path, shop.router_url, policy={"deadlines": {"hold": "4h"}, "on_hold_timeout": "rollback"},
+                      judge_latency=True, t0=straight_to_green(shop.router_url))
     assert migrate(plan, odin_env, "--phase", "t-1w").returncode == 0
     assert migrate(plan, odin_env, "--phase", "t0").returncode == 0
     base_p95 = json.loads(next(iter(
@@ -246,8 +259,10 @@ def test_second_run_on_a_locked_environment_refuses(tmp_path: Path, odin_env: di
             {"name": "soak", "kind": "wait", "duration": "10h"}]
     first_plan = write_plan(tmp_path, shop.router_url, name="first", environment="shared-env", t0=slow)
     second_plan = write_plan(tmp_path, shop.router_url, name="second", environment="shared-env", t0=slow)
-    for plan in (first_plan, second_plan):
-        assert migrate(plan, odin_env, "--phase", "t-1w").returncode == 0
+    # T-1w takes no reservation (only T-0 does): both baselines are measured at once
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        weeks = list(pool.map(lambda plan: migrate(plan, odin_env, "--phase", "t-1w"), (first_plan, second_plan)))
+    assert [week.returncode for week in weeks] == [0, 0], [week.stderr[-2000:] for week in weeks]
     first = subprocess.Popen([*ODIN, "migrate", str(first_plan), "--phase", "t0", "--time-scale", "3600"],
                              cwd=ROOT, env=odin_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -277,7 +292,7 @@ def test_second_run_on_a_locked_environment_refuses(tmp_path: Path, odin_env: di
 
 def test_t0_outside_the_change_window_refuses_unless_forced(tmp_path: Path, odin_env: dict, shop) -> None:
     window = {"start": "2020-01-01T00:00:00Z", "end": "2020-01-02T00:00:00Z"}
-    plan = write_plan(tmp_path, shop.router_url, change_window=window)
+    plan = write_plan(tmp_path, shop.router_url, change_window=window, t0=straight_to_green(shop.router_url))
     assert migrate(plan, odin_env, "--phase", "t-1w").returncode == 0
     refused = migrate(plan, odin_env, "--phase", "t0")
     assert refused.returncode == 2 and "outside the change window" in refused.stderr and "--force" in refused.stderr
@@ -287,7 +302,8 @@ def test_t0_outside_the_change_window_refuses_unless_forced(tmp_path: Path, odin
 
 
 def test_an_escalation_during_a_hold_rolls_back_without_waiting_for_a_person(tmp_path: Path, odin_env: dict, shop) -> None:
-    plan = write_plan(tmp_path, shop.router_url, policy={"deadlines": {"hold": "1000h"}}, judge_latency=True)
+    plan = write_plan(tmp_path, shop.router_url, policy={"deadlines": {"hold": "1000h"}}, judge_latency=True,
+                      t0=straight_to_green(shop.router_url))
     assert migrate(plan, odin_env, "--phase", "t-1w").returncode == 0
     assert migrate(plan, odin_env, "--phase", "t0").returncode == 0
     base_p95 = json.loads(next(iter(
@@ -331,7 +347,8 @@ def test_an_approval_step_waits_for_a_person(tmp_path: Path, odin_env: dict, sho
 
 
 def test_a_person_can_override_a_confirmed_rollback_within_the_grace(tmp_path: Path, odin_env: dict, shop) -> None:
-    plan = write_plan(tmp_path, shop.router_url, policy={"rollback_grace": "1000h", "deadlines": {"rollback": "1000h"}})
+    plan = write_plan(tmp_path, shop.router_url, policy={"rollback_grace": "1000h", "deadlines": {"rollback": "1000h"}},
+                      t0=straight_to_green(shop.router_url))
     assert migrate(plan, odin_env, "--phase", "t-1w").returncode == 0
     assert migrate(plan, odin_env, "--phase", "t0").returncode == 0
     shop.add_fault("green", error_rate=0.3)
