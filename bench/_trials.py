@@ -9,10 +9,13 @@ chunks return: counts, and lists it summarises without regard to their order).
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -41,3 +44,25 @@ def run_pool(calls: Sequence[tuple[Callable[..., Any], tuple]], workers: int, *,
             yield future.result()
             if done % progress_every == 0:
                 print(f"{done}/{len(futures)} chunks, {time.time() - started:.0f} s", file=sys.stderr)
+
+
+def trial_options(doc: str, results: str, trials: dict[str, int]) -> argparse.Namespace:
+    """The noise benches' command line: ``--quick`` (a tenth of the trials), ``--workers``, one
+    ``--PART N`` per part of ``trials`` (its default) and ``--out`` (default ``bench/results/RESULTS``)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a tenth of the trials (smoke run)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    for part, default in trials.items():
+        parser.add_argument(f"--{part}", type=int, default=default)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / results)
+    return parser.parse_args()
+
+
+def quick_divisor(args: argparse.Namespace) -> int:
+    """What every trial count is divided by: 10 with ``--quick``, else 1."""
+    return 10 if args.quick else 1
+
+
+def trial_counts(args: argparse.Namespace, least: dict[str, int]) -> dict[str, int]:
+    """Each part's trials as asked (a tenth with ``--quick``), never fewer than ``least`` says."""
+    return {part: max(floor, getattr(args, part) // quick_divisor(args)) for part, floor in least.items()}

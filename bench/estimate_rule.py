@@ -29,7 +29,6 @@ Run: ``.venv/bin/python bench/estimate_rule.py`` (``--quick``: a tenth of the tr
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -44,7 +43,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bench.watch_noise as sim  # noqa: E402
-from bench._trials import chunks, run_pool  # noqa: E402
+from bench._trials import chunks, run_pool, trial_counts, trial_options  # noqa: E402
 
 from odin_drills.steps.judge import MemoryJournal, replay  # noqa: E402
 from odin_drills.steps.sequential import SequentialWatch  # noqa: E402
@@ -177,15 +176,8 @@ def render(results: dict, trials: dict, elapsed: float, workers: int, load: tupl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a tenth of the trials (smoke run)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--healthy", type=int, default=400)
-    parser.add_argument("--breach", type=int, default=200)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "estimate_rule.md")
-    args = parser.parse_args()
-    scale = 10 if args.quick else 1
-    trials = {"healthy": max(CHUNK, args.healthy // scale), "breach": max(CHUNK, args.breach // scale)}
+    args = trial_options(__doc__ or "", "estimate_rule.md", {"healthy": 400, "breach": 200})
+    trials = trial_counts(args, {"healthy": CHUNK, "breach": CHUNK})
     healthy_seed, breach_seed = np.random.SeedSequence(SEED).spawn(2)
     rows = {"healthy": [(cell, shape, None) for shape in SHAPES for cell in CELLS],
             "breach": [(cell, shape, breach) for shape in SHAPES for cell in CELLS for breach in BREACHES]}

@@ -35,7 +35,6 @@ Run: ``.venv/bin/python bench/seasonal_baseline.py`` (``--quick``: a tenth of th
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -49,7 +48,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._trials import chunks, run_pool  # noqa: E402
+from bench._trials import chunks, run_pool, trial_counts, trial_options  # noqa: E402
 from bench.watch_noise import (  # noqa: E402
     BOUND_LIST, _histogram_quantile, _window, machine, share, wilson,
 )
@@ -220,15 +219,8 @@ def reading(results: dict) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a tenth of the trials (smoke run)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--healthy", type=int, default=200)
-    parser.add_argument("--breach", type=int, default=50)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "seasonal_baseline.md")
-    args = parser.parse_args()
-    scale = 10 if args.quick else 1
-    trials = {"healthy": max(CHUNK, args.healthy // scale), "breach": max(CHUNK, args.breach // scale)}
+    args = trial_options(__doc__ or "", "seasonal_baseline.md", {"healthy": 200, "breach": 50})
+    trials = trial_counts(args, {"healthy": CHUNK, "breach": CHUNK})
     root = np.random.SeedSequence(SEED)
     tasks = []
     for part, part_seed in zip(("healthy", "breach"), root.spawn(2)):

@@ -31,7 +31,6 @@ average 3-4; ``--quick`` for a tenth of the trials, 3 minutes). Writes ``bench/r
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import sys
@@ -47,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scipy.special import ndtr  # noqa: E402
 
-from bench._trials import chunks, run_pool  # noqa: E402
+from bench._trials import chunks, quick_divisor, run_pool, trial_counts, trial_options  # noqa: E402
 from odin_drills.plan.policy import Policy  # noqa: E402
 from odin_drills.steps.adequacy import Watch, assess  # noqa: E402
 from odin_drills.steps.judge import MemoryJournal, replay  # noqa: E402
@@ -397,17 +396,8 @@ def goals(results: dict, trials: dict) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a tenth of the trials (smoke run)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--healthy", type=int, default=400)
-    parser.add_argument("--detect", type=int, default=50)
-    parser.add_argument("--migration", type=int, default=100)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "watch_noise.md")
-    args = parser.parse_args()
-    scale = 10 if args.quick else 1
-    trials = {"healthy": max(CHUNK, args.healthy // scale), "detect": max(CHUNK // 5, args.detect // scale),
-              "migration": max(CHUNK // 5, args.migration // scale)}
+    args = trial_options(__doc__ or "", "watch_noise.md", {"healthy": 400, "detect": 50, "migration": 100})
+    trials = trial_counts(args, {"healthy": CHUNK, "detect": CHUNK // 5, "migration": CHUNK // 5})
     root = np.random.SeedSequence(SEED)
     tasks = []
     for part, cells, runner in (("healthy", CELLS_HEALTHY, run_healthy),
@@ -416,7 +406,7 @@ def main() -> None:
         part_seed = root.spawn(1)[0]
         total = trials[part]
         for cell, first, count, chunk_seed in chunks(cells, part_seed, total, CHUNK):
-            fixed = min(total, FIXED_HEALTHY[cell[2]] // scale) if part == "healthy" else total
+            fixed = min(total, FIXED_HEALTHY[cell[2]] // quick_divisor(args)) if part == "healthy" else total
             tasks.append((runner, cell, count, chunk_seed, max(0, min(CHUNK, fixed - first))))
     tasks.sort(key=lambda t: -(t[1][0] * (3 if t[1][2:3] == ("samples",) else 1)))  # slow chunks first
     started = time.time()

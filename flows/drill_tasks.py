@@ -7,9 +7,10 @@ Tasks take the ``DrillRun`` itself: a plain object Prefect does not walk (see ``
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -31,6 +32,7 @@ from odin_drills.steps.journal import Entry
 from odin_drills.steps.probes.smoke import SmokeReport, run_journeys
 
 QUIET = {"cache_policy": NO_CACHE, "persist_result": False}
+T = TypeVar("T")
 
 
 @task(name="smoke-journeys", task_run_name="smoke-{where}", **QUIET)
@@ -148,12 +150,18 @@ def failover_action(run: DrillRun, action: Action, phase: str) -> StepOutcome:
 def run_wave(run: DrillRun, actions: list[Action], phase: str) -> list[tuple[Action, StepOutcome]]:
     """Independent actions at once, at most ``max_parallel`` (the run's option, else the drill file's
     ``resources.max_parallel``); each a task of this flow run."""
-    if len(actions) == 1:
-        return [(actions[0], failover_action(run, actions[0], phase))]
-    with ThreadPoolExecutor(max_workers=min(run.max_parallel, len(actions)),
-                            thread_name_prefix="odin-failover") as pool:
-        futures = [pool.submit(contextvars.copy_context().run, failover_action, run, a, phase) for a in actions]
-        return [(a, f.result()) for a, f in zip(actions, futures)]
+    outcomes = at_once(run, [(failover_action, (run, action, phase)) for action in actions], "odin-failover")
+    return list(zip(actions, outcomes))
+
+
+def at_once(run: DrillRun, calls: list[tuple[Callable[..., T], tuple[Any, ...]]], name: str) -> list[T]:
+    """Each ``(task, arguments)`` at most ``run.max_parallel`` at once, their results in order; each
+    thread gets a copy of this context, so the task runs under this flow run. One call runs here."""
+    if len(calls) <= 1:
+        return [task_fn(*arguments) for task_fn, arguments in calls]
+    with ThreadPoolExecutor(max_workers=min(run.max_parallel, len(calls)), thread_name_prefix=name) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, task_fn, *arguments) for task_fn, arguments in calls]
+        return [f.result() for f in futures]
 
 
 @task(name="drill-step", task_run_name="{phase}: {label}", **QUIET)
@@ -277,9 +285,4 @@ def undo_batch(run: DrillRun, batch: list[tuple[Entry, str]], phase: str) -> lis
     """One batch of the failback (``steps.dr.failover.failback_batches``) at once, at most
     ``max_parallel``, as its failover wave ran; each undo a task of this flow run. Every undo of the
     batch runs even when one fails (an undo never stops the others)."""
-    if len(batch) == 1:
-        return [failback_undo(run, batch[0][0], batch[0][1], phase)]
-    with ThreadPoolExecutor(max_workers=min(run.max_parallel, len(batch)), thread_name_prefix="odin-failback") as pool:
-        futures = [pool.submit(contextvars.copy_context().run, failback_undo, run, entry, label, phase)
-                   for entry, label in batch]
-        return [f.result() for f in futures]
+    return at_once(run, [(failback_undo, (run, entry, label, phase)) for entry, label in batch], "odin-failback")

@@ -512,9 +512,13 @@ class _Metric:
         start, n, y = found
         if self.is_error:
             return start, (y / n if n else None)
+        return start, self.latency_since(start)
+
+    def latency_since(self, start: int = 1) -> float | None:
+        """The windows' percentiles from window ``start`` on, weighted by their requests (None: none)."""
         points = self.points[start - 1:]
         weight = sum(n for n, _ in points)
-        return start, (sum(n * v for n, v in points) / weight if weight else None)
+        return sum(n * v for n, v in points) / weight if weight else None
 
     def evidence(self) -> MetricEvidence:
         threshold = 1.0 / self.alpha
@@ -794,11 +798,8 @@ class SequentialWatch:
         estimates: dict[str, float | None] = {
             "error_rate": self.errors / self.requests if self.requests else None}
         for name, metric in self.metrics.items():
-            if metric.is_error:
-                continue
-            weight = sum(n for n, _ in metric.points)
-            estimates[name] = (sum(n * v for n, v in metric.points) / weight
-                               if weight and metric.data != "percentiles" else None)
+            if not metric.is_error:
+                estimates[name] = metric.latency_since() if metric.data != "percentiles" else None
         return estimates
 
     def unsettled_estimates(self) -> list[str]:

@@ -355,6 +355,17 @@ def window_actions(entries: list[dict[str, Any]]) -> list[str]:
     return [e["data"]["action"] for e in entries if e["kind"] == "failback_window"]
 
 
+def killed_with_its_outage_in_place(sandbox: Any, odin_env: dict, tmp_path: Path, name: str,
+                                    crash: str) -> tuple[Path, dict, str]:
+    """A ``window_plan`` drill killed at ``crash`` with its fault still in place: (plan, env, ODIN_HOME)."""
+    plan = window_plan(tmp_path, sandbox, name)
+    env, home = sandbox_env(odin_env, tmp_path), odin_env["ODIN_HOME"]
+    crashed = odin(["drill", str(plan), "--time-scale", str(SCALE), "--quiet"], env, crash=crash, timeout=240)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-3000:]
+    assert active_faults(sandbox), "the kill left the drill's outage in place"
+    return plan, env, home
+
+
 def test_a_drill_killed_after_failing_over_has_its_own_outage_ended_outside_its_failback_window_and_the_failback_waits(
         azure_sandbox: Any, odin_env: dict, tmp_path: Path) -> None:
     """Killed with both failovers done and its fault still in place: ``odin rollback`` outside
@@ -362,12 +373,8 @@ def test_a_drill_killed_after_failing_over_has_its_own_outage_ended_outside_its_
     group and Front Door in the DR region and exits 5 with one line naming the window; a second one is
     refused as before (only the failback is left); ``--force`` puts the rest back, each undo once,
     without removing the outage again."""
-    plan = window_plan(tmp_path, azure_sandbox, "killed-failed-over-drill")
-    env, home = sandbox_env(odin_env, tmp_path), odin_env["ODIN_HOME"]
-    crashed = odin(["drill", str(plan), "--time-scale", str(SCALE), "--quiet"], env, crash="step_finished:2",
-                   timeout=240)
-    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-3000:]
-    assert active_faults(azure_sandbox), "the kill left the drill's outage in place"
+    plan, env, home = killed_with_its_outage_in_place(azure_sandbox, odin_env, tmp_path, "killed-failed-over-drill",
+                                                      "step_finished:2")
     assert azure_sandbox.state()["failover_groups"]["odin-fg"]["primary_region"] == "westus"
     failed_over = origins(azure_sandbox)
     assert failed_over["app-eastus"][0] == "Disabled"
@@ -416,12 +423,8 @@ def test_a_drill_killed_right_after_its_outage_began_is_put_back_outside_its_fai
     """Killed at ``outage_injected:1``: nothing failed over, so ending the outage is the whole rollback —
     outside the window too (the window is for the failback): the fault removed, the service re-checked,
     exit 3; the next rollback, ``--force`` or not, has nothing to undo."""
-    plan = window_plan(tmp_path, azure_sandbox, "killed-injected-drill")
-    env, home = sandbox_env(odin_env, tmp_path), odin_env["ODIN_HOME"]
-    crashed = odin(["drill", str(plan), "--time-scale", str(SCALE), "--quiet"], env, crash="outage_injected:1",
-                   timeout=240)
-    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-3000:]
-    assert active_faults(azure_sandbox), "the kill left the drill's outage in place"
+    plan, env, home = killed_with_its_outage_in_place(azure_sandbox, odin_env, tmp_path, "killed-injected-drill",
+                                                      "outage_injected:1")
 
     back = odin(rollback_args(plan), env)
     assert back.returncode == 3 and "rolled back, healthy" in back.stdout, back.stdout[-2000:] + back.stderr[-3000:]

@@ -91,7 +91,7 @@ def read_replication(steps: list[tuple[str, Any]], target: Any,
     except Exception as exc:
         why = f"{exc.__class__.__name__}: {_first_line(exc)}"
         read.state["errors"] = [why]
-        read.storage = {label: StorageRead(account=_last_segment(step.account), read_at=now(), error=why)
+        read.storage = {label: StorageRead(account=short(step.account), read_at=now(), error=why)
                         for label, step in steps if step.kind == "azure.storage.failover"}
         return read
     with session:
@@ -107,7 +107,7 @@ def read_replication(steps: list[tuple[str, Any]], target: Any,
                 why = f"{exc.__class__.__name__}: {_first_line(exc)}"
                 read.state.setdefault("errors", []).append(f"{label}: {why}")
                 if step.kind == "azure.storage.failover":
-                    read.storage[label] = StorageRead(account=_last_segment(step.account), read_at=now(), error=why)
+                    read.storage[label] = StorageRead(account=short(step.account), read_at=now(), error=why)
     return read
 
 
@@ -162,7 +162,8 @@ def replication_evidence(outcomes: list[tuple[Any, Any]], now: dict[str, Any]) -
     return ReplicationEvidence(replication_state=sql_state, storage_last_sync_time=synced)
 
 
-def _last_segment(arm_id: str) -> str:
+def short(arm_id: str) -> str:
+    """The last segment of an ARM id (its resource's name)."""
     return str(arm_id).rstrip("/").rsplit("/", 1)[-1]
 
 

@@ -8,11 +8,12 @@
     execute_action(run, a, p)  one step, write-ahead (``steps.intent``): its identity, observed state
                                and undo journaled (fsynced) before it acts, its outcome after — so a
                                drill killed mid-action is reconciled and undone like a migration
-    failback_undos(run)        the pending undos (``steps.intent.pending_undos``: each change once,
-                               newest first, the data tier's before traffic: ``steps.dr.order``); an
-                               unplanned storage failover is left to a person (journaled as
-                               failback_deferred); the plan's ``steps.failback`` changes are not
-                               undone (``drill_undos``: they are where the drill means to end)
+    failback_batches(run)      the pending undos (``steps.intent.pending_undos``: each change once,
+                               newest first, the data tier's before traffic: ``steps.dr.order``), in
+                               batches that may run at once; an unplanned storage failover is left to
+                               a person (journaled as failback_deferred); the plan's ``steps.failback``
+                               changes are not undone (``drill_undos``: they are where the drill means
+                               to end). ``failback_undos``: the same, one list
     run_undo(run, entry, l)    one journaled undo: retried, journaled with the step's identity, never raises
     undo_entry(journal, ...)   the same without a DrillRun (``odin rollback`` of a drill after a crash)
 """
@@ -28,7 +29,7 @@ from odin_drills.plan.steps import Step
 from odin_drills.steps import intent as wal
 from odin_drills.steps.actions import StepOutcome, parse_undo, run_action
 from odin_drills.steps.azure.clients import AzureSession
-from odin_drills.steps.dr.azure_reads import partner_server
+from odin_drills.steps.dr.azure_reads import partner_server, short
 from odin_drills.steps.dr.order import data_first, undo_batches
 from odin_drills.steps.dr.run import Action, DrillRun
 from odin_drills.steps.journal import Entry, Journal
@@ -137,18 +138,16 @@ def _pending_with_kinds(journal: Journal, phase: str, primary: str,
 
 
 def failback_undos(run: DrillRun, phase: str) -> list[tuple[Entry, str]]:
-    """Every pending undo: the failovers back first, then Front Door and an Azure drill's own outage
-    (each group newest first); an unplanned storage failover is deferred to a person. An action whose Azure
-    operation outlived its timeout (its intent still open) is followed to its end first."""
-    wal.reconcile(run.journal, target=run.target, migration=run.drill_id)
-    undos, deferred = pending_drill_undos(run.journal, phase, run.primary, run.secondary)
-    run.found.deferred.extend(r for r in deferred if r not in run.found.deferred)
-    return undos
+    """Every pending undo, in the failback's order: ``failback_batches`` one after another."""
+    return [undo for batch in failback_batches(run, phase) for undo in batch]
 
 
 def failback_batches(run: DrillRun, phase: str) -> list[list[tuple[Entry, str]]]:
-    """``failback_undos`` in batches (``steps.dr.order.undo_batches``): the runbook's own failovers
-    back, a batch per tier, may run at once; the rest one at a time, in order."""
+    """Every pending undo: the failovers back first, then Front Door and an Azure drill's own outage
+    (each group newest first); an unplanned storage failover is deferred to a person. An action whose
+    Azure operation outlived its timeout (its intent still open) is followed to its end first. In
+    batches (``steps.dr.order.undo_batches``): the runbook's own failovers back, a batch per tier, may
+    run at once; the rest one at a time, in order."""
     wal.reconcile(run.journal, target=run.target, migration=run.drill_id)
     undos, deferred = _pending_with_kinds(run.journal, phase, run.primary, run.secondary)
     run.found.deferred.extend(r for r in deferred if r not in run.found.deferred)
@@ -199,6 +198,3 @@ def run_undo(run: DrillRun, entry: Entry, label: str, phase: str, attempts: int 
                       progress=lambda message, **data: run.note(phase, message, step=label, **data))
 
 
-def short(arm_id: str) -> str:
-    """The last segment of an ARM id (its resource's name)."""
-    return arm_id.rstrip("/").rsplit("/", 1)[-1]
